@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Retrieval quality of kb.search on the bundled policy documents and the dev questions.
+
+Usage: python bench/kb_quality.py [--engine tantivy|whoosh|all] [--corpus policies|all] [--baseline]
+
+Indexes data/kb/ncp_policies.jsonl (or every data/kb/*.jsonl with --corpus all, so FAQ entries and
+law articles compete as distractors) into a temporary index, runs the questions of
+data/eval/ncp_dev_queries.jsonl and prints MRR@10 and Recall@1/5/10 for the whole set and for two
+fixed halves (split by a hash of the question) as an overfitting check.
+--baseline ranks by the body field only: no title/keyword/question fields, phrases or pinyin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kb.search import ENGINES, IndexDoc, open_index  # noqa: E402
+from kb.search import schema as search_schema  # noqa: E402
+
+KB_DIR = ROOT / "data" / "kb"
+QUERIES = ROOT / "data" / "eval" / "ncp_dev_queries.jsonl"
+
+
+def read_jsonl(path: Path) -> Iterator[dict]:
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def load_documents(corpus: str) -> list[dict]:
+    files = [KB_DIR / "ncp_policies.jsonl"] if corpus == "policies" else sorted(KB_DIR.glob("*.jsonl"))
+    return [row for path in files for row in read_jsonl(path)]
+
+
+def to_index_doc(n: int, row: dict) -> IndexDoc:
+    valid = row.get("valid_until")
+    return IndexDoc(
+        id=n,
+        external_id=row["external_id"],
+        title=row["title"],
+        category=row.get("category") or "",
+        department=row.get("department") or "",
+        keywords=list(row.get("keywords") or []),
+        question=row.get("question") or "",
+        answer=row.get("answer") or "",
+        body=row.get("body") or "",
+        published=True,
+        valid_until=date.fromisoformat(valid) if valid else None,
+    )
+
+
+def half(question: str) -> str:
+    return "A" if hashlib.sha1(question.encode()).digest()[0] % 2 == 0 else "B"
+
+
+def metrics(ranks: list[int | None]) -> dict[str, float]:
+    n = len(ranks) or 1
+    return {
+        "MRR@10": sum(1 / r for r in ranks if r and r <= 10) / n,
+        "R@1": sum(1 for r in ranks if r and r <= 1) / n,
+        "R@5": sum(1 for r in ranks if r and r <= 5) / n,
+        "R@10": sum(1 for r in ranks if r and r <= 10) / n,
+    }
+
+
+def use_baseline() -> None:
+    """Body-only BM25: the design's baseline method."""
+    search_schema.TERM_BOOSTS = {search_schema.BODY_FIELD: 1.0}
+    search_schema.PHRASE_BOOSTS = {}
+    search_schema.PINYIN_BOOST = 0.0
+    search_schema.POPULARITY_WEIGHT = 0.0
+
+
+def evaluate(engine: str, docs: list[dict], questions: list[dict]) -> dict[str, dict[str, float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        index = open_index(Path(tmp), engine)
+        started = time.perf_counter()
+        index.upsert(to_index_doc(n, row) for n, row in enumerate(docs, 1))
+        indexed = time.perf_counter() - started
+        external = {n: row["external_id"] for n, row in enumerate(docs, 1)}
+        ranks: dict[str, list[int | None]] = {"all": [], "A": [], "B": []}
+        started = time.perf_counter()
+        for item in questions:
+            hits = index.search(item["question"], limit=10).hits
+            found = [external[h.id] for h in hits]
+            rank = found.index(item["external_id"]) + 1 if item["external_id"] in found else None
+            ranks["all"].append(rank)
+            ranks[half(item["question"])].append(rank)
+        searched = time.perf_counter() - started
+    print(
+        f"  [{engine}] indexed {len(docs)} docs in {indexed:.1f} s; {len(questions)} queries in {searched:.1f} s"
+    )
+    return {name: metrics(r) for name, r in ranks.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engine", default="all", choices=[*ENGINES, "all"])
+    parser.add_argument("--corpus", default="policies", choices=["policies", "all"])
+    parser.add_argument("--baseline", action="store_true", help="body-only BM25 (the design's baseline)")
+    args = parser.parse_args(argv)
+    if args.baseline:
+        use_baseline()
+    docs = load_documents(args.corpus)
+    questions = list(read_jsonl(QUERIES))
+    print(
+        f"corpus={args.corpus} ({len(docs)} documents), {len(questions)} questions"
+        + (" [baseline: body-only BM25]" if args.baseline else "")
+    )
+    for engine in ENGINES if args.engine == "all" else [args.engine]:
+        results = evaluate(engine, docs, questions)
+        for name, m in results.items():
+            label = {"all": "all", "A": "half A", "B": "half B"}[name]
+            print(f"  {engine:8s} {label:7s} " + "  ".join(f"{k} {v:.3f}" for k, v in m.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Search engine performance: indexing throughput, index size, query latency, HTTP req/s.
+
+Usage: python bench/kb_search.py [--sizes 10000,100000] [--engines tantivy,whoosh] [--whoosh-max 10000]
+                                 [--queries 500] [--http] [--http-seconds 10] [--concurrency 16]
+
+Documents are generated from the bundled corpus (data/kb/*.jsonl): the real texts are cut into
+passages of a few sentences and recombined (seeded, reproducible) into N documents with a title,
+category, department and popularity, 5% of them drafts. Queries are a fixed mix of the dev
+questions (data/eval/) and 2-3 word keyword queries drawn from titles. Latency is in-process
+`SearchIndex.search(q, limit=10)` with snippets and did-you-mean, one query at a time.
+--http starts `hotline serve` on loopback (fresh HOTLINE_HOME: the bundled KB is loaded) and
+drives GET /api/search?q=... with an asyncio httpx client at the given concurrency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kb.search import IndexDoc, analysis, open_index  # noqa: E402
+
+KB_DIR = ROOT / "data" / "kb"
+QUESTIONS = ROOT / "data" / "eval" / "ncp_dev_queries.jsonl"
+CATEGORIES = ["政策法规", "办事指南", "常见问题", "通知公告", "典型案例"]
+SENTENCE_END = re.compile(r"(?<=[。！？；])")
+
+
+def read_jsonl(path: Path) -> Iterator[dict]:
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def passages() -> tuple[list[str], list[str]]:
+    """Real text cut into passages of ~120-400 characters, and the departments found."""
+    out: list[str] = []
+    departments: set[str] = set()
+    for path in sorted(KB_DIR.glob("*.jsonl")):
+        for row in read_jsonl(path):
+            if row.get("department"):
+                departments.add(row["department"])
+            text = " ".join(p for p in (row.get("question"), row.get("answer"), row.get("body")) if p)
+            current = ""
+            for sentence in SENTENCE_END.split(" ".join(text.split())):
+                current += sentence
+                if len(current) >= 120:
+                    out.append(current[:400])
+                    current = ""
+            if len(current) >= 40:
+                out.append(current)
+    return out, sorted(departments) or ["市政府办公厅"]
+
+
+def generate(n: int, seed: int = 12345) -> Iterator[IndexDoc]:
+    """N reproducible documents recombined from the bundled corpus."""
+    texts, departments = passages()
+    rng = random.Random(seed)
+    for i in range(1, n + 1):
+        parts = [rng.choice(texts) for _ in range(rng.randint(1, 4))]
+        first = re.split(r"[，。；：！？,;:]", parts[0].strip())[0]
+        title = f"{first[:30]}（{i}）"
+        yield IndexDoc(
+            id=i,
+            external_id=f"bench-{i}",
+            title=title,
+            category=rng.choice(CATEGORIES),
+            department=rng.choice(departments),
+            keywords=[],
+            body="\n".join(parts),
+            published=rng.random() >= 0.05,
+            popularity=int(rng.paretovariate(1.5)) - 1,
+        )
+
+
+def query_set(count: int, seed: int = 7) -> list[str]:
+    """Half real questions, half short keyword queries from generated titles."""
+    rng = random.Random(seed)
+    questions = [r["question"] for r in read_jsonl(QUESTIONS)]
+    rng.shuffle(questions)
+    keyword_queries = []
+    for doc in generate(2000, seed=99):
+        words = [w for w in analysis.words(doc.title) if len(w) >= 2]
+        if len(words) >= 2:
+            keyword_queries.append(" ".join(rng.sample(words, min(len(words), rng.randint(2, 3)))))
+    rng.shuffle(keyword_queries)
+    return questions[: count // 2] + keyword_queries[: count - count // 2]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def dir_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def bench_engine(engine: str, n: int, queries: list[str]) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        index = open_index(Path(tmp), engine)
+        started = time.perf_counter()
+        index.upsert(generate(n))
+        index_s = time.perf_counter() - started
+        assert index.count() == n
+        for q in queries[:20]:  # warm caches (jieba, pinyin, searcher)
+            index.search(q)
+        latencies = []
+        started = time.perf_counter()
+        for q in queries:
+            t0 = time.perf_counter()
+            index.search(q, limit=10)
+            latencies.append((time.perf_counter() - t0) * 1000)
+        wall = time.perf_counter() - started
+        return {
+            "docs": n,
+            "index_docs_per_s": n / index_s,
+            "index_mb": dir_size(Path(tmp)) / 1e6,
+            "p50_ms": statistics.median(latencies),
+            "p99_ms": percentile(latencies, 99),
+            "qps": len(queries) / wall,
+        }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def load(
+    url: str, queries: list[str], seconds: float, concurrency: int
+) -> tuple[int, int, list[float]]:
+    import httpx
+
+    done = errors = 0
+    latencies: list[float] = []
+    stop = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+
+        async def worker(k: int) -> None:
+            nonlocal done, errors
+            i = k
+            while time.perf_counter() < stop:
+                t0 = time.perf_counter()
+                r = await client.get("/api/search", params={"q": queries[i % len(queries)]})
+                latencies.append((time.perf_counter() - t0) * 1000)
+                if r.status_code == 200:
+                    done += 1
+                else:
+                    errors += 1
+                i += concurrency
+
+        await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    return done, errors, latencies
+
+
+def bench_http(queries: list[str], seconds: float, concurrency: int) -> dict[str, float]:
+    import httpx
+
+    home = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
+    port = free_port()
+    env = {**os.environ, "HOTLINE_HOME": str(home)}
+    env.pop("HOTLINE_DATABASE_URL", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "hotline.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 600
+        while True:
+            try:
+                if httpx.get(f"{url}/api/search", params={"q": "公积金"}, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.time() > deadline:
+                raise SystemExit("hotline serve did not come up")
+            time.sleep(1)
+        asyncio.run(load(url, queries, 2, concurrency))  # warm-up
+        done, errors, latencies = asyncio.run(load(url, queries, seconds, concurrency))
+        return {
+            "req_per_s": done / seconds,
+            "errors": errors,
+            "p50_ms": statistics.median(latencies),
+            "p99_ms": percentile(latencies, 99),
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--engines", default="tantivy,whoosh")
+    parser.add_argument("--whoosh-max", type=int, default=10000, help="skip whoosh above this size (slow)")
+    parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--http", action="store_true", help="also measure GET /api/search of hotline serve")
+    parser.add_argument("--http-seconds", type=float, default=10)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args(argv)
+    queries = query_set(args.queries)
+    print(f"{len(queries)} queries (top-10 with snippets); cpus={os.cpu_count()}")
+    for n in [int(s) for s in args.sizes.split(",") if s]:
+        for engine in [e for e in args.engines.split(",") if e]:
+            if engine == "whoosh" and n > args.whoosh_max:
+                print(f"  {engine:8s} {n:>7,} docs: skipped (--whoosh-max {args.whoosh_max})")
+                continue
+            r = bench_engine(engine, n, queries)
+            print(
+                f"  {engine:8s} {n:>7,} docs: index {r['index_docs_per_s']:,.0f} docs/s, {r['index_mb']:.1f} MB; "
+                f"query p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, {r['qps']:,.0f} q/s",
+                flush=True,
+            )
+    if args.http:
+        r = bench_http(queries, args.http_seconds, args.concurrency)
+        print(
+            f"  HTTP GET /api/search (hotline serve, bundled KB, concurrency {args.concurrency}): "
+            f"{r['req_per_s']:,.0f} req/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, errors {r['errors']}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

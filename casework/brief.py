@@ -1,0 +1,281 @@
+"""The daily brief (每日要情): the day's cases by category, department and district, on-time completion,
+satisfaction, overdue and supervised cases, and hot topics (jieba TF-IDF keywords grouped by the
+cases they share). Rendered as a self-contained HTML page and as a PDF (reportlab, embedded CJK font)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import jieba
+import jieba.analyse
+from jinja2 import Environment, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from casework.calendar import LOCAL_TZ, aware
+from casework.models import Case, Department
+from casework.queries import overdue_cases
+from hotline.db import utcnow
+from hotline.masking import mask_phones_in_text
+
+jieba.setLogLevel(60)
+HAN_WORD = re.compile(r"[\u4e00-\u9fa5]{2,}")
+DONE = ("replied", "reviewed", "followed_up", "closed")
+TOPIC_STOP = set(
+    "问题 反映 希望 请问 咨询 情况 相关 部门 领导 我们 没有 现在 已经 可以 市民 小区 政府 要求".split()
+)
+
+
+@dataclass
+class CaseLine:
+    case_number: str
+    category: str
+    department: str
+    topic: str
+    deadline: str
+    status_label: str
+
+
+@dataclass
+class HotTopic:
+    keywords: list[str]
+    count: int
+    case_numbers: list[str]
+
+
+@dataclass
+class DailyBrief:
+    day: date
+    total: int
+    by_category: list[tuple[str, int]]
+    by_department: list[tuple[str, int]]
+    by_district: list[tuple[str, int]]
+    by_channel: list[tuple[str, int]]
+    completed: int
+    on_time: int
+    on_time_rate: float | None
+    satisfaction: dict[str, int]
+    satisfaction_rate: float | None
+    overdue: list[CaseLine]
+    supervised: list[CaseLine]
+    hot_topics: list[HotTopic]
+    generated_at: datetime = field(default_factory=utcnow)
+
+
+def _line(case: Case) -> CaseLine:
+    deadline = aware(case.deadline)
+    return CaseLine(
+        case_number=case.case_number,
+        category=case.category,
+        department=case.department.name if case.department else "（未转派）",
+        topic=mask_phones_in_text(case.topic or case.content[:40]),
+        deadline=deadline.astimezone(LOCAL_TZ).strftime("%Y-%m-%d") if deadline else "",
+        status_label=case.status_label,
+    )
+
+
+def hot_topics(texts: dict[str, str], *, top_k: int = 30, limit: int = 8) -> list[HotTopic]:
+    """Keywords of the day (TF-IDF over all texts), each with the cases mentioning it; keywords whose
+    cases mostly overlap are grouped into one topic. Biggest topics first; a topic needs 2+ cases."""
+    if not texts:
+        return []
+    corpus = "\n".join(texts.values())
+    words = [
+        w
+        for w in jieba.analyse.extract_tags(corpus, topK=top_k)
+        if w not in TOPIC_STOP and HAN_WORD.fullmatch(w)
+    ]
+    cases_of = {w: {n for n, t in texts.items() if w in t} for w in words}
+    topics: list[tuple[list[str], set[str]]] = []
+    for word in sorted(words, key=lambda w: -len(cases_of[w])):
+        members = cases_of[word]
+        if len(members) < 2:
+            continue
+        for keywords, cases in topics:
+            if len(members & cases) >= 0.6 * min(len(members), len(cases)):
+                keywords.append(word)
+                cases |= members
+                break
+        else:
+            topics.append(([word], set(members)))
+    topics.sort(key=lambda t: -len(t[1]))
+    return [HotTopic(keywords=k[:4], count=len(c), case_numbers=sorted(c)[:5]) for k, c in topics[:limit]]
+
+
+def daily_brief(session: Session, day: date) -> DailyBrief:
+    """Figures for one (Beijing-time) day's cases."""
+    start = datetime.combine(day, time(0), LOCAL_TZ).astimezone(UTC)
+    end = start + timedelta(days=1)
+    cases = list(session.scalars(select(Case).where(Case.created_at >= start, Case.created_at < end)))
+    names = {d.id: d.name for d in session.scalars(select(Department))}
+    done = [c for c in cases if c.status in DONE]
+    on_time = sum(1 for c in done if (aware(c.replied_at) or aware(c.closed_at) or end) <= aware(c.deadline))
+    satisfaction = Counter(c.satisfaction for c in cases if c.satisfaction)
+    rated = sum(satisfaction.values())
+    end_of_day = min(end, utcnow())
+    supervised = session.scalars(
+        select(Case).where(Case.supervised.is_(True)).order_by(Case.deadline).limit(50)
+    )
+    return DailyBrief(
+        day=day,
+        total=len(cases),
+        by_category=Counter(c.category for c in cases).most_common(),
+        by_department=Counter(names.get(c.department_id, "（未转派）") for c in cases).most_common(15),
+        by_district=Counter(c.district or "（未填写）" for c in cases).most_common(15),
+        by_channel=Counter(c.channel for c in cases).most_common(),
+        completed=len(done),
+        on_time=on_time,
+        on_time_rate=round(on_time / len(done), 4) if done else None,
+        satisfaction=dict(satisfaction),
+        satisfaction_rate=round((satisfaction["满意"] + satisfaction["基本满意"]) / rated, 4)
+        if rated
+        else None,
+        overdue=[_line(c) for c in overdue_cases(session, now=end_of_day)[:50]],
+        supervised=[_line(c) for c in supervised],
+        hot_topics=hot_topics({c.case_number: f"{c.topic} {c.content[:300]}" for c in cases}),
+    )
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+_env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+_env.filters["percent"] = percent
+HTML = _env.from_string(
+    """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>每日要情 {{ b.day }}</title>
+<style>
+body{font-family:"Noto Sans CJK SC","Noto Sans SC",sans-serif;max-width:960px;margin:2em auto;color:#222}
+h1{border-bottom:3px solid #b00;padding-bottom:.3em} h2{color:#b00;margin-top:1.6em}
+table{border-collapse:collapse;width:100%} th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left}
+.kpis{display:flex;gap:1em;flex-wrap:wrap} .kpi{border:1px solid #ddd;padding:.6em 1em;min-width:8em}
+.kpi b{display:block;font-size:1.6em}
+</style></head><body>
+<h1>12345热线每日要情（{{ b.day.strftime('%Y年%m月%d日') }}）</h1>
+<div class="kpis">
+<div class="kpi"><b>{{ b.total }}</b>受理工单</div>
+<div class="kpi"><b>{{ b.completed }}</b>已办结</div>
+<div class="kpi"><b>{{ b.on_time_rate|percent }}</b>按时办结率</div>
+<div class="kpi"><b>{{ b.satisfaction_rate|percent }}</b>满意率</div>
+<div class="kpi"><b>{{ b.overdue|length }}</b>超期工单</div>
+</div>
+<h2>一、热点问题</h2>
+{% if b.hot_topics %}<ol>{% for t in b.hot_topics %}<li>{{ t.keywords|join('、') }}（{{ t.count }}件）</li>{% endfor %}</ol>
+{% else %}<p>无集中反映的问题。</p>{% endif %}
+{% for title, rows in [("二、诉求类别", b.by_category), ("三、承办部门", b.by_department), ("四、所属区域", b.by_district)] %}
+<h2>{{ title }}</h2><table><tr><th>名称</th><th>件数</th></tr>
+{% for name, n in rows %}<tr><td>{{ name }}</td><td>{{ n }}</td></tr>{% else %}<tr><td colspan="2">无</td></tr>{% endfor %}
+</table>{% endfor %}
+<h2>五、满意度</h2><p>{% for k, v in b.satisfaction.items() %}{{ k }} {{ v }} 件；{% else %}当日暂无回访结果。{% endfor %}</p>
+{% for title, rows in [("六、超期工单", b.overdue), ("七、督办工单", b.supervised)] %}
+<h2>{{ title }}</h2><table><tr><th>工单编号</th><th>类别</th><th>承办单位</th><th>事项</th><th>期限</th><th>状态</th></tr>
+{% for c in rows %}<tr><td>{{ c.case_number }}</td><td>{{ c.category }}</td><td>{{ c.department }}</td><td>{{ c.topic }}</td><td>{{ c.deadline }}</td><td>{{ c.status_label }}</td></tr>
+{% else %}<tr><td colspan="6">无</td></tr>{% endfor %}</table>{% endfor %}
+</body></html>
+"""
+)
+
+
+def render_daily_brief_html(brief: DailyBrief) -> str:
+    """A complete HTML document; all case text is escaped."""
+    return HTML.render(b=brief)
+
+
+FONT_FILES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",)  # TrueType outlines, Latin + CJK
+
+
+def _pdf_font() -> str:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if "BriefCJK" in pdfmetrics.getRegisteredFontNames():
+        return "BriefCJK"
+    for path in FONT_FILES:
+        if Path(path).exists():
+            pdfmetrics.registerFont(TTFont("BriefCJK", path, subfontIndex=0))
+            return "BriefCJK"
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))  # not embedded: viewer supplies the font
+    return "STSong-Light"
+
+
+def render_daily_brief_pdf(brief: DailyBrief, path: Path | str) -> Path:
+    """Write the brief as an A4 PDF with an embedded CJK font."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.lib.utils import simpleSplit  # noqa: F401 - keeps reportlab's CJK wrapping available
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    font = _pdf_font()
+    title = ParagraphStyle("t", fontName=font, fontSize=18, leading=26, spaceAfter=8, wordWrap="CJK")
+    head = ParagraphStyle(
+        "h", fontName=font, fontSize=13, leading=20, spaceBefore=10, textColor=colors.darkred
+    )
+    text = ParagraphStyle("p", fontName=font, fontSize=10, leading=15, wordWrap="CJK")
+
+    def esc(value: object) -> str:
+        return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+    def table(header: list[str], rows: list[list[object]], widths: list[float]) -> Table:
+        data = [[Paragraph(esc(h), text) for h in header]]
+        data += [[Paragraph(esc(v), text) for v in row] for row in rows] or [
+            [Paragraph("无", text)] + [""] * (len(header) - 1)
+        ]
+        t = Table(data, colWidths=[w * mm for w in widths], repeatRows=1)
+        t.setStyle(
+            TableStyle(
+                [
+                    ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+                    ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ]
+            )
+        )
+        return t
+
+    b = brief
+    story = [
+        Paragraph(f"12345热线每日要情（{b.day.year}年{b.day.month}月{b.day.day}日）", title),
+        Paragraph(
+            f"受理工单 {b.total} 件，已办结 {b.completed} 件，按时办结率 {percent(b.on_time_rate)}，"
+            f"满意率 {percent(b.satisfaction_rate)}，超期工单 {len(b.overdue)} 件，督办工单 {len(b.supervised)} 件。",
+            text,
+        ),
+        Paragraph("一、热点问题", head),
+    ]
+    if b.hot_topics:
+        story += [
+            Paragraph(f"{i}. {esc('、'.join(t.keywords))}（{t.count}件）", text)
+            for i, t in enumerate(b.hot_topics, 1)
+        ]
+    else:
+        story.append(Paragraph("无集中反映的问题。", text))
+    for name, rows in (
+        ("二、诉求类别", b.by_category),
+        ("三、承办部门", b.by_department),
+        ("四、所属区域", b.by_district),
+    ):
+        story += [Paragraph(name, head), table(["名称", "件数"], [list(r) for r in rows], [120, 30])]
+    sat = "；".join(f"{k} {v} 件" for k, v in b.satisfaction.items()) or "当日暂无回访结果。"
+    story += [Paragraph("五、满意度", head), Paragraph(esc(sat), text)]
+    for name, lines in (("六、超期工单", b.overdue), ("七、督办工单", b.supervised)):
+        rows = [[c.case_number, c.category, c.department, c.topic, c.deadline, c.status_label] for c in lines]
+        story += [
+            Paragraph(name, head),
+            table(["工单编号", "类别", "承办单位", "事项", "期限", "状态"], rows, [30, 12, 36, 56, 22, 16]),
+        ]
+    story.append(Spacer(1, 6 * mm))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = SimpleDocTemplate(
+        str(path), pagesize=A4, title=f"每日要情 {b.day}", leftMargin=14 * mm, rightMargin=14 * mm
+    )
+    doc.build(story)
+    return path

@@ -1,0 +1,269 @@
+"""Registering cases, looking them up, and the citizen's progress query (rate-limited, no hints)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from casework import notices
+from casework.calendar import LOCAL_TZ, WorkCalendar, aware, handling_days
+from casework.errors import CaseError, CaseQueryLocked, CaseQueryRejected
+from casework.models import Case, CaseEvent, CaseSequence, Department, QueryAttempt
+from hotline import audit
+from hotline.db import utcnow
+
+CHANNELS = ("phone", "voicemail", "web", "sms")
+CATEGORIES = ("咨询", "求助", "投诉", "举报", "建议", "表扬")
+URGENCIES = ("normal", "urgent")
+REVIEWED_CHANNELS = ("web", "sms")  # land in the agents' review queue first
+OPEN_STATUSES = ("pending_review", "registered", "referred", "accepted", "in_progress", "returned", "replied")
+FINAL_STATUSES = ("closed", "rejected", "merged")
+MAX_FAILURES = 3
+LOCK_WINDOW = timedelta(minutes=15)
+_PHONE_CHARS = re.compile(r"[\s()\-]")
+# Query passwords are 6 digits: the rate limit protects them, the hash only keeps them out of sight
+# of database readers; lighter argon2 parameters keep registration fast (~5 ms).
+_hasher = PasswordHasher(time_cost=2, memory_cost=8192, parallelism=1)
+
+
+def hash_secret(secret: str) -> str:
+    return _hasher.hash(secret)
+
+
+def verify_secret(hashed: str, secret: str) -> bool:
+    try:
+        return _hasher.verify(hashed, secret)
+    except (VerifyMismatchError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True)
+class ProgressView:
+    """What a citizen may see of a case: no names, no internal notes."""
+
+    case_number: str
+    status_label: str
+    last_update_text: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class CallerInfo:
+    count: int
+    open: int
+    last_contact: datetime | None
+
+
+def add_event(
+    session: Session,
+    case: Case,
+    *,
+    actor: str,
+    action: str,
+    comment: str = "",
+    to_status: str | None = None,
+    detail: dict | None = None,
+) -> CaseEvent:
+    """Timeline entry + audit entry (+ status change), in the caller's transaction."""
+    event = CaseEvent(
+        case_id=case.id,
+        actor=actor,
+        action=action,
+        comment=comment,
+        from_status=case.status,
+        to_status=to_status,
+    )
+    session.add(event)
+    if to_status:
+        case.status = to_status
+    case.updated_at = utcnow()
+    audit.record(
+        session, actor=actor, action=f"case.{action}", entity="case", entity_id=case.case_number,
+        comment=comment, detail=detail,
+    )  # fmt: skip
+    return event
+
+
+def _next_case_number(session: Session, now: datetime) -> str:
+    """Date (Beijing time) + 5-digit daily sequence, e.g. 2026112500015; safe under concurrency."""
+    day = now.astimezone(LOCAL_TZ).strftime("%Y%m%d")
+    for _ in range(5):
+        result = session.execute(
+            update(CaseSequence).where(CaseSequence.day == day).values(last=CaseSequence.last + 1)
+        )
+        if result.rowcount:
+            last = session.scalar(select(CaseSequence.last).where(CaseSequence.day == day))
+            return f"{day}{last:05d}"
+        try:
+            with session.begin_nested():
+                session.add(CaseSequence(day=day, last=1))
+            return f"{day}00001"
+        except IntegrityError:
+            continue
+    raise CaseError("工单编号生成失败，请重试。")
+
+
+def normalize_number(number: str) -> str:
+    return _PHONE_CHARS.sub("", number or "")
+
+
+def create_case(
+    session: Session,
+    *,
+    channel: str,
+    caller_number: str,
+    content: str,
+    category: str = "咨询",
+    topic: str = "",
+    name: str | None = None,
+    contact: str | None = None,
+    address: str | None = None,
+    district: str | None = None,
+    urgency: str = "normal",
+    actor: str = "system",
+    audio_path: str | None = None,
+    confidential: bool = False,
+    now: datetime | None = None,
+) -> tuple[Case, str]:
+    """Register a case; returns it and its plain 6-digit query password (only the hash is stored).
+    Web and SMS submissions wait in the review queue (status pending_review)."""
+    content = (content or "").strip()
+    caller_number = normalize_number(caller_number)
+    if channel not in CHANNELS:
+        raise CaseError(f"不支持的受理渠道：{channel}")
+    if category not in CATEGORIES:
+        raise CaseError("诉求类别应为：" + "、".join(CATEGORIES))
+    if urgency not in URGENCIES:
+        raise CaseError("紧急程度应为一般或紧急。")
+    if not content and not audio_path:
+        raise CaseError("请填写诉求内容。")
+    if len(content) > 5000:
+        raise CaseError("诉求内容不能超过5000字。")
+    if not caller_number or len(caller_number) > 32:
+        raise CaseError("请提供正确的联系电话。")
+    now = now or utcnow()
+    password = f"{secrets.randbelow(10**6):06d}"
+    status = "pending_review" if channel in REVIEWED_CHANNELS else "registered"
+    calendar = WorkCalendar.load(session)
+    case = Case(
+        case_number=_next_case_number(session, now),
+        password_hash=hash_secret(password),
+        channel=channel,
+        caller_number=caller_number,
+        name=(name or "").strip()[:64] or None,
+        contact=(contact or "").strip()[:64] or None,
+        confidential=confidential,
+        category=category,
+        topic=(topic or "").strip()[:200],
+        content=content,
+        address=(address or "").strip()[:255] or None,
+        district=(district or "").strip()[:64] or None,
+        urgency=urgency,
+        status=status,
+        deadline=calendar.deadline(now, handling_days(category, urgency)),
+        flags=[],
+        audio_path=audio_path,
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(case)
+    session.flush()
+    add_event(session, case, actor=actor, action="submitted" if status == "pending_review" else "registered")
+    if status == "registered":
+        notices.registration(session, case, password)
+    session.flush()
+    return case, password
+
+
+def get_case(session: Session, case_number: str) -> Case | None:
+    return session.scalar(select(Case).where(Case.case_number == str(case_number).strip()))
+
+
+def cases_for_caller(session: Session, number: str, limit: int = 20) -> list[Case]:
+    """A caller's cases, newest first (uses the caller_number index)."""
+    stmt = (
+        select(Case)
+        .where(Case.caller_number == normalize_number(number))
+        .order_by(Case.created_at.desc(), Case.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def repeat_caller(session: Session, number: str) -> CallerInfo:
+    """How often this number has called before: cases in total, still open, last contact."""
+    number = normalize_number(number)
+    total, open_count, last = session.execute(
+        select(
+            func.count(Case.id),
+            func.count(Case.id).filter(Case.status.in_(OPEN_STATUSES)),
+            func.max(Case.created_at),
+        ).where(Case.caller_number == number)
+    ).one()
+    return CallerInfo(count=total or 0, open=open_count or 0, last_contact=aware(last))
+
+
+def _failures(session: Session, key: str, since: datetime) -> int:
+    stmt = select(func.count(QueryAttempt.id)).where(QueryAttempt.key == key, QueryAttempt.at >= since)
+    return session.scalar(stmt) or 0
+
+
+def check_progress(
+    session: Session, case_number: str, password: str, *, caller_key: str, now: datetime | None = None
+) -> ProgressView:
+    """A citizen's progress query. Failures are counted per case number and per caller in the
+    database (flushed: the caller must commit even when this raises); 3 failures within 15 minutes
+    lock further queries for that case or caller (CaseQueryLocked). A wrong number and a wrong
+    password give the same CaseQueryRejected."""
+    now = now or utcnow()
+    case_number, password = str(case_number).strip(), str(password).strip()
+    keys = [f"case:{case_number[:40]}", f"caller:{caller_key[:80]}"]
+    since = now - LOCK_WINDOW
+    if any(_failures(session, key, since) >= MAX_FAILURES for key in keys):
+        raise CaseQueryLocked("查询失败次数过多，请15分钟后再试。")
+    case = get_case(session, case_number) if case_number.isdigit() else None
+    valid = case is not None and case.status != "merged" and verify_secret(case.password_hash, password)
+    if case is None:
+        hash_secret(password)  # same cost as a real check: timing gives no hint either
+    if not valid:
+        session.add_all([QueryAttempt(key=key, at=now) for key in keys])
+        session.flush()
+        raise CaseQueryRejected("工单编号或查询密码不正确。")
+    return ProgressView(
+        case_number=case.case_number,
+        status_label=case.status_label,
+        last_update_text=public_update_text(session, case),
+        updated_at=aware(case.updated_at),
+    )
+
+
+def public_update_text(session: Session, case: Case) -> str:
+    """The latest news for the citizen, in plain words (no staff names, no internal notes)."""
+    dept = case.department.name if case.department else "相关部门"
+    texts = {
+        "pending_review": "您的诉求已提交，正在等待受理审核。",
+        "registered": "您的诉求已登记，正在处理中。",
+        "referred": f"您的诉求已转交{dept}办理。",
+        "accepted": f"{dept}已签收，正在办理。",
+        "in_progress": f"{dept}正在办理。",
+        "returned": "您的诉求正在重新分派承办单位。",
+        "replied": f"{dept}已反馈办理结果，热线中心正在审核。",
+        "reviewed": f"办理结果：{case.reply_text or ''}",
+        "followed_up": f"办理结果：{case.reply_text or ''}",
+        "closed": f"已办结。{case.answer or case.reply_text or ''}",
+        "rejected": "您的诉求不予受理，如有疑问请拨打12345。",
+    }
+    return texts.get(case.status, case.status_label).strip()
+
+
+def department_by_name(session: Session, name: str) -> Department | None:
+    return session.scalar(select(Department).where(Department.name == name))

@@ -1,0 +1,93 @@
+"""`hotline case ...` and `hotline report ...` commands."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime
+from pathlib import Path
+
+import typer
+
+case_app = typer.Typer(help="Cases (工单): scans, outbox delivery.", no_args_is_help=True)
+report_app = typer.Typer(help="Reports: the daily key-issues brief (每日要情).", no_args_is_help=True)
+
+
+def _ready() -> None:
+    from hotline import bootstrap
+
+    bootstrap.init()
+
+
+@case_app.command("scan")
+def scan() -> None:
+    """Deadline scan: mark cases due soon (yellow) or overdue (red) and queue reminders."""
+    import casework
+    from hotline.db import session_scope
+
+    _ready()
+    with session_scope() as session:
+        counts = casework.scan_deadlines(session)
+    typer.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+@case_app.command("deliver")
+def deliver(
+    loop: bool = typer.Option(False, "--loop", help="Keep delivering (every --interval seconds)."),
+    interval: float = typer.Option(10.0, help="Seconds between rounds with --loop."),
+) -> None:
+    """Deliver the outbox (SMS via Kannel, fax) once, or in a loop."""
+    import casework
+    from hotline.db import new_session
+
+    _ready()
+    transports = casework.default_transports()
+    while True:
+        counts = casework.deliver_outbox(new_session, transports)
+        typer.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
+        if not loop:
+            break
+        time.sleep(interval)
+
+
+@case_app.command("seed-demo")
+def seed_demo(
+    count: int = typer.Option(200, min=1, max=100_000, help="How many demo cases."),
+    days: int = typer.Option(7, min=1, max=365, help="Spread over the last N days."),
+) -> None:
+    """Load demo cases (real messages from the bundled sample) for the dashboard."""
+    from casework.demo import seed_demo as run
+    from hotline.db import session_scope
+
+    _ready()
+    with session_scope() as session:
+        n = run(session, count, days=days)
+    typer.echo(f"demo cases created: {n}")
+
+
+def _parse_day(value: str | None) -> date:
+    if not value:
+        return datetime.now().date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"expected a date like 2026-11-25, got {value!r}") from None
+
+
+@report_app.command("daily")
+def daily(
+    day: str = typer.Option(None, "--date", help="Day (YYYY-MM-DD, Beijing time); default today."),
+    out_dir: str = typer.Option(".", "-o", "--out", help="Directory for the HTML and PDF files."),
+) -> None:
+    """Write the daily brief (每日要情) as daily-brief-<date>.html and .pdf."""
+    import casework
+    from hotline.db import session_scope
+
+    when, out = _parse_day(day), Path(out_dir)
+    _ready()
+    with session_scope() as session:
+        brief = casework.daily_brief(session, when)
+    out.mkdir(parents=True, exist_ok=True)
+    html = out / f"daily-brief-{when.isoformat()}.html"
+    html.write_text(casework.render_daily_brief_html(brief), encoding="utf-8")
+    pdf = casework.render_daily_brief_pdf(brief, out / f"daily-brief-{when.isoformat()}.pdf")
+    typer.echo(f"{html}\n{pdf}")

@@ -1,0 +1,261 @@
+"""Case-work tables: departments, cases (工单), their timeline, rate limits, extensions, supervision,
+urging, the notification outbox and the holiday calendar."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hotline.db import Base, utcnow
+
+STATUS_LABELS = {
+    "pending_review": "待审核",
+    "registered": "已登记",
+    "referred": "已转派",
+    "accepted": "已签收",
+    "in_progress": "办理中",
+    "returned": "已退回",
+    "replied": "已反馈",
+    "reviewed": "已审核",
+    "followed_up": "已回访",
+    "closed": "已办结",
+    "rejected": "不予受理",
+    "merged": "已合并",
+}
+
+
+class Department(Base):
+    """A handling unit (承办单位) with its remit keywords and contact channels."""
+
+    __tablename__ = "case_departments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    remit: Mapped[str] = mapped_column(Text, default="")  # description of its responsibilities
+    keywords: Mapped[list] = mapped_column(JSON, default=list)
+    contact_phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    sms_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    fax: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    def __repr__(self) -> str:
+        return f"<Department {self.name}>"
+
+
+class Case(Base):
+    """One citizen request (工单)."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_caller_created", "caller_number", "created_at"),
+        Index("ix_cases_status_deadline", "status", "deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_number: Mapped[str] = mapped_column(String(20), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    channel: Mapped[str] = mapped_column(String(16))
+    caller_number: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    contact: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    category: Mapped[str] = mapped_column(String(8), index=True)
+    topic: Mapped[str] = mapped_column(String(200), default="")
+    content: Mapped[str] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    district: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    urgency: Mapped[str] = mapped_column(String(8), default="normal")
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("case_departments.id"), nullable=True, index=True
+    )
+    sign_deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    due_level: Mapped[str | None] = mapped_column(String(8), nullable=True)  # None / yellow / red
+    flags: Mapped[list] = mapped_column(JSON, default=list)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reply_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    satisfaction: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    supervised: Mapped[bool] = mapped_column(Boolean, default=False)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True)
+    audio_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(64), default="system")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    referred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    replied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    department: Mapped[Department | None] = relationship(lazy="joined")
+    instructions: Mapped[list[Instruction]] = relationship(
+        back_populates="case", order_by="Instruction.id", lazy="selectin"
+    )
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+    def __repr__(self) -> str:
+        return f"<Case {self.case_number} {self.status}>"
+
+
+ACTION_LABELS = {
+    "submitted": "网上提交",
+    "registered": "登记",
+    "accepted_submission": "受理网上诉求",
+    "rejected_submission": "不予受理",
+    "answered": "直接答复",
+    "referred": "转派",
+    "accepted": "签收",
+    "started": "开始办理",
+    "replied": "办结反馈",
+    "returned": "退回",
+    "extension_requested": "申请延期",
+    "extension_granted": "同意延期",
+    "extension_refused": "不同意延期",
+    "reviewed": "审核通过",
+    "review_rejected": "审核退回重办",
+    "followed_up": "回访",
+    "closed": "办结归档",
+    "urged": "催办",
+    "supervised": "督办批示",
+    "instruction_acknowledged": "确认批示",
+    "merged": "合并重复工单",
+    "merged_duplicate": "并入重复工单",
+    "due_soon": "即将到期",
+    "overdue": "已超期",
+}
+
+
+class CaseEvent(Base):
+    """One entry of a case's timeline."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+    @property
+    def label(self) -> str:
+        return ACTION_LABELS.get(self.action, self.action)
+
+
+class QueryAttempt(Base):
+    """A failed progress query, per case number and per caller (rate limiting across processes)."""
+
+    __tablename__ = "case_query_attempts"
+    __table_args__ = (Index("ix_case_query_attempts_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(96))  # "case:<number>" or "caller:<key>"
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ExtensionRequest(Base):
+    """A department's request for more working days (延期申请)."""
+
+    __tablename__ = "case_extensions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    days: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending/granted/refused
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+    case: Mapped[Case] = relationship(lazy="joined")
+
+
+class Instruction(Base):
+    """A supervisor's or leader's instruction on a supervised case (督办批示)."""
+
+    __tablename__ = "case_instructions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    issued_by: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    response: Mapped[str] = mapped_column(Text, default="")
+
+    case: Mapped[Case] = relationship(back_populates="instructions")
+
+
+class Urge(Base):
+    """A reminder sent to the handling department (催办)."""
+
+    __tablename__ = "case_urges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("case_departments.id"), nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class OutboxMessage(Base):
+    """An SMS or fax waiting to be delivered (at least once; transports dedupe by message_id)."""
+
+    __tablename__ = "case_outbox"
+    __table_args__ = (Index("ix_case_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(8))  # sms / fax
+    to: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(12), default="queued")  # queued/sending/sent/failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Holiday(Base):
+    """A calendar exception: a public holiday (workday=False) or a make-up working day (workday=True)."""
+
+    __tablename__ = "case_holidays"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    workday: Mapped[bool] = mapped_column(Boolean, default=False)
+    name: Mapped[str] = mapped_column(String(32), default="")
+
+
+class CaseSequence(Base):
+    """The last case number sequence used per day (case numbers are date + sequence)."""
+
+    __tablename__ = "case_sequences"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)

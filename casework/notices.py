@@ -1,0 +1,125 @@
+"""Notification texts (SMS to citizens and departments, fax) and queueing them in the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from casework.calendar import LOCAL_TZ, aware
+from casework.models import OutboxMessage
+
+if TYPE_CHECKING:
+    from casework.models import Case, Department
+
+SIGNATURE = "【12345热线】"
+TEMPLATES = {
+    "registration": "{sig}您的诉求已登记，工单编号{number}，查询密码{password}。可拨打12345或登录网站查询办理进度。",
+    "referral_citizen": "{sig}您的诉求（工单{number}）已转交{department}办理，请留意答复。",
+    "closing": "{sig}您的诉求（工单{number}）已办结，感谢您对12345热线的支持。",
+    "referral_department": "{sig}新工单{number}（{category}）已转派贵单位，请于{sign_deadline}前签收、{deadline}前办结反馈。",
+    "urge": "{sig}催办：工单{number}（{category}）办理期限{deadline}，请抓紧办理并及时反馈。{message}",
+    "reminder": "{sig}提醒：工单{number}将于{deadline}到期，请按时办结反馈。",
+    "overdue": "{sig}工单{number}已超过办理期限{deadline}，请立即办理并说明原因。",
+    "instruction": "{sig}督办：工单{number}有领导批示，请登录系统确认并落实。",
+}
+
+
+def when(moment) -> str:  # type: ignore[no-untyped-def]
+    """A deadline as Chinese citizens read it: 11月27日."""
+    moment = aware(moment)
+    if moment is None:
+        return ""
+    local = moment.astimezone(LOCAL_TZ)
+    return f"{local.month}月{local.day}日"
+
+
+def render(kind: str, **values: object) -> str:
+    return TEMPLATES[kind].format(sig=SIGNATURE, **values)
+
+
+def queue_sms(
+    session: Session, *, to: str, text: str, kind: str, ref: str | None = None, message_id: str | None = None
+) -> OutboxMessage:
+    """Put an SMS in the outbox (delivered by deliver_outbox; message_id makes delivery idempotent)."""
+    return _queue(session, "sms", to=to, title="", body=text, kind=kind, ref=ref, message_id=message_id)
+
+
+def queue_fax(
+    session: Session, *, to: str, title: str, body: str, ref: str | None = None, message_id: str | None = None
+) -> OutboxMessage:
+    """Put a fax (title + body text, rendered to TIFF at delivery) in the outbox."""
+    return _queue(session, "fax", to=to, title=title, body=body, kind="fax", ref=ref, message_id=message_id)
+
+
+def _queue(session: Session, channel: str, **fields: object) -> OutboxMessage:
+    from casework.errors import CaseError
+
+    to = str(fields["to"] or "").strip()
+    if not to or len(to) > 64:
+        raise CaseError("请提供正确的接收号码。")
+    if not str(fields["body"] or "").strip():
+        raise CaseError("发送内容不能为空。")
+    fields["to"] = to
+    fields["message_id"] = fields["message_id"] or uuid.uuid4().hex
+    msg = OutboxMessage(channel=channel, **fields)
+    session.add(msg)
+    session.flush()
+    return msg
+
+
+def announce(
+    session: Session, *, numbers: list[str], text: str, ref: str | None = None
+) -> list[OutboxMessage]:
+    """The same announcement to a group of numbers (one outbox message each)."""
+    return [
+        queue_sms(session, to=n, text=f"{SIGNATURE}{text}", kind="announcement", ref=ref) for n in numbers
+    ]
+
+
+def _citizen(session: Session, case: Case, kind: str, **values: object) -> None:
+    number = case.contact or case.caller_number
+    if number and number.startswith("1") and len(number) == 11:  # mobile phones only
+        text = render(kind, number=case.case_number, **values)
+        queue_sms(session, to=number, text=text, kind=kind, ref=case.case_number)
+
+
+def _department(
+    session: Session, case: Case, department: Department | None, kind: str, **values: object
+) -> None:
+    if department is not None and department.sms_number:
+        text = render(
+            kind,
+            number=case.case_number,
+            category=case.category,
+            deadline=when(case.deadline),
+            sign_deadline=when(case.sign_deadline),
+            **values,
+        )
+        queue_sms(session, to=department.sms_number, text=text, kind=kind, ref=case.case_number)
+
+
+def registration(session: Session, case: Case, password: str) -> None:
+    _citizen(session, case, "registration", password=password)
+
+
+def referral(session: Session, case: Case, department: Department) -> None:
+    _citizen(session, case, "referral_citizen", department=department.name)
+    _department(session, case, department, "referral_department")
+
+
+def closing(session: Session, case: Case) -> None:
+    _citizen(session, case, "closing")
+
+
+def urge(session: Session, case: Case, message: str) -> None:
+    _department(session, case, case.department, "urge", message=message)
+
+
+def reminder(session: Session, case: Case, kind: str) -> None:
+    _department(session, case, case.department, kind)
+
+
+def instruction(session: Session, case: Case) -> None:
+    _department(session, case, case.department, "instruction")

@@ -1,0 +1,187 @@
+"""Lists the staff pages need, the deadline scan and the dashboard figures."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from casework import notices
+from casework.calendar import LOCAL_TZ, WorkCalendar, aware, local_date
+from casework.cases import OPEN_STATUSES, add_event
+from casework.models import Case, CaseEvent, Department, ExtensionRequest, Instruction, Urge
+from hotline.db import utcnow
+
+DEADLINE_STATUSES = ("registered", "referred", "accepted", "in_progress", "returned")
+
+
+def timeline(session: Session, case: Case) -> list[CaseEvent]:
+    stmt = select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.at, CaseEvent.id)
+    return list(session.scalars(stmt))
+
+
+def review_queue(session: Session) -> list[Case]:
+    """Web/SMS submissions waiting for an agent, oldest first."""
+    stmt = select(Case).where(Case.status == "pending_review").order_by(Case.created_at, Case.id)
+    return list(session.scalars(stmt))
+
+
+def overdue_cases(session: Session, now: datetime | None = None) -> list[Case]:
+    """Open cases past their deadline, most overdue first."""
+    stmt = (
+        select(Case)
+        .where(Case.status.in_(DEADLINE_STATUSES), Case.deadline < (now or utcnow()))
+        .order_by(Case.deadline, Case.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def supervised_cases(session: Session) -> list[Case]:
+    stmt = select(Case).where(Case.supervised.is_(True)).order_by(Case.updated_at.desc(), Case.id.desc())
+    return list(session.scalars(stmt))
+
+
+def pending_extensions(session: Session) -> list[ExtensionRequest]:
+    stmt = (
+        select(ExtensionRequest)
+        .where(ExtensionRequest.status == "pending")
+        .order_by(ExtensionRequest.requested_at, ExtensionRequest.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def cases_for_department(
+    session: Session, department: Department, *, include_done: bool = False
+) -> list[Case]:
+    """A department's cases, nearest deadline first (only those it has to work on, unless include_done)."""
+    stmt = select(Case).where(Case.department_id == department.id)
+    if not include_done:
+        stmt = stmt.where(Case.status.in_(("referred", "accepted", "in_progress")))
+    return list(session.scalars(stmt.order_by(Case.deadline, Case.id)))
+
+
+def pending_instructions(session: Session, department: Department) -> list[Instruction]:
+    stmt = (
+        select(Instruction)
+        .join(Case, Instruction.case_id == Case.id)
+        .where(Case.department_id == department.id, Instruction.acknowledged_at.is_(None))
+        .order_by(Instruction.issued_at, Instruction.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def urges_for_department(session: Session, department: Department, *, unread_only: bool = True) -> list[Urge]:
+    """In-app urging notices (催办) for a department."""
+    stmt = select(Urge).where(Urge.department_id == department.id)
+    if unread_only:
+        stmt = stmt.where(Urge.read_at.is_(None))
+    return list(session.scalars(stmt.order_by(Urge.at.desc(), Urge.id.desc())))
+
+
+def scan_deadlines(session: Session, now: datetime | None = None) -> dict[str, int]:
+    """Mark open cases yellow (due today or the next working day, 即将到期) or red (overdue), once each,
+    with a timeline entry and a reminder SMS to the department. Returns counts."""
+    now = now or utcnow()
+    calendar = WorkCalendar.load(session)
+    today = local_date(now)
+    soon_limit = datetime.combine(calendar.add_workdays(today, 1), time(23, 59, 59), LOCAL_TZ).astimezone(UTC)
+    counts = {"scanned": 0, "yellow": 0, "red": 0, "newly_yellow": 0, "newly_red": 0}
+    stmt = select(Case).where(Case.status.in_(DEADLINE_STATUSES), Case.deadline <= soon_limit)
+    for case in session.scalars(stmt):
+        counts["scanned"] += 1
+        level = "red" if aware(case.deadline) < now else "yellow"
+        counts[level] += 1
+        if case.due_level == level:
+            continue
+        case.due_level = level
+        flag = "overdue" if level == "red" else "due_soon"
+        case.flags = [f for f in case.flags or [] if f != "due_soon"] + [flag]
+        add_event(
+            session, case, actor="system", action=flag, comment=f"办理期限{notices.when(case.deadline)}"
+        )
+        notices.reminder(session, case, "overdue" if level == "red" else "reminder")
+        counts[f"newly_{level}"] += 1
+    session.flush()
+    return counts
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), LOCAL_TZ).astimezone(UTC)
+    return start, start + timedelta(days=1)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def dashboard_kpis(session: Session, day: date | None = None) -> dict:
+    """Figures for the supervisor dashboard. Rates are fractions 0..1 (None when nothing to rate)."""
+    day = day or local_date(utcnow())
+    start, end = _day_bounds(day)
+    week_start, _ = _day_bounds(day - timedelta(days=day.weekday()))
+    month_start, _ = _day_bounds(day - timedelta(days=29))
+    today_cases = select(Case).where(Case.created_at >= start, Case.created_at < end).subquery()
+    cases_today = session.scalar(select(func.count()).select_from(today_cases)) or 0
+    cases_week = session.scalar(
+        select(func.count(Case.id)).where(Case.created_at >= week_start, Case.created_at < end)
+    )
+    recent = select(Case.id).where(Case.created_at >= month_start, Case.created_at < end)
+    answered = session.scalar(
+        select(func.count(CaseEvent.id)).where(CaseEvent.action == "answered", CaseEvent.case_id.in_(recent))
+    )
+    referred = session.scalar(
+        select(func.count(func.distinct(CaseEvent.case_id))).where(
+            CaseEvent.action == "referred", CaseEvent.case_id.in_(recent)
+        )
+    )
+    handled = (answered or 0) + (referred or 0)
+    done = session.execute(
+        select(Case.deadline, Case.replied_at, Case.closed_at).where(
+            Case.id.in_(recent), Case.status.in_(("replied", "reviewed", "followed_up", "closed"))
+        )
+    ).all()
+    on_time = sum(
+        1 for dl, rep, cl in done if (aware(rep) or aware(cl)) and (aware(rep) or aware(cl)) <= aware(dl)
+    )
+    sat = Counter(
+        session.scalars(select(Case.satisfaction).where(Case.id.in_(recent), Case.satisfaction.is_not(None)))
+    )
+    by_category = dict(
+        session.execute(
+            select(Case.category, func.count(Case.id)).where(Case.id.in_(recent)).group_by(Case.category)
+        )
+        .tuples()
+        .all()
+    )
+    by_department = dict(
+        session.execute(
+            select(Department.name, func.count(Case.id))
+            .join(Case, Case.department_id == Department.id)
+            .where(Case.id.in_(recent))
+            .group_by(Department.name)
+        )
+        .tuples()
+        .all()
+    )
+    daily = Counter(
+        local_date(aware(t)).isoformat()
+        for t in session.scalars(
+            select(Case.created_at).where(Case.created_at >= month_start, Case.created_at < end)
+        )
+    )
+    return {
+        "day": day,
+        "cases_today": cases_today,
+        "cases_week": cases_week or 0,
+        "direct_answer_rate": _rate(answered or 0, handled),
+        "referral_rate": _rate(referred or 0, handled),
+        "on_time_rate": _rate(on_time, len(done)),
+        "satisfaction_rate": _rate(sat["满意"] + sat["基本满意"], sum(sat.values())),
+        "overdue": len(overdue_cases(session)),
+        "open": session.scalar(select(func.count(Case.id)).where(Case.status.in_(OPEN_STATUSES))) or 0,
+        "by_category": by_category,
+        "by_department": by_department,
+        "daily_counts": sorted(daily.items()),
+    }

@@ -1,0 +1,87 @@
+"""Routing suggestions (which department) and duplicate detection."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import jieba
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from casework.calendar import aware
+from casework.models import Case, Department
+
+jieba.setLogLevel(60)
+DUPLICATE_WINDOW = timedelta(days=30)
+DUPLICATE_THRESHOLD = 0.5
+SAME_CALLER_THRESHOLD = 0.3
+DUPLICATE_STATUSES = (
+    "pending_review",
+    "registered",
+    "referred",
+    "accepted",
+    "in_progress",
+    "returned",
+    "replied",
+)
+
+
+def suggest_department(session: Session, text: str, limit: int = 3) -> list[tuple[Department, float]]:
+    """Departments whose remit keywords occur in the text, best first; score in 0..1 (share of the
+    best match). Longer keywords weigh more; words jieba finds as whole tokens count double."""
+    text = (text or "").strip()
+    if not text:
+        return []
+    tokens = set(jieba.cut_for_search(text))
+    scored: list[tuple[Department, float]] = []
+    for dept in session.scalars(select(Department).where(Department.active.is_(True))):
+        score = 0.0
+        for word in dept.keywords or []:
+            if word and word in text:
+                score += len(word) * (2 if word in tokens else 1)
+        if score:
+            scored.append((dept, score))
+    if not scored:
+        return []
+    scored.sort(key=lambda item: (-item[1], item[0].name))
+    top = scored[0][1]
+    return [(dept, round(score / top, 3)) for dept, score in scored[:limit]]
+
+
+def _bigrams(text: str) -> set[str]:
+    chars = [c for c in text if not c.isspace() and c not in "，。！？、,.!?;；：:（）()“”\"'"]
+    return {a + b for a, b in zip(chars, chars[1:], strict=False)}
+
+
+def similarity(a: str, b: str) -> float:
+    """Character-bigram Jaccard similarity of two texts (0..1)."""
+    x, y = _bigrams(a), _bigrams(b)
+    return len(x & y) / len(x | y) if x and y else 0.0
+
+
+def find_duplicates(session: Session, case: Case, limit: int = 10) -> list[Case]:
+    """Open cases of the last 30 days that look like the same request: very similar text, or
+    the same caller with a fairly similar text. Most similar first."""
+    since = (aware(case.created_at)) - DUPLICATE_WINDOW
+    stmt = (
+        select(Case)
+        .where(
+            Case.id != case.id,
+            Case.created_at >= since,
+            Case.status.in_(DUPLICATE_STATUSES),
+            or_(Case.caller_number == case.caller_number, Case.category == case.category),
+        )
+        .order_by(Case.created_at.desc())
+        .limit(2000)
+    )
+    mine = f"{case.topic} {case.content}"
+    found: list[tuple[float, Case]] = []
+    for other in session.scalars(stmt):
+        score = similarity(mine, f"{other.topic} {other.content}")
+        threshold = (
+            SAME_CALLER_THRESHOLD if other.caller_number == case.caller_number else DUPLICATE_THRESHOLD
+        )
+        if score >= threshold:
+            found.append((score, other))
+    found.sort(key=lambda item: -item[0])
+    return [other for _, other in found[:limit]]

@@ -1,0 +1,81 @@
+"""The `hotline` command: one entry point, one sub-command (or group) per package."""
+
+from __future__ import annotations
+
+import typer
+
+from casework.cli import case_app, report_app
+from hotline import bootstrap
+from hotline.config import get_settings
+from hotline.db import session_scope
+from kb.cli import kb_app
+from selfservice.cli import ivr_app
+from speech.cli import register as register_speech
+
+app = typer.Typer(help="12345 政务服务便民热线平台", no_args_is_help=True, pretty_exceptions_enable=False)
+user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+app.add_typer(ivr_app, name="ivr")
+app.add_typer(case_app, name="case")
+app.add_typer(report_app, name="report")
+app.add_typer(user_app, name="user")
+register_speech(app)
+
+
+@app.command()
+def init(
+    bundled: bool = typer.Option(False, "--bundled", help="Import the bundled knowledge base if empty."),
+) -> None:
+    """Create or migrate the database and the search index (idempotent)."""
+    counts = bootstrap.init(load_bundled=bundled)
+    settings = get_settings()
+    typer.echo(f"hotline ready: home={settings.home.resolve()}")
+    if counts:
+        typer.echo("bundled knowledge base: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Address to listen on (default from settings)."),
+    port: int = typer.Option(None, help="Port (default from settings)."),
+) -> None:
+    """Run the web portal and the IVR channels."""
+    import uvicorn
+
+    settings = get_settings()
+    bootstrap.init(load_bundled=True)
+    uvicorn.run(
+        "web.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+    )
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    roles: str = typer.Option(..., help="Comma-separated: admin,editor,reviewer,agent,department,..."),
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+    department: str = typer.Option(None, help="Department name, for department staff."),
+    display_name: str = typer.Option("", help="Name shown in the audit trail."),
+) -> None:
+    """Create a staff account."""
+    from hotline.users import UserError, create_user
+
+    bootstrap.init()
+    try:
+        with session_scope() as session:
+            create_user(
+                session,
+                username,
+                password,
+                [r.strip() for r in roles.split(",") if r.strip()],
+                department=department,
+                display_name=display_name,
+            )
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"user {username} created")

@@ -1,0 +1,95 @@
+"""One settings object, read from `HOTLINE_*` environment variables and an optional hotline.toml."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_DATA = REPO_ROOT / "data"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; every field can be set as HOTLINE_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", toml_file="hotline.toml", extra="ignore")
+
+    home: Path = Path("var")
+    database_url: str | None = None
+    secret_key: str | None = None
+    data_dir: Path = BUNDLED_DATA
+    search_engine: str = "tantivy"
+    # speech
+    tts_engine: str = "espeak"
+    tts_voice: str | None = None
+    edge_tts_timeout: float = 5.0
+    vosk_model_path: Path | None = None
+    asr_engine: str = "sherpa"
+    # web
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # sms
+    kannel_url: str | None = None
+    kannel_user: str = "hotline"
+    kannel_password: str = "hotline"
+    sms_sender: str = "12345"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'hotline.db').resolve()}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def audio_cache_dir(self) -> Path:
+        return self.home / "audio-cache"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.home / "recordings"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.home / "outbox"
+
+    def ensure_home(self) -> None:
+        """Create the data directory and its sub-folders."""
+        for path in (self.home, self.index_dir, self.audio_cache_dir, self.recordings_dir, self.outbox_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+    def session_secret(self) -> str:
+        """The cookie-signing secret: configured, or generated once and kept in HOTLINE_HOME."""
+        if self.secret_key:
+            return self.secret_key
+        self.ensure_home()
+        path = self.home / "secret_key"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,87 @@
+"""Knowledge base: documents, editorial workflow, Chinese full-text search.
+
+The database is the source of truth; the search index (kb.search) is derived from it and written
+only after a transaction commits (kb.indexing). Domain functions take a Session first, flush but
+never commit, and write audit entries in the same transaction.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from hotline.db import session_scope
+from kb import indexing
+from kb.curation import delete_synonym_group, list_gaps, list_synonym_groups, resolve_gap, save_synonym_group
+from kb.documents import (
+    approve_document,
+    create_document,
+    document_diff,
+    get_document_row,
+    history,
+    list_documents,
+    reject_document,
+    revisions,
+    submit_document,
+    update_document,
+    withdraw_document,
+)
+from kb.errors import KbError, WorkflowError
+from kb.importer import load_bundled_corpus
+from kb.models import Document, Feedback, Revision, SearchGap, SynonymGroup
+from kb.retrieval import get_document, popular_documents, record_feedback, record_view, search, suggest
+from kb.schemas import CATEGORIES, DocumentInput, DocumentView, SearchHit, SearchResults
+
+
+def ensure_index() -> None:
+    """Open (create) the search index; rebuild it from the database when it is out of step
+    (a process died between a commit and the index write, or the document counts differ)."""
+    indexing.get_index()
+    with session_scope() as session:
+        if indexing.needs_repair(session):
+            indexing.reindex(session)
+
+
+def reindex(session: Session) -> int:
+    """Rebuild the search index from the database; returns the number of documents indexed."""
+    return indexing.reindex(session)
+
+
+__all__ = [
+    "CATEGORIES",
+    "Document",
+    "DocumentInput",
+    "DocumentView",
+    "Feedback",
+    "KbError",
+    "Revision",
+    "SearchGap",
+    "SearchHit",
+    "SearchResults",
+    "SynonymGroup",
+    "WorkflowError",
+    "approve_document",
+    "create_document",
+    "delete_synonym_group",
+    "document_diff",
+    "ensure_index",
+    "get_document",
+    "get_document_row",
+    "history",
+    "list_documents",
+    "list_gaps",
+    "list_synonym_groups",
+    "load_bundled_corpus",
+    "popular_documents",
+    "record_feedback",
+    "record_view",
+    "reindex",
+    "reject_document",
+    "resolve_gap",
+    "revisions",
+    "save_synonym_group",
+    "search",
+    "submit_document",
+    "suggest",
+    "update_document",
+    "withdraw_document",
+]

@@ -1,0 +1,147 @@
+"""`hotline kb ...` commands: import, search, reindex, export."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from tqdm import tqdm
+
+from hotline import bootstrap
+from hotline.db import session_scope
+
+kb_app = typer.Typer(help="Knowledge base: import, search, reindex, export.", no_args_is_help=True)
+PROGRESS_FROM = 1000  # lines; smaller imports print no progress bar
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(1 for _ in f)
+
+
+@kb_app.command("import")
+def import_cmd(
+    file: Annotated[Path, typer.Argument(help="JSON Lines file, one document a line.")],
+    publish: Annotated[
+        bool, typer.Option("--publish", help="Publish the imported documents at once.")
+    ] = False,
+) -> None:
+    """Import documents, creating or updating them by external_id; prints the counts."""
+    from kb.errors import KbError
+    from kb.importer import import_file
+
+    bootstrap.init()
+    try:
+        lines = _count_lines(file)
+    except OSError as exc:
+        typer.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from exc
+    bar = tqdm(total=lines, unit="doc", file=sys.stderr, disable=lines < PROGRESS_FROM)
+    try:
+        report = import_file(file, publish=publish, actor="cli", progress=bar)
+    except KbError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        bar.close()
+    for line, reason in report.errors:
+        typer.echo(f"line {line}: {reason}", err=True)
+    typer.echo(" ".join(f"{k}={v}" for k, v in report.counts().items()))
+    if report.read == 0:
+        typer.echo("error: no document could be read", err=True)
+        raise typer.Exit(1)
+
+
+def _hits_json(results) -> list[dict]:  # type: ignore[no-untyped-def]
+    return [
+        {
+            "id": h.id,
+            "external_id": h.external_id,
+            "title": h.title,
+            "category": h.category,
+            "score": h.score,
+            "snippet": h.snippet,
+        }
+        for h in results.hits
+    ]
+
+
+@kb_app.command("search")
+def search_cmd(
+    query: Annotated[str | None, typer.Argument(help="What to look for.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100, help="Number of results.")] = 10,
+    category: Annotated[str | None, typer.Option("--category", "-c", help="Only this category.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+    batch: Annotated[
+        Path | None, typer.Option("--batch", help="One query per line; prints one JSON array per line.")
+    ] = None,
+) -> None:
+    """Search published documents (ranked)."""
+    import kb
+
+    if (query is None) == (batch is None):
+        typer.echo("error: give either QUERY or --batch FILE", err=True)
+        raise typer.Exit(2)
+    bootstrap.init()
+    if batch is not None:
+        if not as_json:
+            typer.echo("error: --batch needs --json", err=True)
+            raise typer.Exit(2)
+        try:
+            queries = batch.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            typer.echo(f"error: cannot read {batch}: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        with session_scope() as session:
+            for q in queries:
+                results = kb.search(session, q, limit=limit, category=category, channel="cli", log_gaps=False)
+                typer.echo(json.dumps(_hits_json(results), ensure_ascii=False))
+        return
+    with session_scope() as session:
+        results = kb.search(session, query, limit=limit, category=category, channel="cli")
+        if as_json:
+            typer.echo(json.dumps(_hits_json(results), ensure_ascii=False))
+            return
+        if not results.hits:
+            typer.echo(
+                "没有找到相关内容。" + (f" 您是不是要找：{results.suggestion}" if results.suggestion else "")
+            )
+            return
+        typer.echo(f"共 {results.total} 条结果")
+        for n, hit in enumerate(results.hits, start=1):
+            typer.echo(
+                f"{n}. [{hit.category}] {hit.title}  ({hit.external_id}, id={hit.id}, score={hit.score})"
+            )
+
+
+@kb_app.command("reindex")
+def reindex_cmd() -> None:
+    """Rebuild the search index from the database."""
+    import kb
+
+    bootstrap.init()
+    with session_scope() as session:
+        n = kb.reindex(session)
+    typer.echo(f"reindexed {n} documents")
+
+
+@kb_app.command("export")
+def export_cmd(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: standard output).")
+    ] = None,
+) -> None:
+    """Export every document (newest revision) as JSON Lines, re-importable with `kb import`."""
+    from kb.importer import export_documents
+
+    bootstrap.init()
+    with session_scope() as session:
+        if output is None:
+            n = export_documents(session, sys.stdout)
+        else:
+            with output.open("w", encoding="utf-8") as f:
+                n = export_documents(session, f)
+    typer.echo(f"exported {n} documents", err=True)

@@ -1,0 +1,293 @@
+"""Documents and their editorial workflow: draft -> submitted -> published -> withdrawn.
+
+Rules
+- create: a draft with revision 1. update: a new revision (refused while the document is in review).
+- submit: draft/withdrawn -> submitted. approve: submitted -> published (the newest revision becomes
+  what the public sees). reject: submitted -> draft, with a required comment. withdraw: a published
+  document leaves the public at once.
+- While a published document has a newer revision in the works, the public keeps seeing the
+  published revision (the document row holds the published content; the working copy is the newest
+  revision).
+Every step writes an audit entry (entity "kb_document") and queues an index update for after commit.
+"""
+
+from __future__ import annotations
+
+import difflib
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from hotline import audit
+from hotline.models import AuditEntry
+from kb import indexing
+from kb.errors import KbError, WorkflowError
+from kb.models import Document, Revision
+from kb.schemas import CONTENT_FIELDS, FIELD_LABELS, DocumentInput
+
+ENTITY = "kb_document"
+STATUS_NAMES = {
+    "draft": "草稿",
+    "submitted": "待审核",
+    "published": "已发布",
+    "withdrawn": "已撤回",
+    "expired": "已过期",
+}
+
+
+def _content(data: DocumentInput) -> dict[str, Any]:
+    return {name: getattr(data, name) for name in CONTENT_FIELDS}
+
+
+def content_of(source: Document | Revision) -> dict[str, Any]:
+    return {name: getattr(source, name) for name in CONTENT_FIELDS}
+
+
+def _load(session: Session, doc_id: int) -> Document:
+    doc = session.get(Document, doc_id)
+    if doc is None:
+        raise KbError("文档不存在。")
+    return doc
+
+
+def _check_title(session: Session, title: str, doc_id: int | None) -> None:
+    stmt = select(Document.id).where(Document.title == title)
+    if doc_id is not None:
+        stmt = stmt.where(Document.id != doc_id)
+    if session.scalar(stmt.limit(1)) is not None:
+        raise KbError(f"标题“{title}”已被其他文档使用，标题必须唯一。")
+
+
+def _new_external_id(session: Session) -> str:
+    number = (session.scalar(select(func.max(Document.id))) or 0) + 1
+    candidate = f"kb-{number:06d}"
+    while session.scalar(select(Document.id).where(Document.external_id == candidate)) is not None:
+        number += 1
+        candidate = f"kb-{number:06d}"
+    return candidate
+
+
+def latest_revision(session: Session, doc: Document) -> Revision | None:
+    return session.scalar(
+        select(Revision).where(Revision.document_id == doc.id).order_by(Revision.number.desc()).limit(1)
+    )
+
+
+def _add_revision(
+    session: Session, doc: Document, content: dict[str, Any], actor: str, comment: str
+) -> Revision:
+    doc.revision_count = (doc.revision_count or 0) + 1
+    rev = Revision(document_id=doc.id, number=doc.revision_count, actor=actor, comment=comment, **content)
+    session.add(rev)
+    return rev
+
+
+def create_document(
+    session: Session, data: DocumentInput, *, actor: str, external_id: str | None = None
+) -> Document:
+    """A new draft (revision 1)."""
+    _check_title(session, data.title, None)
+    if external_id and session.scalar(select(Document.id).where(Document.external_id == external_id)):
+        raise KbError(f"编号“{external_id}”已存在。")
+    content = _content(data)
+    doc = Document(
+        external_id=external_id or _new_external_id(session),
+        status="draft",
+        live=False,
+        views=0,
+        helpful_count=0,
+        unhelpful_count=0,
+        revision_count=0,
+        **content,
+    )
+    session.add(doc)
+    session.flush()
+    _add_revision(session, doc, content, actor, "新建")
+    audit.record(session, actor=actor, action="kb.create", entity=ENTITY, entity_id=doc.id, comment=doc.title)
+    indexing.queue(session, [doc.id])
+    session.flush()
+    return doc
+
+
+def update_document(
+    session: Session, doc_id: int, data: DocumentInput, *, actor: str, comment: str = ""
+) -> Document:
+    """Save a new revision. A published document keeps showing its published revision until the new
+    one is approved; an unpublished one shows the new content to editors at once."""
+    doc = _load(session, doc_id)
+    if doc.status == "submitted":
+        raise WorkflowError("文档正在审核中，不能修改；请等待审核结果或由审核人退回。")
+    _check_title(session, data.title, doc.id)
+    content = _content(data)
+    latest = latest_revision(session, doc)
+    if latest is not None and content_of(latest) == content:
+        raise KbError("内容没有变化。")
+    _add_revision(session, doc, content, actor, comment)
+    if doc.published_revision_id is None:
+        for name, value in content.items():
+            setattr(doc, name, value)
+    if doc.status != "draft":
+        doc.status = "draft"
+    audit.record(session, actor=actor, action="kb.update", entity=ENTITY, entity_id=doc.id, comment=comment)
+    indexing.queue(session, [doc.id])
+    session.flush()
+    return doc
+
+
+def _transition(
+    session: Session, doc: Document, action: str, to: str, allowed: tuple[str, ...], actor: str, comment: str
+) -> None:
+    if doc.status not in allowed:
+        raise WorkflowError(
+            f"当前状态为“{STATUS_NAMES.get(doc.status, doc.status)}”，不能执行“{ACTION_NAMES[action]}”。"
+        )
+    before = doc.status
+    doc.status = to
+    audit.record(
+        session,
+        actor=actor,
+        action=f"kb.{action}",
+        entity=ENTITY,
+        entity_id=doc.id,
+        comment=comment,
+        detail={"from": before, "to": to, "revision": doc.revision_count},
+    )
+    indexing.queue(session, [doc.id])
+
+
+ACTION_NAMES = {"submit": "提交审核", "approve": "审核通过", "reject": "退回", "withdraw": "撤回"}
+
+
+def submit_document(session: Session, doc_id: int, *, actor: str, comment: str = "") -> Document:
+    doc = _load(session, doc_id)
+    _transition(session, doc, "submit", "submitted", ("draft", "withdrawn"), actor, comment)
+    session.flush()
+    return doc
+
+
+def approve_document(session: Session, doc_id: int, *, actor: str, comment: str = "") -> Document:
+    """Publish the newest revision."""
+    doc = _load(session, doc_id)
+    _transition(session, doc, "approve", "published", ("submitted",), actor, comment)
+    publish_latest(session, doc)
+    session.flush()
+    return doc
+
+
+def publish_latest(session: Session, doc: Document, rev: Revision | None = None) -> None:
+    """Make the newest revision (rev, when the caller has it) the public content; no checks and no
+    audit entry: callers do that."""
+    rev = rev or latest_revision(session, doc)
+    if rev is None:
+        raise KbError("文档没有可发布的版本。")
+    for name, value in content_of(rev).items():
+        setattr(doc, name, value)
+    doc.published_revision_id = rev.id
+    doc.status = "published"
+    doc.live = True
+    indexing.queue(session, [doc.id])
+
+
+def reject_document(session: Session, doc_id: int, *, actor: str, comment: str) -> Document:
+    """Send a submitted document back to its authors; the reason is required."""
+    if not (comment or "").strip():
+        raise KbError("退回时必须填写退回意见。")
+    doc = _load(session, doc_id)
+    _transition(session, doc, "reject", "draft", ("submitted",), actor, comment.strip())
+    session.flush()
+    return doc
+
+
+def withdraw_document(session: Session, doc_id: int, *, actor: str, comment: str = "") -> Document:
+    """Take a published document off the public site, IVR and agents' search at once."""
+    doc = _load(session, doc_id)
+    if not doc.live:
+        raise WorkflowError("只有已发布的文档才能撤回。")
+    _transition(session, doc, "withdraw", "withdrawn", tuple(STATUS_NAMES), actor, comment)
+    doc.live = False
+    session.flush()
+    return doc
+
+
+def _as_lines(content: dict[str, Any]) -> list[str]:
+    lines = []
+    for name in CONTENT_FIELDS:
+        if name == "body":
+            continue
+        value = content.get(name)
+        if isinstance(value, list):
+            value = "，".join(value)
+        lines.append(f"{FIELD_LABELS[name]}：{'' if value is None else value}")
+    lines.append(f"{FIELD_LABELS['body']}：")
+    lines.extend((content.get("body") or "").splitlines())
+    return lines
+
+
+def document_diff(session: Session, doc_id: int) -> list[str]:
+    """Unified diff (lines) from the last published revision to the newest one; empty when equal."""
+    doc = _load(session, doc_id)
+    latest = latest_revision(session, doc)
+    published = session.get(Revision, doc.published_revision_id) if doc.published_revision_id else None
+    old = _as_lines(content_of(published)) if published else []
+    new = _as_lines(content_of(latest)) if latest else []
+    old_name = f"已发布（第 {published.number} 版）" if published else "（未发布）"
+    new_name = f"第 {latest.number} 版" if latest else "（无）"
+    return list(difflib.unified_diff(old, new, fromfile=old_name, tofile=new_name, lineterm=""))
+
+
+def list_documents(
+    session: Session,
+    *,
+    status: str | None = None,
+    category: str | None = None,
+    q: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> tuple[list[Document], int]:
+    """Editors' list, newest change first. Besides the workflow states, status may be "expired"
+    (published but past valid_until) or "review_due" (public documents whose review date has come)."""
+    stmt = select(Document)
+    today = date.today()
+    if status == "review_due":
+        stmt = stmt.where(Document.live.is_(True), Document.review_due <= today)
+    elif status == "expired":
+        stmt = stmt.where(Document.live.is_(True), Document.valid_until < today)
+    elif status == "published":
+        stmt = stmt.where(Document.status == "published").where(
+            or_(Document.valid_until.is_(None), Document.valid_until >= today)
+        )
+    elif status:
+        stmt = stmt.where(Document.status == status)
+    if category:
+        stmt = stmt.where(Document.category == category)
+    if q and q.strip():
+        pattern = f"%{q.strip()}%"
+        stmt = stmt.where(or_(Document.title.like(pattern), Document.external_id.like(pattern)))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    page, per_page = max(page, 1), max(min(per_page, 200), 1)
+    rows = session.scalars(
+        stmt.order_by(Document.updated_at.desc(), Document.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    return list(rows), total
+
+
+def get_document_row(session: Session, doc_id: int) -> Document | None:
+    return session.get(Document, doc_id)
+
+
+def revisions(session: Session, doc_id: int) -> list[Revision]:
+    """Every saved version, newest first."""
+    return list(
+        session.scalars(
+            select(Revision).where(Revision.document_id == doc_id).order_by(Revision.number.desc())
+        )
+    )
+
+
+def history(session: Session, doc_id: int) -> list[AuditEntry]:
+    """The audit trail of one document, oldest first."""
+    return audit.history(session, ENTITY, doc_id)

@@ -1,0 +1,133 @@
+"""Data passed in and out of the knowledge base's public API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator
+
+CATEGORIES = ("政策法规", "办事指南", "常见问题", "通知公告", "典型案例")
+Category = Literal["政策法规", "办事指南", "常见问题", "通知公告", "典型案例"]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+Body = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=128)]
+Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=512)]
+
+FIELD_LABELS = {
+    "external_id": "编号",
+    "title": "标题",
+    "category": "分类",
+    "department": "部门",
+    "keywords": "关键词",
+    "question": "问题",
+    "answer": "答案",
+    "body": "正文",
+    "source_url": "来源链接",
+    "published_at": "发布日期",
+    "valid_until": "有效期至",
+    "review_due": "复核日期",
+}
+CONTENT_FIELDS = tuple(f for f in FIELD_LABELS if f != "external_id")
+
+
+class DocumentInput(BaseModel):
+    """The editable content of a document, validated."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    title: Title
+    category: Category
+    body: Body
+    department: ShortText | None = None
+    keywords: list[str] = []
+    question: str | None = None
+    answer: str | None = None
+    source_url: Url | None = None
+    published_at: date | None = None
+    valid_until: date | None = None
+    review_due: date | None = None
+
+    @field_validator("keywords", mode="before")
+    @classmethod
+    def _keywords(cls, value: object) -> object:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            value = value.replace("，", ",").split(",")
+        if isinstance(value, list | tuple):
+            return [str(w).strip() for w in value if str(w).strip()]
+        return value
+
+    @field_validator("department", "question", "answer", "source_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+
+def explain(exc: ValidationError) -> str:
+    """A short Chinese reason for a DocumentInput validation error."""
+    reasons = []
+    for err in exc.errors():
+        name = str(err["loc"][0]) if err.get("loc") else ""
+        label = FIELD_LABELS.get(name, name or "内容")
+        kind = err.get("type", "")
+        if kind in {"missing", "string_too_short"}:
+            reasons.append(f"{label}不能为空")
+        elif kind == "string_too_long":
+            limit = (err.get("ctx") or {}).get("max_length")
+            reasons.append(f"{label}过长（最多 {limit} 字）")
+        elif kind == "literal_error":
+            reasons.append(f"{label}必须是 {'、'.join(CATEGORIES)} 之一")
+        elif kind.startswith("date"):
+            reasons.append(f"{label}应为 YYYY-MM-DD 格式的日期")
+        else:
+            reasons.append(f"{label}格式有误")
+    return "；".join(reasons)
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    """A document as readers (or, with include_unpublished, editors) see it."""
+
+    id: int
+    external_id: str
+    title: str
+    category: str
+    department: str | None
+    body: str
+    question: str | None
+    answer: str | None
+    keywords: list[str]
+    source_url: str | None
+    published_at: date | None
+    valid_until: date | None
+    status: str
+    sections: list[str] = field(default_factory=list)
+    review_due: date | None = None
+    views: int = 0
+    helpful_count: int = 0
+    unhelpful_count: int = 0
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    id: int
+    external_id: str
+    title: str
+    category: str
+    department: str | None
+    score: float
+    snippet: str
+    title_html: str = ""
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    query: str
+    total: int
+    hits: list[SearchHit]
+    suggestion: str | None = None

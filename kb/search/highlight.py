@@ -1,0 +1,53 @@
+"""Escaped titles and snippets with matched words in <mark>."""
+
+from __future__ import annotations
+
+import re
+from html import escape, unescape
+
+SNIPPET_CHARS = 120
+
+
+class Highlighter:
+    """Marks a query's words in texts; built once per query."""
+
+    def __init__(self, terms: list[str]) -> None:
+        usable = sorted({t for t in terms if t.strip()}, key=len, reverse=True)
+        self.pattern = re.compile("|".join(map(re.escape, usable)), re.IGNORECASE) if usable else None
+
+    def mark(self, text: str) -> str:
+        """HTML-escaped text with every occurrence of a term wrapped in <mark>."""
+        if self.pattern is None:
+            return escape(text)
+        out: list[str] = []
+        last = 0
+        for m in self.pattern.finditer(text):
+            out.append(escape(text[last : m.start()]))
+            out.append(f"<mark>{escape(m.group(0))}</mark>")
+            last = m.end()
+        out.append(escape(text[last:]))
+        return "".join(out)
+
+    def snippet(self, text: str, width: int = SNIPPET_CHARS) -> str:
+        """The window of `width` characters holding the most distinct terms, escaped and marked."""
+        text = " ".join(text.split())
+        start = 0
+        if self.pattern is not None and len(text) > width:
+            matches = [(m.start(), m.group(0).lower()) for m in self.pattern.finditer(text)]
+            best, j = -1, 0
+            for i, (pos, _) in enumerate(matches):
+                while matches[j][0] < pos - width + 10:
+                    j += 1
+                distinct = len({w for _, w in matches[j : i + 1]})
+                if distinct > best:
+                    best, start = distinct, matches[j][0]
+            start = max(0, min(start - 10, len(text) - width))
+        piece = text[start : start + width]
+        prefix = "…" if start > 0 else ""
+        suffix = "…" if start + width < len(text) else ""
+        return prefix + self.mark(piece) + suffix
+
+
+def strip_marks(html_text: str) -> str:
+    """The plain text of a marked, escaped title."""
+    return unescape(html_text.replace("<mark>", "").replace("</mark>", ""))

@@ -1,0 +1,141 @@
+"""SearchIndex: query rewriting, filters, ranking and highlighting over a chosen engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from pathlib import Path
+
+from kb.search import analysis, highlight, query, schema
+from kb.search.engines import Engine
+from kb.search.types import IndexDoc, IndexHit, SearchOutcome
+
+ENGINES = ("tantivy", "whoosh")
+UPSERT_BATCH = 5000
+KNOWN_FIELDS = (schema.BODY_FIELD, schema.TITLE_FIELD)
+
+
+def _make_engine(directory: Path, engine: str) -> Engine:
+    if engine == "tantivy":
+        from kb.search.engines.tantivy_engine import TantivyEngine
+
+        return TantivyEngine(directory)
+    if engine == "whoosh":
+        from kb.search.engines.whoosh_engine import WhooshEngine
+
+        return WhooshEngine(directory)
+    raise ValueError(f"unknown search engine {engine!r}; choose one of {', '.join(ENGINES)}")
+
+
+class SearchIndex:
+    """A full-text index of knowledge-base documents in one directory (one sub-directory per engine)."""
+
+    def __init__(self, directory: Path, engine: str = "tantivy") -> None:
+        self.directory = Path(directory)
+        self.engine_name = engine
+        self.engine = _make_engine(self.directory / engine, engine)
+
+    def upsert(self, docs: Iterable[IndexDoc]) -> None:
+        """Add or replace documents (by id); each batch is committed atomically."""
+        batch: list[schema.Row] = []
+        for doc in docs:
+            batch.append(schema.prepare(doc))
+            if len(batch) >= UPSERT_BATCH:
+                self.engine.upsert(batch)
+                batch = []
+        if batch:
+            self.engine.upsert(batch)
+
+    def delete(self, ids: Iterable[int]) -> None:
+        ids = [int(i) for i in ids]
+        if ids:
+            self.engine.delete(ids)
+
+    def clear(self) -> None:
+        self.engine.clear()
+
+    def count(self) -> int:
+        return self.engine.count()
+
+    def search(
+        self,
+        query_text: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        category: str | None = None,
+        department: str | None = None,
+        public_only: bool = True,
+        synonyms: Sequence[Sequence[str]] = (),
+        today: date | None = None,
+    ) -> SearchOutcome:
+        """Ranked, filtered, highlighted results and a "did you mean" suggestion.
+
+        A query that sounds like indexed words it does not spell (or finds nothing) is searched
+        by pinyin too, so homophone typos and speech-recognition output still find documents.
+        """
+        self.engine.refresh()
+        text = analysis.fold_query(query_text or "").strip()
+        filters = query.Filters(
+            category=category or None,
+            department=department or None,
+            public_only=public_only,
+            today=(today or date.today()).toordinal(),
+        )
+        suggestion = self.suggest_spelling(text)
+        plan = query.build(text, synonyms, with_pinyin=suggestion is not None)
+        if plan.empty:
+            return SearchOutcome(total=0, hits=[], suggestion=suggestion)
+        limit, offset = max(1, limit), max(0, offset)
+        total, found = self.engine.search(plan, filters, limit, offset)
+        if total == 0 and suggestion is None:
+            plan = query.build(text, synonyms, with_pinyin=True)
+            total, found = self.engine.search(plan, filters, limit, offset)
+        marker = highlight.Highlighter(plan.marks)
+        hits = [
+            IndexHit(
+                id=h.id, score=h.score, title_html=marker.mark(h.title), snippet_html=marker.snippet(h.text)
+            )
+            for h in found
+        ]
+        return SearchOutcome(total=total, hits=hits, suggestion=suggestion)
+
+    def suggest_spelling(self, query_text: str) -> str | None:
+        """ "Did you mean": replace unknown runs that sound like an indexed title/keyword word."""
+        return query.did_you_mean(query_text, self._is_known, self._word_for_pinyin)
+
+    def _is_known(self, word: str) -> bool:
+        return any(self.engine.doc_freq(field, word) > 0 for field in KNOWN_FIELDS)
+
+    def _word_for_pinyin(self, pinyin: str) -> str | None:
+        if not pinyin or self.engine.doc_freq(schema.WORDPY_FIELD, pinyin) == 0:
+            return None
+        for hit in self.engine.stored(schema.WORDPY_FIELD, pinyin, limit=3):
+            for word in analysis.tokens(f"{hit.title} {hit.text[:300]}"):
+                if analysis.pinyin_of(word) == pinyin:
+                    return word
+        return None
+
+    def suggest_titles(self, prefix: str, limit: int = 8) -> list[str]:
+        """Public titles starting with the prefix (most popular first), then titles matching its words."""
+        prefix = (prefix or "").strip()
+        if not prefix:
+            return []
+        self.engine.refresh()
+        filters = query.Filters(today=date.today().toordinal())
+        titles = list(dict.fromkeys(self.engine.titles_with_prefix(prefix, filters, limit)))
+        if len(titles) < limit:
+            for hit in self.search(prefix, limit=limit * 2).hits:
+                title = highlight.strip_marks(hit.title_html)
+                if title not in titles:
+                    titles.append(title)
+        return titles[:limit]
+
+    def close(self) -> None:
+        """Release the engine's open files (the index stays on disk)."""
+        self.engine.close()
+
+
+def open_index(directory: Path, engine: str = "tantivy") -> SearchIndex:
+    """Open (creating if needed) the index of the given engine under `directory`."""
+    return SearchIndex(Path(directory), engine)

@@ -1,0 +1,132 @@
+"""Query rewriting above the engines: weighted term clauses, synonyms, phrases, pinyin, did-you-mean."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from kb.search import analysis
+from kb.search import schema as sch
+
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
+
+
+@dataclass(frozen=True)
+class Filters:
+    category: str | None = None
+    department: str | None = None
+    public_only: bool = True
+    today: int = 0  # date ordinal
+
+
+@dataclass(frozen=True)
+class TermClause:
+    field: str
+    term: str
+    boost: float
+
+
+@dataclass(frozen=True)
+class PhraseClause:
+    field: str
+    words: list[str]
+    slop: int
+    boost: float
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """What to look for, engine-neutral: engines OR all clauses, each scored by BM25 times its boost."""
+
+    terms: list[TermClause] = field(default_factory=list)
+    phrases: list[PhraseClause] = field(default_factory=list)
+    marks: list[str] = field(default_factory=list)  # words to highlight, longest first
+
+    @property
+    def empty(self) -> bool:
+        return not self.terms
+
+
+def expand_synonyms(text: str, groups: Sequence[Sequence[str]]) -> list[str]:
+    """Members of every synonym group that has a member in the text (other than those present)."""
+    folded = analysis.fold(text)
+    extra: list[str] = []
+    for group in groups:
+        members = [analysis.fold(m).strip() for m in group if m and m.strip()]
+        if any(m in folded for m in members):
+            extra.extend(m for m in members if m not in folded)
+    return list(dict.fromkeys(extra))
+
+
+def _clauses(text: str, weight: float) -> list[TermClause]:
+    out: list[TermClause] = []
+    tokens = list(dict.fromkeys(analysis.tokens(text)))
+    for field_name, boost in sch.TERM_BOOSTS.items():
+        if not boost:
+            continue
+        terms = analysis.char_bigrams(text) if field_name == sch.GRAMS_FIELD else tokens
+        out.extend(TermClause(field_name, t, boost * weight) for t in terms)
+    return out
+
+
+def build(
+    text: str,
+    synonyms: Sequence[Sequence[str]] = (),
+    with_pinyin: bool = False,
+) -> QueryPlan:
+    """Turn a user's query into weighted clauses.
+
+    with_pinyin adds the query's pinyin bigrams (homophone fallback: 公基金 meets 公积金); the
+    index asks for it when the query sounds like indexed words it does not spell.
+    """
+    terms = _clauses(text, 1.0)
+    expanded = expand_synonyms(text, synonyms)
+    for member in expanded:
+        terms.extend(_clauses(member, sch.SYNONYM_WEIGHT))
+    words = analysis.words(text)
+    if with_pinyin and sch.PINYIN_BOOST:
+        grams = dict.fromkeys(analysis.pinyin_grams(text))
+        terms.extend(TermClause(sch.PINYIN_FIELD, g, sch.PINYIN_BOOST) for g in grams)
+    phrases = [
+        PhraseClause(f, [a, b], sch.PHRASE_SLOP, boost)
+        for f, boost in sch.PHRASE_BOOSTS.items()
+        if boost
+        for a, b in zip(words, words[1:], strict=False)
+    ]
+    marks = {*words, *analysis.tokens(text), *(w for m in expanded for w in (m, *analysis.tokens(m)))}
+    if any(len(m) > 1 for m in marks):
+        marks = {m for m in marks if len(m) > 1}
+    return QueryPlan(terms=terms, phrases=phrases, marks=sorted(marks, key=len, reverse=True))
+
+
+def did_you_mean(
+    text: str,
+    is_known: Callable[[str], bool],
+    word_for_pinyin: Callable[[str], str | None],
+) -> str | None:
+    """A corrected query where a run of characters is unknown but sounds like an indexed word.
+
+    is_known(term): the term occurs in the index; word_for_pinyin(py): an indexed title or
+    keyword word with that pinyin, if any. Longest windows (4..2 characters) are tried first.
+    """
+    folded = analysis.fold(text).strip()
+    corrected = folded
+    for run in _HAN_RUN.findall(folded):
+        sy = analysis.run_syllables(run)
+        if len(sy) != len(run):  # a character without a reading: leave this run alone
+            continue
+        i = 0
+        while i < len(run):
+            step = 1
+            for size in (4, 3, 2):
+                window = run[i : i + size]
+                if len(window) < size or is_known(window):
+                    continue
+                word = word_for_pinyin("".join(sy[i : i + size]))
+                if word and word != window and len(word) == len(window):
+                    corrected = corrected.replace(window, word, 1)
+                    step = size
+                    break
+            i += step
+    return corrected if corrected != folded else None

@@ -1,0 +1,89 @@
+"""The index schema: which analysed fields exist, their boosts, and how a document fills them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from kb.search import analysis
+from kb.search.types import IndexDoc
+
+NO_EXPIRY = date.max.toordinal()
+
+# Analysed fields (pre-segmented terms, BM25 per field, scores summed with query-time boosts).
+# "body" and "grams" hold the whole document (title, keywords, question, answer, body): the title
+# counts there like any text (BM25F by repetition) and again, mildly, in its own field.
+TITLE_FIELD = "title"  # jieba terms of the title
+KEYWORDS_FIELD = "keywords"  # jieba terms of the editors' keywords
+QUESTION_FIELD = "question"  # jieba terms of an FAQ question
+BODY_FIELD = "body"  # jieba terms of the whole document
+GRAMS_FIELD = "grams"  # character bigrams of the whole document (segmentation-independent)
+PINYIN_FIELD = "pinyin"  # pinyin syllable bigrams of title, keywords and question (homophones)
+WORDPY_FIELD = "wordpy"  # whole-word pinyin of title and keyword words (did-you-mean vocabulary)
+POSITIONAL_FIELDS = (TITLE_FIELD, BODY_FIELD)  # phrase queries need positions
+FREQ_FIELDS = (KEYWORDS_FIELD, QUESTION_FIELD, GRAMS_FIELD, PINYIN_FIELD)
+
+# Query-time boosts, measured with bench/kb_quality.py (see docs/search.md).
+TERM_BOOSTS: dict[str, float] = {
+    BODY_FIELD: 1.0,
+    GRAMS_FIELD: 1.5,
+    TITLE_FIELD: 0.1,
+    KEYWORDS_FIELD: 0.5,
+    QUESTION_FIELD: 0.3,
+}
+SYNONYM_WEIGHT = 0.7  # terms of expanded synonyms count a little less than the user's own
+PINYIN_BOOST = 0.3  # only when the query has a word unknown to the index (see query.build)
+# Proximity: each pair of adjacent query words found near each other in the text.
+PHRASE_BOOSTS: dict[str, float] = {BODY_FIELD: 1.0}
+PHRASE_SLOP = 2  # search-mode segmentation puts sub-words between two words
+POPULARITY_WEIGHT = 0.05  # score x (1 + w * ln(1 + popularity)): a mild prior
+BM25_K1 = 1.2  # tantivy's fixed values; whoosh is set to the same
+BM25_B = 0.75
+
+
+@dataclass(frozen=True)
+class Row:
+    """A document prepared for an engine: stored originals plus analysed term strings."""
+
+    id: int
+    external_id: str
+    title: str
+    category: str
+    department: str
+    published: bool
+    valid_until: int
+    popularity: int
+    text: str  # question, answer and body as written: the snippet source
+    terms: dict[str, str]  # field -> whitespace-joined terms
+
+
+def prepare(doc: IndexDoc) -> Row:
+    """Analyse a document once; every engine indexes the same terms."""
+    keywords = " ".join(doc.keywords)
+    body = "\n".join(part for part in (doc.answer, doc.body) if part)
+    title_terms = analysis.tokens(doc.title)
+    keyword_terms = analysis.tokens(keywords)
+    question_terms = analysis.tokens(doc.question)
+    whole = "\n".join(part for part in (doc.title, keywords, doc.question, body) if part)
+    vocabulary = {t for t in (*title_terms, *keyword_terms) if len(t) >= 2}
+    terms = {
+        TITLE_FIELD: analysis.joined(title_terms),
+        KEYWORDS_FIELD: analysis.joined(keyword_terms),
+        QUESTION_FIELD: analysis.joined(question_terms),
+        BODY_FIELD: analysis.joined([*title_terms, *keyword_terms, *question_terms, *analysis.tokens(body)]),
+        GRAMS_FIELD: analysis.joined(analysis.char_bigrams(whole)),
+        PINYIN_FIELD: analysis.joined(analysis.pinyin_grams(f"{doc.title} {keywords} {doc.question}")),
+        WORDPY_FIELD: analysis.joined(sorted({analysis.pinyin_of(w) for w in vocabulary} - {""})),
+    }
+    return Row(
+        id=doc.id,
+        external_id=doc.external_id,
+        title=doc.title,
+        category=doc.category or "",
+        department=doc.department or "",
+        published=doc.published,
+        valid_until=doc.valid_until.toordinal() if doc.valid_until else NO_EXPIRY,
+        popularity=max(0, int(doc.popularity or 0)),
+        text="\n".join(part for part in (doc.question, body) if part),
+        terms=terms,
+    )

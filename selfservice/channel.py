@@ -1,0 +1,120 @@
+"""What the dialog engine needs from a transport (SIP, browser voice, simulator)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import wave
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+import speech
+
+
+class CallerHungUp(Exception):
+    """The caller hung up (or the script ended)."""
+
+
+@dataclass
+class Input:
+    """What the caller gave after a prompt."""
+
+    kind: Literal["digits", "speech", "timeout"]
+    digits: str = ""
+    terminated: bool = False  # ended with the # key
+    recognition: speech.Recognition | None = None
+
+
+@dataclass
+class CallLog:
+    """Transcript of a call: prompts played and actions taken, in order."""
+
+    lines: list[str] = field(default_factory=list)
+
+    def add(self, who: str, text: str) -> None:
+        self.lines.append(f"{who}: {text}")
+
+
+class Channel(ABC):
+    """One call on one transport. Prompts are texts rendered by the speech TTS cache (or WAV files);
+    digits pressed during a prompt stop it at once (barge-in) and are kept for the next gather."""
+
+    name: str = "channel"
+    sample_rate: int = 8000
+
+    def __init__(self, caller_number: str = "") -> None:
+        self.caller_number = caller_number
+        self.log = CallLog()
+
+    async def prompt_audio(self, text: str) -> Path:
+        return await asyncio.to_thread(speech.synthesize, text, rate=self.sample_rate)
+
+    @abstractmethod
+    async def play(self, text: str | None = None, *, audio: Path | None = None) -> None:
+        """Play a prompt (text via TTS, or a WAV); returns early when the caller presses a key."""
+
+    @abstractmethod
+    async def gather(
+        self,
+        *,
+        max_digits: int = 1,
+        timeout: float,
+        interdigit_timeout: float = 4.0,
+        terminator: str = "#",
+        speech_allowed: bool = False,
+        grammar: list[str] | None = None,
+    ) -> Input:
+        """Wait for keys (up to max_digits, or the terminator) or, when allowed, an utterance."""
+
+    @abstractmethod
+    async def record(self, path: Path, *, max_seconds: float) -> bool:
+        """Record the caller into `path` (mono 16-bit WAV, written durably) until #, hang-up or
+        max_seconds. Returns True when the caller hung up while recording."""
+
+    @abstractmethod
+    async def transfer(self, target: str) -> None:
+        """Hand the call to an agent (SIP REFER / bridge); the IVR's part of the call ends."""
+
+    @abstractmethod
+    async def hangup(self) -> None:
+        """End the call."""
+
+
+def beep(rate: int, seconds: float = 0.4, freq: float = 1000.0) -> np.ndarray:
+    t = np.arange(int(rate * seconds)) / rate
+    return (0.4 * 32767 * np.sin(2 * np.pi * freq * t)).astype(np.int16)
+
+
+def write_wav_durably(path: Path, samples: np.ndarray, rate: int) -> Path:
+    """Write a mono 16-bit WAV and fsync it (and its folder) before returning."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    with open(tmp, "wb") as fh:
+        with wave.open(fh, "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(rate)
+            wav.writeframes(samples.astype("<i2").tobytes())
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return path
+
+
+def read_wav_mono(path: Path, rate: int) -> np.ndarray:
+    """A WAV file's samples as int16 at `rate` (resampled when needed)."""
+    from speech.audio import read_wav, resample, to_int16
+
+    samples, source_rate = read_wav(path)
+    if source_rate != rate:
+        samples = to_int16(resample(samples, source_rate, rate))
+    return samples

@@ -1,0 +1,119 @@
+"""Call records: start, note steps, finish; queries for agents and the supervisor dashboard."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
+
+from hotline import audit
+from hotline.db import utcnow
+from selfservice.models import OUTCOMES, CallRecord
+
+LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def start_call(session: Session, *, call_id: str, channel: str, caller_number: str) -> CallRecord:
+    record = CallRecord(
+        call_id=call_id,
+        channel=channel,
+        caller_number=caller_number,
+        path=[],
+        documents=[],
+        searches=[],
+        note="",
+    )
+    session.add(record)
+    session.flush()
+    return record
+
+
+def get_call(session: Session, call_id: str) -> CallRecord | None:
+    return session.scalar(select(CallRecord).where(CallRecord.call_id == call_id))
+
+
+def append(session: Session, call_id: str, field: str, item: Any) -> None:
+    """Add one step / document / search to a call's JSON list."""
+    record = get_call(session, call_id)
+    if record is None:
+        return
+    values = list(getattr(record, field) or [])
+    values.append(item)
+    setattr(record, field, values)
+    flag_modified(record, field)
+    session.flush()
+
+
+def finish_call(
+    session: Session,
+    call_id: str,
+    *,
+    outcome: str,
+    case_number: str | None = None,
+    transfer_target: str | None = None,
+) -> CallRecord | None:
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown call outcome {outcome!r}")
+    record = get_call(session, call_id)
+    if record is None:
+        return None
+    record.outcome = outcome
+    record.ended_at = utcnow()
+    record.case_number = case_number or record.case_number
+    record.transfer_target = transfer_target or record.transfer_target
+    audit.record(
+        session,
+        actor="ivr",
+        action=f"call.{outcome}",
+        entity="ivr_call",
+        entity_id=record.id,
+        detail={"call_id": call_id, "case_number": record.case_number},
+    )
+    session.flush()
+    return record
+
+
+def recent_calls(session: Session, caller_number: str | None = None, limit: int = 20) -> list[CallRecord]:
+    """Newest calls first, optionally of one caller."""
+    stmt = select(CallRecord).order_by(CallRecord.started_at.desc(), CallRecord.id.desc()).limit(limit)
+    if caller_number:
+        stmt = stmt.where(CallRecord.caller_number == caller_number)
+    return list(session.scalars(stmt))
+
+
+def call_context(session: Session, call_id: str | int) -> dict[str, Any]:
+    """What an agent needs when a call is transferred: number, path, last document, last query."""
+    record = session.get(CallRecord, call_id) if isinstance(call_id, int) else get_call(session, str(call_id))
+    if record is None:
+        return {}
+    return {
+        "call_id": record.call_id,
+        "number": record.caller_number,
+        "channel": record.channel,
+        "started_at": record.started_at,
+        "path": list(record.path or []),
+        "last_document": (record.documents or [None])[-1],
+        "last_query": (record.searches or [{}])[-1].get("query") if record.searches else None,
+        "outcome": record.outcome,
+        "case_number": record.case_number,
+    }
+
+
+def self_service_rate(session: Session, day: date) -> float | None:
+    """Share of the finished calls of one local day that were served by the IVR alone (None: no calls)."""
+    start = datetime.combine(day, time.min, LOCAL_ZONE)
+    end = start + timedelta(days=1)
+    rows = dict(
+        session.execute(
+            select(CallRecord.outcome, func.count())
+            .where(CallRecord.started_at >= start, CallRecord.started_at < end)
+            .where(CallRecord.outcome != "in_progress")
+            .group_by(CallRecord.outcome)
+        ).all()
+    )
+    total = sum(rows.values())
+    return rows.get("self_served", 0) / total if total else None

@@ -1,0 +1,197 @@
+"""`hotline ivr simulate`: one call against a scripted caller, printing the transcript.
+
+Script format (one step a line; lines starting with `#` are comments; see docs/ivr.md):
+    press 1            keys, e.g. `press 2026112400015#` (each character one DTMF key)
+    say question.wav   the caller speaks (a mono 16-bit WAV; relative paths from the script's folder)
+    silence 6          the caller says nothing for 6 seconds
+    hangup             the caller hangs up (also implied at the end of the script)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import speech
+from selfservice.channel import CallerHungUp, Channel, Input, read_wav_mono, write_wav_durably
+
+KEYS = set("0123456789*#")
+
+
+class ScriptError(ValueError):
+    """The caller script is invalid (message names the line)."""
+
+
+@dataclass
+class Step:
+    kind: str  # press | say | silence | hangup
+    value: str = ""
+    seconds: float = 0.0
+    line: int = 0
+
+
+def parse_script(text: str, base: Path) -> list[Step]:
+    steps: list[Step] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        word, _, arg = line.partition(" ")
+        arg = arg.strip()
+        where = f"line {number}"
+        if word == "press":
+            if not arg or set(arg) - KEYS:
+                raise ScriptError(f"{where}: press needs keys 0-9 * # (got {arg!r})")
+            steps.append(Step("press", arg, line=number))
+        elif word == "say":
+            path = (base / arg).resolve() if arg else None
+            if path is None or not path.is_file():
+                raise ScriptError(f"{where}: audio file not found: {arg!r}")
+            steps.append(Step("say", str(path), line=number))
+        elif word == "silence":
+            try:
+                seconds = float(arg)
+            except ValueError as exc:
+                raise ScriptError(f"{where}: silence needs seconds (got {arg!r})") from exc
+            if not 0 <= seconds <= 600:
+                raise ScriptError(f"{where}: silence must be 0-600 seconds")
+            steps.append(Step("silence", seconds=seconds, line=number))
+        elif word == "hangup":
+            steps.append(Step("hangup", line=number))
+        else:
+            raise ScriptError(f"{where}: unknown step {word!r} (press, say, silence, hangup)")
+    return steps
+
+
+class SimulatedChannel(Channel):
+    """A scripted caller. Prompts are rendered by the real TTS; speech goes through the real ASR.
+    Time is simulated: a silence step is consumed against the waiting time of a gather."""
+
+    name = "simulator"
+
+    def __init__(self, steps: list[Step], caller_number: str = "", *, render_audio: bool = True) -> None:
+        super().__init__(caller_number)
+        self.steps = list(steps)
+        self.pending_digits = ""
+        self.render_audio = render_audio
+        self.hung_up = False
+        self.transferred_to: str | None = None
+        self.prompt_latencies: list[float] = []
+        self._input_at: float | None = None
+
+    def _next(self) -> Step:
+        if not self.steps:
+            return Step("hangup")
+        return self.steps.pop(0)
+
+    async def play(self, text: str | None = None, *, audio: Path | None = None) -> None:
+        if self.hung_up:
+            raise CallerHungUp
+        if self.pending_digits:
+            self.log.add("IVR", f"（按键打断，未播放）{text or audio.name if audio else ''}")
+            return
+        if text is not None and self.render_audio:
+            audio = await self.prompt_audio(text)
+        if self._input_at is not None:
+            self.prompt_latencies.append(time.perf_counter() - self._input_at)
+            self._input_at = None
+        self.log.add("IVR", text if text is not None else f"[音频 {audio.name if audio else ''}]")
+
+    def _caller_hung_up(self) -> CallerHungUp:
+        self.hung_up = True
+        self.log.add("来电", "挂机")
+        return CallerHungUp()
+
+    async def gather(
+        self,
+        *,
+        max_digits: int = 1,
+        timeout: float,
+        interdigit_timeout: float = 4.0,
+        terminator: str = "#",
+        speech_allowed: bool = False,
+        grammar: list[str] | None = None,
+    ) -> Input:
+        if self.hung_up:
+            raise CallerHungUp
+        waited = 0.0
+        while not self.pending_digits:
+            step = self._next()
+            if step.kind == "hangup":
+                raise self._caller_hung_up()
+            if step.kind == "press":
+                self.log.add("来电", f"按键 {step.value}")
+                self.pending_digits += step.value
+            elif step.kind == "silence":
+                self.log.add("来电", f"（静默 {step.seconds:g} 秒）")
+                waited += step.seconds
+                if waited >= timeout:
+                    return self._took(Input("timeout"))
+            elif step.kind == "say":
+                recognition = await asyncio.to_thread(speech.recognize_file, step.value, grammar=grammar)
+                self.log.add("来电", f"说话 {Path(step.value).name}")
+                if speech_allowed:
+                    return self._took(Input("speech", recognition=recognition))
+                return self._took(Input("timeout"))  # speech where only keys count: nothing usable
+        return self._took(self._take_digits(max_digits, terminator))
+
+    def _took(self, got: Input) -> Input:
+        self._input_at = time.perf_counter()
+        return got
+
+    def _take_digits(self, max_digits: int, terminator: str) -> Input:
+        digits = ""
+        while True:
+            while self.pending_digits and len(digits) < max_digits:
+                key, self.pending_digits = self.pending_digits[0], self.pending_digits[1:]
+                if key == terminator and max_digits > 1:
+                    return Input("digits", digits, terminated=True)
+                digits += key
+            if len(digits) >= max_digits and self.pending_digits[:1] == terminator and max_digits > 1:
+                self.pending_digits = self.pending_digits[1:]  # the # after a full entry belongs to it
+                return Input("digits", digits, terminated=True)
+            if len(digits) >= max_digits or not self.steps or self.steps[0].kind != "press":
+                return Input("digits", digits)  # full, or the caller stopped keying (inter-digit timeout)
+            step = self._next()
+            self.log.add("来电", f"按键 {step.value}")
+            self.pending_digits += step.value
+
+    async def record(self, path: Path, *, max_seconds: float) -> bool:
+        rate = self.sample_rate
+        chunks: list[np.ndarray] = []
+        spoke, hung_up = False, False
+        while sum(c.size for c in chunks) < max_seconds * rate:
+            step = self._next()
+            if step.kind == "hangup":
+                hung_up = True
+                break
+            if step.kind == "press":
+                self.log.add("来电", f"按键 {step.value}")
+                if "#" in step.value:
+                    break
+            elif step.kind == "silence":
+                self.log.add("来电", f"（静默 {step.seconds:g} 秒）")
+                chunks.append(np.zeros(int(step.seconds * rate), dtype=np.int16))
+            elif step.kind == "say":
+                self.log.add("来电", f"留言 {Path(step.value).name}")
+                chunks.append(read_wav_mono(Path(step.value), rate))
+                spoke = True
+        if spoke:
+            audio = np.concatenate(chunks)[: int(max_seconds * rate)]
+            write_wav_durably(path, audio, rate)
+            self.log.add("IVR", f"[录音已保存 {audio.size / rate:.1f} 秒]")
+        if hung_up:
+            self._caller_hung_up()
+        return hung_up
+
+    async def transfer(self, target: str) -> None:
+        self.transferred_to = target
+        self.log.add("IVR", f"[转接 {target}]")
+
+    async def hangup(self) -> None:
+        self.hung_up = True
+        self.log.add("IVR", "[挂机]")

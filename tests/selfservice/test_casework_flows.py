@@ -1,0 +1,125 @@
+"""IVR flows that use casework: voicemail cases, progress queries with lockout, SMS and fax."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+import casework
+import kb
+from hotline.config import get_settings
+from hotline.db import session_scope
+from tests.selfservice.conftest import NIGHT, SPEECH
+
+pytestmark = pytest.mark.usefixtures("ivr_env")
+
+MESSAGE = SPEECH / "wenet_BAC009S0724W0121.wav"  # real recording: 广州市房地产中介协会分析
+CALLER = "13800138000"
+
+
+def _outbox(channel: str) -> list[casework.OutboxMessage]:
+    with session_scope() as session:
+        return list(
+            session.scalars(select(casework.OutboxMessage).where(casework.OutboxMessage.channel == channel))
+        )
+
+
+def _voicemail_cases() -> list[casework.Case]:
+    with session_scope() as session:
+        return list(session.scalars(select(casework.Case).where(casework.Case.channel == "voicemail")))
+
+
+def _first_doc_id() -> int:
+    with session_scope() as session:
+        return kb.popular_documents(session, category="政策法规", limit=1)[0].id
+
+
+def test_voicemail_is_saved_transcribed_and_becomes_a_case(call) -> None:
+    result = call(f"press 4\nsay {MESSAGE}\npress #\nhangup")
+    [case] = _voicemail_cases()
+    assert result.outcome == "voicemail" and result.record.case_number == case.case_number
+    audio = Path(case.audio_path)
+    assert audio.is_file() and audio.is_relative_to(get_settings().recordings_dir.resolve().parent)
+    assert audio.stat().st_size > 8000 * 2 * 2  # > 2 s of 8 kHz audio
+    assert "中介" in case.content  # transcribed by the real ASR
+    assert case.caller_number == CALLER
+    saved = next(p for p in result.prompts if p.startswith("您的留言已记录"))
+    assert case.case_number in saved
+    [sms] = [m for m in _outbox("sms") if m.ref == case.case_number]
+    assert sms.to == CALLER and case.case_number in sms.body
+    assert "感谢您的来电，再见。" in result.prompts and result.channel.hung_up
+
+
+def test_hang_up_mid_recording_still_saves_and_creates_the_case(call) -> None:
+    result = call(f"press 4\nsay {MESSAGE}\nhangup")
+    [case] = _voicemail_cases()
+    assert Path(case.audio_path).is_file()
+    assert result.outcome == "voicemail" and result.record.case_number == case.case_number
+    assert not any(p.startswith("您的留言已记录") for p in result.prompts)
+
+
+def test_silence_only_voicemail_creates_nothing(call) -> None:
+    result = call("press 4\nsilence 5\npress #\nhangup")
+    assert _voicemail_cases() == []
+    assert "没有录到您的留言。" in result.prompts
+    assert result.outcome == "abandoned"
+
+
+def test_after_hours_agent_request_leaves_a_voicemail_case(call) -> None:
+    result = call(f"press 0\nsay {MESSAGE}\npress #", at=NIGHT)
+    assert result.outcome == "voicemail"
+    assert len(_voicemail_cases()) == 1
+
+
+def _case_for_progress() -> tuple[str, str]:
+    with session_scope() as session:
+        case, password = casework.create_case(
+            session, channel="phone", caller_number="13900001111", content="小区路灯不亮", actor="agent"
+        )
+        return case.case_number, password
+
+
+def test_progress_query_reads_the_status(call) -> None:
+    number, password = _case_for_progress()
+    result = call(f"press 3\npress {number}#\npress {password}#\nhangup")
+    answer = next(p for p in result.prompts if p.startswith("您的工单"))
+    assert number in answer and "当前状态" in answer
+    assert result.outcome == "self_served"
+    assert "progress:ok" in result.record.path
+
+
+def test_three_wrong_passwords_lock_the_caller_and_offer_an_agent(call) -> None:
+    number, password = _case_for_progress()
+    wrong = "000000" if password != "000000" else "111111"
+    script = "\n".join(["press 3"] + [f"press {number}#\npress {wrong}#"] * 3)
+    result = call(script)
+    assert result.prompts.count("工单编号或密码不正确。") >= 2
+    assert any(p.startswith("查询失败次数过多") for p in result.prompts)
+    assert result.outcome == "transferred"
+    # the lock holds for this caller even with the right password now
+    again = call(f"press 3\npress {number}#\npress {password}#\npress 1")
+    assert not any(p.startswith("您的工单") for p in again.prompts)
+    assert any(p.startswith("查询失败次数过多") for p in again.prompts)
+
+
+def test_document_sent_by_sms_and_by_fax(call) -> None:
+    doc_id = _first_doc_id()
+    result = call("press 1\npress 1\npress 7\npress 8\npress 02087654321#\npress #\nhangup")
+    assert "已将本文通过短信发送到您的手机，请注意查收。" in result.prompts
+    assert "传真已安排发送，请注意查收。" in result.prompts
+    with session_scope() as session:
+        external_id = kb.get_document(session, doc_id).external_id
+    [sms] = [m for m in _outbox("sms") if m.kind == "document"]
+    assert sms.to == CALLER and sms.ref == external_id
+    [fax] = _outbox("fax")
+    assert fax.to == "02087654321" and fax.ref == external_id and fax.body
+    assert f"sms:{doc_id}" in result.record.path and f"fax:{doc_id}" in result.record.path
+
+
+def test_landline_caller_is_asked_for_a_mobile_number(call) -> None:
+    result = call("press 1\npress 1\npress 7\npress 13912345678#\nhangup", caller="02088886666")
+    assert "请输入接收短信的手机号码，以井号键结束。" in result.prompts
+    [sms] = [m for m in _outbox("sms") if m.kind == "document"]
+    assert sms.to == "13912345678"

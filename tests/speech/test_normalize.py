@@ -1,0 +1,65 @@
+"""Reading text aloud: numbers, money, dates, phone and case numbers; sentence splitting; spoken digits."""
+
+from __future__ import annotations
+
+import pytest
+
+from speech import normalize_for_speech, split_sentences, spoken_digits
+
+
+@pytest.mark.parametrize(
+    ("text", "spoken"),
+    [
+        ("请拨打12345热线", "请拨打幺二三四五热线"),  # hotline number: digit by digit, 1 as 幺
+        ("补贴12345元", "补贴一万二千三百四十五元"),  # an amount
+        ("最高3.5万元", "最高三点五万元"),
+        ("¥1,234.5", "一千二百三十四点五元"),
+        ("您的工单号是2026112400015", "您的工单号是二零二六幺幺二四零零零幺五"),
+        ("手机13800138000", "手机幺三八零零幺三八零零零"),
+        ("电话0571-87654321", "电话零五七幺，八七六五四三二幺"),
+        ("拨打110报警", "拨打幺幺零报警"),
+        ("请按1查询", "请按一查询"),
+        ("2024-05-01起施行", "二零二四年五月一日起施行"),
+        ("2024年5月1日", "二零二四年五月一日"),
+        ("时间9:05", "时间九点零五分"),
+        ("办理时间8:30-17:00", "办理时间八点三十分至十七点"),
+        ("比例为12.5%", "比例为百分之十二点五"),
+        ("3-5个工作日", "三至五个工作日"),
+        ("需要2个人", "需要两个人"),
+        ("第3个", "第三个"),
+        ("下载APP", "下载A P P"),
+        ("按#号键返回", "按井号键返回"),
+    ],
+)
+def test_rules(text: str, spoken: str) -> None:
+    assert normalize_for_speech(text) == spoken
+
+
+def test_markdown_and_punctuation_become_pauses() -> None:
+    text = "## 办理流程\n1. 提交材料；\n2. 审核（3个工作日）"
+    assert normalize_for_speech(text) == "办理流程\n一，提交材料，\n二，审核，三个工作日，"
+    assert not any(ch.isdigit() for ch in normalize_for_speech("2026年共受理12345件，增长3.2%。"))
+
+
+def test_split_sentences_keeps_order_and_bounds_length() -> None:
+    text = "第一句。第二句！" + "很长的一句话，" * 15
+    parts = split_sentences(text, max_chars=60)
+    assert parts[:2] == ["第一句。", "第二句！"]
+    assert all(len(p) <= 60 for p in parts)
+    assert "".join(parts) == text
+
+
+@pytest.mark.parametrize(
+    ("said", "digits"),
+    [
+        ("幺三八零零", "13800"),
+        ("我的号码是幺三八零零一三八零零零", "13800138000"),
+        ("二零二六幺幺二四零零零幺五", "2026112400015"),
+        ("三十五", "35"),
+        ("两千零二十六", "2026"),
+        ("洞拐", "07"),  # radio style: 洞 0, 拐 7
+        ("没有数字", ""),
+    ],
+)
+def test_spoken_digits(said: str, digits: str) -> None:
+    assert spoken_digits(said) == digits

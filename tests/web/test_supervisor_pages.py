@@ -1,0 +1,109 @@
+"""Supervisor pages: permissions, KPI dashboard, urging, supervision with acknowledgement,
+extension decisions, daily brief page and PDF."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+import casework
+from hotline.db import session_scope
+from tests.conftest import login, make_user
+
+
+def referred_case(number: str = "13812345678") -> tuple[str, str]:
+    with session_scope() as db:
+        case, _ = casework.create_case(
+            db, channel="phone", caller_number=number, category="投诉", content="幸福小区夜间施工噪音很大。"
+        )
+        dept = db.scalars(select(casework.Department).order_by(casework.Department.id)).first()
+        casework.refer(db, case, dept, actor="agent1", note="")
+        return case.case_number, dept.name
+
+
+def test_supervisor_pages_need_supervisor_or_leader(sqlite_client: TestClient) -> None:
+    assert sqlite_client.get("/supervisor", follow_redirects=False).status_code == 303
+    make_user("ag", ["agent"])
+    login(sqlite_client, "ag")
+    for path in ("/supervisor", "/supervisor/overdue", "/supervisor/brief", "/supervisor/brief.pdf"):
+        assert sqlite_client.get(path).status_code == 403, path
+    make_user("boss", ["leader"])
+    login(sqlite_client, "boss")
+    assert sqlite_client.get("/supervisor").status_code == 200
+
+
+def test_dashboard_shows_kpis(client: TestClient) -> None:
+    referred_case()
+    with session_scope() as db:
+        casework.create_case(db, channel="web", caller_number="13900000000", content="建议增加公交线路。")
+    make_user("sup", ["supervisor"])
+    login(client, "sup")
+    page = client.get("/supervisor")
+    assert page.status_code == 200
+    assert "按时办结率" in page.text and "满意率" in page.text and "直接答复率" in page.text
+    assert 'id="kpi-today">2<' in page.text
+    assert "13812345678" not in page.text
+
+
+def test_urge_and_supervise_reach_the_department(sqlite_client: TestClient) -> None:
+    number, dept_name = referred_case()
+    make_user("sup", ["supervisor"])
+    t = login(sqlite_client, "sup")
+    urged = sqlite_client.post(
+        f"/supervisor/cases/{number}/urge", data={"message": "请尽快办理", "csrf_token": t}
+    )
+    assert "催办通知已发送" in urged.text and "请尽快办理" in urged.text
+    supervised = sqlite_client.post(
+        f"/supervisor/cases/{number}/supervise",
+        data={"instruction": "请<b>务必</b>本周内解决", "csrf_token": t},
+    )
+    assert "已列入督办" in supervised.text and "请&lt;b&gt;务必&lt;/b&gt;本周内解决" in supervised.text
+    assert number in sqlite_client.get("/supervisor/supervised").text
+    # the department acknowledges the instruction on its portal
+    make_user("dep1", ["department"], department=dept_name)
+    t = login(sqlite_client, "dep1")
+    portal = sqlite_client.get("/department")
+    assert "待确认的督办批示" in portal.text
+    with session_scope() as db:
+        instruction_id = casework.get_case(db, number).instructions[0].id
+    ack = sqlite_client.post(
+        f"/department/cases/{number}/acknowledge",
+        data={"instruction_id": instruction_id, "comment": "已安排专人处理", "csrf_token": t},
+    )
+    assert "已确认领导批示" in ack.text
+    assert "待确认的督办批示" not in sqlite_client.get("/department").text
+
+
+def test_extension_decision(sqlite_client: TestClient) -> None:
+    number, dept_name = referred_case()
+    with session_scope() as db:
+        case = casework.get_case(db, number)
+        casework.accept(db, case, actor="dep1")
+        casework.request_extension(db, case, actor="dep1", days=5, reason="需现场勘查")
+    make_user("sup", ["supervisor"])
+    t = login(sqlite_client, "sup")
+    page = sqlite_client.get("/supervisor/extensions")
+    assert number in page.text and "需现场勘查" in page.text
+    resp = sqlite_client.post(
+        f"/supervisor/cases/{number}/extension", data={"granted": "1", "comment": "同意", "csrf_token": t}
+    )
+    assert "延期申请已批准" in resp.text and number not in resp.text.split("延期审批（")[1]
+
+
+def test_daily_brief_page_and_pdf(sqlite_client: TestClient) -> None:
+    referred_case()
+    make_user("sup", ["supervisor"])
+    login(sqlite_client, "sup")
+    day = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    page = sqlite_client.get("/supervisor/brief", params={"date": day})
+    assert page.status_code == 200 and f"/supervisor/brief.pdf?date={day}" in page.text
+    html = sqlite_client.get("/supervisor/brief/view", params={"date": day})
+    assert html.status_code == 200 and "每日要情" in html.text
+    pdf = sqlite_client.get("/supervisor/brief.pdf", params={"date": day})
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    bad = sqlite_client.get("/supervisor/brief", params={"date": "2026-13-40"})
+    assert bad.status_code == 422 and "日期格式" in bad.text

@@ -1,0 +1,82 @@
+"""FastAPI application factory: middleware, error pages and one router per audience."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from hotline.config import get_settings
+from web.routes import agent, auth, citizen, department, editor, public, supervisor, voice
+from web.security import LoginRequired, load_user, login_redirect_target, verify_csrf
+
+log = logging.getLogger("hotline.web")
+
+ROUTERS = (public, citizen, auth, editor, agent, department, supervisor, voice)
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
+
+
+def _error(request: Request, status: int, message: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"detail": message}, status_code=status)
+    from web.templating import render
+
+    return render(request, "error.html", {"status": status, "message": message}, status_code=status)
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(
+        title="hotline 12345",
+        description="12345 政务服务便民热线平台 API",
+        dependencies=[Depends(load_user), Depends(verify_csrf)],
+    )
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.session_secret(),
+        session_cookie="hotline_session",
+        same_site="lax",
+        https_only=False,
+        max_age=12 * 3600,
+    )
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+    for module in ROUTERS:
+        app.include_router(module.router)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse(login_redirect_target(exc.next_url), status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        messages = {404: "您访问的页面不存在。", 405: "不支持该操作。"}
+        detail = exc.detail if isinstance(exc.detail, str) and exc.status_code not in messages else None
+        return _error(request, exc.status_code, detail or messages.get(exc.status_code, "请求无法完成。"))
+
+    @app.exception_handler(404)
+    async def _not_found(request: Request, exc: Exception) -> Response:
+        detail = getattr(exc, "detail", None)
+        if isinstance(detail, str) and detail != "Not Found":
+            return _error(request, 404, detail)
+        return _error(request, 404, "您访问的页面不存在。")
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": "请求参数有误。", "errors": exc.errors()}, status_code=422)
+        return _error(request, 422, "提交的内容不完整或格式有误，请检查后重试。")
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error(request, 500, "系统繁忙，请稍后再试。如需帮助请拨打12345。")
+
+    return app

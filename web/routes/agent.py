@@ -1,0 +1,342 @@
+"""Agent console (坐席工作台): incoming-call panel, KB answers by SMS, case registration and dispatch,
+review queue of web submissions, call-back list."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
+from sqlalchemy.orm import Session
+
+import casework
+import kb
+from hotline import audit
+from hotline.masking import mask_phone
+from hotline.models import User
+from web.routes.casepages import (
+    CATEGORIES,
+    SATISFACTION,
+    CaseForm,
+    all_departments,
+    case_action,
+    case_or_404,
+    pop_flash,
+    read_case_form,
+)
+from web.security import SessionDep, require_roles
+from web.templating import render
+
+router = APIRouter(prefix="/agent")
+Agent = Annotated[User, Depends(require_roles("agent"))]
+SMS_MAX_CHARS = 300
+
+try:  # the IVR's call records, when the selfservice package provides them
+    from selfservice import call_context, recent_calls
+except ImportError:  # pragma: no cover - depends on the IVR package's progress
+    call_context = recent_calls = None  # type: ignore[assignment]
+
+
+def _ivr_calls(db: Session, number: str | None = None, limit: int = 10) -> list[Any]:
+    if recent_calls is None:
+        return []
+    return list(recent_calls(db, caller_number=number, limit=limit))
+
+
+def _transfers(db: Session) -> list[Any]:
+    """Recent calls the IVR handed over to an agent."""
+    return [c for c in _ivr_calls(db, limit=50) if c.outcome == "transferred"][:10]
+
+
+def _ivr_context(db: Session, call_id: str | None) -> dict | None:
+    if call_context is None or not call_id:
+        return None
+    try:
+        return call_context(db, call_id)
+    except (LookupError, ValueError):
+        return None
+
+
+def _caller_panel(db: Session, number: str, call_id: str | None = None) -> dict[str, Any]:
+    number = "".join(ch for ch in number if ch.isdigit() or ch == "-")
+    if not number:
+        return {"number": "", "history": [], "repeat": None, "ivr": _ivr_context(db, call_id)}
+    return {
+        "number": number,
+        "history": casework.cases_for_caller(db, number, limit=20),
+        "repeat": casework.repeat_caller(db, number),
+        "ivr": _ivr_context(db, call_id),
+    }
+
+
+@router.get("")
+def console(request: Request, db: SessionDep, user: Agent, number: str = "", call_id: str = "") -> Response:
+    ctx = {
+        "caller": _caller_panel(db, number, call_id or None),
+        "form": CaseForm({"caller_number": number, "category": "咨询"}),
+        "categories": CATEGORIES,
+        "transfers": _transfers(db),
+        "queue_size": len(casework.review_queue(db)),
+    }
+    return render(request, "agent/console.html", ctx)
+
+
+@router.get("/caller")
+def caller(request: Request, db: SessionDep, user: Agent, number: str = "", call_id: str = "") -> Response:
+    """htmx fragment: the caller's history, repeat-caller flag and IVR context."""
+    ctx = {"caller": _caller_panel(db, number, call_id or None)}
+    return render(request, "agent/console.html", ctx, block="caller_panel")
+
+
+@router.get("/kb")
+def kb_search(request: Request, db: SessionDep, user: Agent, q: str = "") -> Response:
+    """htmx fragment: instant knowledge-base search for the agent."""
+    q = q.strip()[:100]
+    hits = []
+    if q:
+        results = kb.search(db, q, limit=8, channel="agent")
+        db.commit()  # gap logging
+        # SearchHit.snippet is escaped HTML with <mark> highlights (kb contract), not raw user text.
+        hits = [{"hit": h, "snippet": Markup(h.snippet)} for h in results.hits]
+    return render(request, "agent/console.html", {"q": q, "hits": hits}, block="kb_results")
+
+
+@router.post("/sms")
+def send_answer(
+    request: Request,
+    db: SessionDep,
+    user: Agent,
+    doc_id: Annotated[int, Form()],
+    to: Annotated[str, Form()] = "",
+) -> Response:
+    """Queue the chosen knowledge-base answer as an SMS to the caller (audited)."""
+    to = "".join(ch for ch in to if ch.isdigit())
+    doc = kb.get_document(db, doc_id)
+    ctx: dict[str, Any] = {"doc_id": doc_id, "sent": False}
+    if doc is None:
+        ctx["error"] = "该知识已下线或不存在。"
+    elif not (len(to) == 11 and to.startswith("1")):
+        ctx["error"] = "请先在来电面板输入来电人的手机号码。"
+    else:
+        text = f"【12345】{doc.title}：{doc.answer or ' '.join(doc.sections) or doc.body}"
+        if len(text) > SMS_MAX_CHARS:
+            text = text[: SMS_MAX_CHARS - 1] + "…"
+        message = casework.queue_sms(db, to=to, text=text, kind="kb_answer", ref=f"kb:{doc_id}")
+        audit.record(
+            db,
+            actor=user.username,
+            action="sms_kb_answer",
+            entity="kb_document",
+            entity_id=doc_id,
+            detail={"to": mask_phone(to), "outbox_id": getattr(message, "id", None)},
+        )
+        db.commit()
+        ctx.update(sent=True, to=to)
+    return render(request, "agent/sms_result.html", ctx)  # htmx swaps 2xx only
+
+
+@router.post("/cases")
+async def register(request: Request, db: SessionDep, user: Agent) -> Response:
+    form = read_case_form(dict(await request.form()), phone_field="caller_number")
+    if form.ok:
+        v = form.values
+        try:
+            case, _password = casework.create_case(
+                db,
+                channel="phone",
+                caller_number=v["caller_number"],
+                content=v["content"],
+                category=v["category"],
+                topic=v["topic"],
+                name=v["name"] or None,
+                contact=v["caller_number"],
+                address=v["address"] or None,
+                district=v["district"] or None,
+                urgency=v["urgency"],
+                actor=user.username,
+                confidential=bool(v["confidential"]),
+            )
+        except casework.CaseError as exc:
+            db.rollback()
+            form.errors["content"] = str(exc)
+        else:
+            db.commit()
+            request.session["new_password"] = {case.case_number: _password}
+            return RedirectResponse(f"/agent/cases/{case.case_number}", status_code=303)
+    ctx = {
+        "caller": _caller_panel(db, form.values.get("caller_number", "")),
+        "form": form,
+        "categories": CATEGORIES,
+        "transfers": _transfers(db),
+        "queue_size": len(casework.review_queue(db)),
+    }
+    return render(request, "agent/console.html", ctx, status_code=422)
+
+
+@router.get("/cases/{case_number}")
+def case_page(request: Request, db: SessionDep, user: Agent, case_number: str) -> Response:
+    case = case_or_404(db, case_number)
+    new_password = (request.session.pop("new_password", None) or {}).get(case.case_number)
+    ctx = {
+        "case": case,
+        "password": new_password,
+        "duplicates": casework.find_duplicates(db, case),
+        "suggestions": casework.suggest_department(db, f"{case.topic or ''} {case.content}"),
+        "departments": all_departments(db),
+        "timeline": casework.timeline(db, case),
+        "history": [c for c in casework.cases_for_caller(db, case.caller_number) if c.id != case.id],
+        "flash": pop_flash(request),
+        "satisfaction": SATISFACTION,
+    }
+    return render(request, "agent/case.html", ctx)
+
+
+def _department_by_id(db: Session, department_id: int) -> Any:
+    department = db.get(casework.Department, department_id)
+    if department is None:
+        raise casework.CaseError("请选择承办部门。")
+    return department
+
+
+@router.post("/cases/{case_number}/refer")
+def refer(
+    request: Request,
+    db: SessionDep,
+    user: Agent,
+    case_number: str,
+    department_id: Annotated[int, Form()],
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    def action(case: Any) -> None:
+        department = _department_by_id(db, department_id)
+        casework.refer(db, case, department, actor=user.username, note=note.strip())
+
+    return case_action(
+        request, db, case_number, action, back=f"/agent/cases/{case_number}", message="已转派承办部门。"
+    )
+
+
+@router.post("/cases/{case_number}/answer")
+def answer(
+    request: Request, db: SessionDep, user: Agent, case_number: str, answer: Annotated[str, Form()] = ""
+) -> Response:
+    return case_action(
+        request,
+        db,
+        case_number,
+        lambda case: casework.answer_directly(db, case, actor=user.username, answer=answer.strip()),
+        back=f"/agent/cases/{case_number}",
+        message="已直接答复并办结。",
+    )
+
+
+@router.post("/cases/{case_number}/merge")
+def merge(
+    request: Request, db: SessionDep, user: Agent, case_number: str, keep: Annotated[str, Form()]
+) -> Response:
+    """Merge this case (the duplicate) into the earlier case `keep`."""
+    kept = case_or_404(db, keep.strip())
+    return case_action(
+        request,
+        db,
+        case_number,
+        lambda case: casework.merge_cases(db, kept, case, actor=user.username),
+        back=f"/agent/cases/{case_number}",
+        done=f"/agent/cases/{kept.case_number}",
+        message=f"已将工单 {case_number} 合并到本工单。",
+    )
+
+
+@router.post("/cases/{case_number}/accept-submission")
+def accept_submission(request: Request, db: SessionDep, user: Agent, case_number: str) -> Response:
+    return case_action(
+        request,
+        db,
+        case_number,
+        lambda case: casework.accept_submission(db, case, actor=user.username),
+        back=f"/agent/cases/{case_number}",
+        message="已受理该网上留言。",
+    )
+
+
+@router.post("/cases/{case_number}/reject-submission")
+def reject_submission(
+    request: Request, db: SessionDep, user: Agent, case_number: str, reason: Annotated[str, Form()] = ""
+) -> Response:
+    return case_action(
+        request,
+        db,
+        case_number,
+        lambda case: casework.reject_submission(db, case, actor=user.username, reason=reason.strip()),
+        back=f"/agent/cases/{case_number}",
+        done="/agent/review",
+        message=f"工单 {case_number} 已作为无效诉求退回。",
+    )
+
+
+@router.post("/cases/{case_number}/review")
+def review(
+    request: Request,
+    db: SessionDep,
+    user: Agent,
+    case_number: str,
+    approved: Annotated[str, Form()],
+    comment: Annotated[str, Form()] = "",
+) -> Response:
+    return case_action(
+        request,
+        db,
+        case_number,
+        lambda case: casework.review(
+            db, case, actor=user.username, approved=approved == "1", comment=comment.strip()
+        ),
+        back=f"/agent/cases/{case_number}",
+        message="审核意见已保存。",
+    )
+
+
+@router.post("/cases/{case_number}/follow-up")
+def follow_up(
+    request: Request,
+    db: SessionDep,
+    user: Agent,
+    case_number: str,
+    satisfaction: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form()] = "",
+) -> Response:
+    return case_action(
+        request,
+        db,
+        case_number,
+        lambda case: casework.follow_up(
+            db, case, actor=user.username, satisfaction=satisfaction, comment=comment.strip()
+        ),
+        back=f"/agent/cases/{case_number}",
+        message="回访结果已记录。",
+    )
+
+
+@router.post("/cases/{case_number}/close")
+def close(request: Request, db: SessionDep, user: Agent, case_number: str) -> Response:
+    return case_action(
+        request,
+        db,
+        case_number,
+        lambda case: casework.close(db, case, actor=user.username),
+        back=f"/agent/cases/{case_number}",
+        message="工单已办结归档。",
+    )
+
+
+@router.get("/review")
+def review_page(request: Request, db: SessionDep, user: Agent) -> Response:
+    ctx = {"cases": casework.review_queue(db), "flash": pop_flash(request)}
+    return render(request, "agent/review.html", ctx)
+
+
+@router.get("/callbacks")
+def callbacks(request: Request, db: SessionDep, user: Agent) -> Response:
+    """Missed and abandoned calls waiting for a call-back (from the IVR's call records)."""
+    calls = [c for c in _ivr_calls(db, limit=100) if getattr(c, "outcome", "") in {"abandoned", "voicemail"}]
+    return render(request, "agent/callbacks.html", {"calls": calls, "available": recent_calls is not None})

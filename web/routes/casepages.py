@@ -1,0 +1,163 @@
+"""Helpers shared by the case-work pages (citizen, agent, department, supervisor): the case form,
+case lookup, flash messages and running a case action in one transaction."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+import casework
+from casework.models import Case
+from hotline.db import utcnow
+from web.templating import templates
+
+CATEGORIES = ("咨询", "求助", "投诉", "举报", "建议", "表扬")
+URGENCIES = {"normal": "一般", "urgent": "紧急"}
+SATISFACTION = ("满意", "基本满意", "不满意")
+PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+MAX_CONTENT = 2000
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+DEADLINE_STATUSES = ("registered", "referred", "accepted", "in_progress", "returned")
+# which actions a page offers in which case status (the domain still refuses illegal transitions)
+STATUS_ACTIONS = {
+    "review_statuses": ("pending_review",),
+    "dispatch_statuses": ("registered", "returned"),
+    "replied_statuses": ("replied",),
+    "follow_up_statuses": ("reviewed",),
+    "closable_statuses": ("reviewed", "followed_up"),
+    "accept_statuses": ("referred",),
+    "start_statuses": ("accepted",),
+    "reply_statuses": ("accepted", "in_progress"),
+    "return_statuses": ("referred", "accepted", "in_progress"),
+}
+
+
+@dataclass
+class CaseForm:
+    """A case request as typed into a form, with the errors found in it (keyed by field)."""
+
+    values: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def read_case_form(form: dict[str, Any], *, phone_field: str = "phone") -> CaseForm:
+    """Clean and validate the fields of a case form; messages are Chinese, for the person typing."""
+    names = ("name", phone_field, "category", "topic", "content", "address", "district", "urgency")
+    values = {name: str(form.get(name) or "").strip() for name in names}
+    values["confidential"] = "1" if form.get("confidential") else ""
+    values[phone_field] = re.sub(r"[\s()]", "", values[phone_field])
+    errors: dict[str, str] = {}
+    if not values[phone_field]:
+        errors[phone_field] = "请填写联系电话。"
+    elif not PHONE_RE.match(values[phone_field]):
+        errors[phone_field] = "联系电话格式不正确，请填写11位手机号或带区号的固定电话。"
+    if values["category"] not in CATEGORIES:
+        errors["category"] = "请选择诉求类别。"
+    content = values["content"]
+    if not content:
+        errors["content"] = "请填写诉求内容。"
+    elif len(content) < 5:
+        errors["content"] = "诉求内容过短，请具体描述您的问题（至少5个字）。"
+    elif len(content) > MAX_CONTENT:
+        errors["content"] = f"诉求内容不能超过{MAX_CONTENT}字。"
+    for name, limit in {"name": 32, "topic": 100, "address": 200, "district": 32}.items():
+        if len(values[name]) > limit:
+            errors[name] = f"不能超过{limit}个字。"
+    if values["urgency"] not in URGENCIES:
+        values["urgency"] = "normal"
+    return CaseForm(values, errors)
+
+
+def case_or_404(db: Session, case_number: str) -> Any:
+    case = casework.get_case(db, case_number) if case_number.isdigit() else None
+    if case is None:
+        raise HTTPException(status_code=404, detail="工单不存在。")
+    return case
+
+
+def all_departments(db: Session) -> list[Any]:
+    return list(db.scalars(select(casework.Department).order_by(casework.Department.name)))
+
+
+def due_cases(db: Session, limit: int = 200) -> list[Case]:
+    """Open cases that are overdue (red) or near their deadline (yellow, marked by the deadline scan),
+    earliest deadline first."""
+    stmt = (
+        select(Case)
+        .where(
+            Case.status.in_(DEADLINE_STATUSES),
+            or_(Case.deadline < utcnow(), Case.due_level.in_(("red", "yellow"))),
+        )
+        .order_by(Case.deadline, Case.id)
+        .limit(limit)
+    )
+    return list(db.scalars(stmt))
+
+
+def due_level(case: Case) -> str | None:
+    """red (overdue, even before the next scan), yellow (near the deadline) or None."""
+    deadline = case.deadline
+    if deadline is not None and deadline.tzinfo is None:
+        deadline = deadline.replace(tzinfo=UTC)
+    if case.status in DEADLINE_STATUSES and deadline is not None and deadline < utcnow():
+        return "red"
+    return case.due_level if case.status in DEADLINE_STATUSES else None
+
+
+def flash(request: Request, kind: str, text: str) -> None:
+    request.session["flash"] = {"kind": kind, "text": text}
+
+
+def pop_flash(request: Request) -> dict[str, str] | None:
+    return request.session.pop("flash", None)
+
+
+def case_action(
+    request: Request,
+    db: Session,
+    case_number: str,
+    action: Callable[[Any], object],
+    *,
+    back: str,
+    done: str | None = None,
+    message: str = "操作成功。",
+) -> Response:
+    """Run one domain action on a case and commit; a refused action (CaseError) is rolled back and
+    shown on the page it came from."""
+    case = case_or_404(db, case_number)
+    try:
+        action(case)
+    except casework.CaseError as exc:
+        db.rollback()
+        flash(request, "error", str(exc))
+        return RedirectResponse(back, status_code=303)
+    db.commit()
+    flash(request, "ok", message)
+    return RedirectResponse(done or back, status_code=303)
+
+
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Show a stored (UTC) timestamp in Beijing time."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo("UTC"))
+    return value.astimezone(LOCAL_TZ).strftime(fmt)
+
+
+templates.env.filters["local_time"] = local_time
+templates.env.globals["case_actions"] = STATUS_ACTIONS
+templates.env.globals["due_level"] = due_level

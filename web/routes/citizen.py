@@ -1,0 +1,100 @@
+"""Citizen case pages: submit a request online, query progress with case number + password."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+import casework
+from hotline.masking import mask_phones_in_text
+from web.routes.casepages import CATEGORIES, CaseForm, read_case_form
+from web.security import SessionDep
+from web.templating import render
+
+router = APIRouter()
+
+CASE_NUMBER_RE = re.compile(r"^\d{6,20}$")
+PASSWORD_RE = re.compile(r"^\d{4,6}$")
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def client_key(request: Request) -> str:
+    """Who is asking, for per-caller rate limits on the web."""
+    return "web:" + (request.client.host if request.client else "-")
+
+
+@router.get("/submit")
+def submit_form(request: Request) -> Response:
+    return render(
+        request, "citizen/submit.html", {"form": CaseForm({"category": "咨询"}), "categories": CATEGORIES}
+    )
+
+
+@router.post("/submit")
+async def submit(request: Request, db: SessionDep) -> Response:
+    form = read_case_form(dict(await request.form()))
+    if not form.ok:
+        ctx = {"form": form, "categories": CATEGORIES}
+        return render(request, "citizen/submit.html", ctx, status_code=422)
+    v = form.values
+    try:
+        case, password = casework.create_case(
+            db,
+            channel="web",
+            caller_number=v["phone"],
+            content=v["content"],
+            category=v["category"],
+            topic=v["topic"],
+            name=v["name"] or None,
+            contact=v["phone"],
+            address=v["address"] or None,
+            district=v["district"] or None,
+            actor="citizen:web",
+            confidential=bool(v["confidential"]),
+        )
+    except casework.CaseError as exc:
+        db.rollback()
+        form.errors["content"] = str(exc)
+        return render(
+            request, "citizen/submit.html", {"form": form, "categories": CATEGORIES}, status_code=422
+        )
+    db.commit()
+    response = render(
+        request, "citizen/submitted.html", {"case_number": case.case_number, "password": password}
+    )
+    response.headers.update(NO_STORE)
+    return response
+
+
+@router.get("/progress")
+def progress_form(request: Request) -> Response:
+    return render(request, "citizen/progress.html", {"case_number": "", "error": None, "view": None})
+
+
+@router.post("/progress")
+async def progress(request: Request, db: SessionDep) -> Response:
+    form = await request.form()
+    number = str(form.get("case_number") or "").strip()
+    password = str(form.get("password") or "").strip()
+    ctx: dict[str, object] = {"case_number": number, "error": None, "view": None}
+    status = 200
+    if not CASE_NUMBER_RE.match(number) or not PASSWORD_RE.match(password):
+        ctx["error"] = "请输入正确格式的工单编号（数字）和4至6位数字查询密码。"
+        status = 422
+    else:
+        try:
+            view = casework.check_progress(db, number, password, caller_key=client_key(request))
+            ctx["view"] = view
+            ctx["update_text"] = mask_phones_in_text(view.last_update_text or "")
+        except casework.CaseQueryLocked:
+            ctx["error"] = "查询失败次数过多，请15分钟后再试，或拨打12345咨询。"
+            status = 429
+        except casework.CaseQueryRejected:
+            ctx["error"] = "工单编号或查询密码不正确，请核对后重试。"
+            status = 404
+        db.commit()  # failed attempts are counted in the database
+    response = render(request, "citizen/progress.html", ctx, status_code=status)
+    response.headers.update(NO_STORE)
+    return response

@@ -1,0 +1,167 @@
+"""Department portal (部门办理): the unit's own cases; accept (签收), reply (办结反馈), return (退回),
+ask for an extension (延期申请), acknowledge supervision instructions (批示)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+import casework
+from hotline.models import User
+from web.routes.casepages import case_action, case_or_404, pop_flash
+from web.security import SessionDep, require_roles
+from web.templating import render
+
+router = APIRouter(prefix="/department")
+Staff = Annotated[User, Depends(require_roles("department"))]
+
+
+def my_department(db: Session, user: User) -> Any:
+    """The department the logged-in staff member works for."""
+    department = casework.department_by_name(db, user.department) if user.department else None
+    if department is None:
+        raise HTTPException(status_code=403, detail="您的账号未关联承办部门，请联系管理员。")
+    return department
+
+
+def my_case(db: Session, user: User, case_number: str) -> Any:
+    """A case of the user's department; other departments' cases do not exist for them."""
+    case = case_or_404(db, case_number)
+    if case.department_id != my_department(db, user).id:
+        raise HTTPException(status_code=404, detail="工单不存在。")
+    return case
+
+
+def caller_view(case: Any) -> str:
+    """Departments see masked numbers, and nothing about callers who asked for confidentiality."""
+    return "hidden" if case.confidential else "masked"
+
+
+@router.get("")
+def portal(request: Request, db: SessionDep, user: Staff) -> Response:
+    department = my_department(db, user)
+    todo = casework.cases_for_department(db, department)
+    done = [c for c in casework.cases_for_department(db, department, include_done=True) if c not in todo]
+    ctx = {
+        "department": department,
+        "todo": todo,
+        "done": done,
+        "urges": casework.urges_for_department(db, department),
+        "pending_instructions": casework.pending_instructions(db, department),
+        "flash": pop_flash(request),
+    }
+    return render(request, "department/portal.html", ctx)
+
+
+@router.get("/cases/{case_number}")
+def case_page(request: Request, db: SessionDep, user: Staff, case_number: str) -> Response:
+    case = my_case(db, user, case_number)
+    ctx = {
+        "case": case,
+        "caller": caller_view(case),
+        "timeline": casework.timeline(db, case),
+        "flash": pop_flash(request),
+    }
+    return render(request, "department/case.html", ctx)
+
+
+def _act(  # type: ignore[no-untyped-def]
+    request: Request, db: Session, user: User, case_number: str, action, message: str, done: str | None = None
+) -> Response:
+    my_case(db, user, case_number)
+    back = f"/department/cases/{case_number}"
+    return case_action(request, db, case_number, action, back=back, done=done, message=message)
+
+
+@router.post("/cases/{case_number}/accept")
+def accept(request: Request, db: SessionDep, user: Staff, case_number: str) -> Response:
+    return _act(
+        request,
+        db,
+        user,
+        case_number,
+        lambda case: casework.accept(db, case, actor=user.username),
+        "已签收，请在办理时限内办结反馈。",
+    )
+
+
+@router.post("/cases/{case_number}/start")
+def start_work(request: Request, db: SessionDep, user: Staff, case_number: str) -> Response:
+    return _act(
+        request,
+        db,
+        user,
+        case_number,
+        lambda case: casework.start_work(db, case, actor=user.username),
+        "已开始办理。",
+    )
+
+
+@router.post("/cases/{case_number}/reply")
+def reply(
+    request: Request, db: SessionDep, user: Staff, case_number: str, reply: Annotated[str, Form()] = ""
+) -> Response:
+    return _act(
+        request,
+        db,
+        user,
+        case_number,
+        lambda case: casework.reply(db, case, actor=user.username, reply=reply.strip()),
+        "办结反馈已提交，等待热线中心审核。",
+    )
+
+
+@router.post("/cases/{case_number}/return")
+def return_case(
+    request: Request, db: SessionDep, user: Staff, case_number: str, reason: Annotated[str, Form()] = ""
+) -> Response:
+    return _act(
+        request,
+        db,
+        user,
+        case_number,
+        lambda case: casework.return_case(db, case, actor=user.username, reason=reason.strip()),
+        f"工单 {case_number} 已退回热线中心重新派单。",
+        done="/department",
+    )
+
+
+@router.post("/cases/{case_number}/extension")
+def extension(
+    request: Request,
+    db: SessionDep,
+    user: Staff,
+    case_number: str,
+    days: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    def action(case: Any) -> None:
+        if not days.strip().isdigit() or not 1 <= int(days) <= 30:
+            raise casework.CaseError("延期天数应为1至30的整数。")
+        casework.request_extension(db, case, actor=user.username, days=int(days), reason=reason.strip())
+
+    return _act(request, db, user, case_number, action, "延期申请已提交，等待督办人员审批。")
+
+
+@router.post("/cases/{case_number}/acknowledge")
+def acknowledge(
+    request: Request,
+    db: SessionDep,
+    user: Staff,
+    case_number: str,
+    instruction_id: Annotated[int, Form()],
+    comment: Annotated[str, Form()] = "",
+) -> Response:
+    return _act(
+        request,
+        db,
+        user,
+        case_number,
+        lambda case: casework.acknowledge_instruction(
+            db, case, instruction_id, actor=user.username, comment=comment.strip()
+        ),
+        "已确认领导批示。",
+    )

@@ -1,0 +1,620 @@
+"""Editors' and reviewers' pages for the knowledge base (/editor) and their JSON API (/api/kb)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy.orm import Session
+
+import kb
+from hotline.masking import mask_phones_in_text
+from hotline.models import User
+from web.routes.public import as_dict, render_markdown
+from web.security import SessionDep, require_roles
+from web.templating import render
+
+router = APIRouter()
+Staff = Annotated[User, Depends(require_roles("editor", "reviewer"))]
+Reviewer = Annotated[User, Depends(require_roles("reviewer"))]
+
+PER_PAGE = 20
+FIELDS = (
+    "title",
+    "category",
+    "department",
+    "keywords",
+    "question",
+    "answer",
+    "body",
+    "source_url",
+    "published_at",
+    "valid_until",
+    "review_due",
+)
+FIELD_LABELS = {
+    "title": "标题",
+    "category": "分类",
+    "department": "部门",
+    "keywords": "关键词",
+    "question": "问题",
+    "answer": "答案",
+    "body": "正文",
+    "source_url": "来源链接",
+    "published_at": "发布日期",
+    "valid_until": "有效期至",
+    "review_due": "复核日期",
+}
+STATUS_LABELS = {
+    "draft": "草稿",
+    "submitted": "待审核",
+    "published": "已发布",
+    "withdrawn": "已撤回",
+    "expired": "已过期",
+}
+HISTORY_LABELS = {
+    "kb.create": "新建",
+    "kb.import": "导入",
+    "kb.update": "修改",
+    "kb.submit": "提交审核",
+    "kb.approve": "审核通过并发布",
+    "kb.reject": "退回",
+    "kb.withdraw": "撤回",
+}
+_SPLIT_WORDS = re.compile(r"[,，、;；\s]+")
+
+
+def split_words(text: str) -> list[str]:
+    """'公积金，住房公积金 ' -> ['公积金', '住房公积金']"""
+    return [w for w in _SPLIT_WORDS.split(text or "") if w]
+
+
+def _pydantic_message(error: dict[str, Any]) -> str:
+    kind = error.get("type", "")
+    if kind in {"missing", "string_too_short"}:
+        return "此项必填。"
+    if kind.startswith(("date", "datetime")):
+        return "日期格式应为 YYYY-MM-DD。"
+    if kind == "string_too_long":
+        return "内容过长。"
+    if kind == "literal_error" or kind == "enum":
+        return "请从列表中选择。"
+    return "格式有误：" + str(error.get("msg", ""))
+
+
+def parse_document(values: dict[str, Any]) -> tuple[Any, dict[str, str]]:
+    """A kb.DocumentInput from form-like values, or per-field Chinese errors."""
+    data: dict[str, Any] = {}
+    for name in FIELDS:
+        value = values.get(name)
+        if name == "keywords":
+            value = split_words(value) if isinstance(value, str) else list(value or [])
+        elif isinstance(value, str):
+            value = value.strip() or None
+        if value is not None:
+            data[name] = value
+    try:
+        return kb.DocumentInput(**data), {}
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err.get("loc") else "body"
+            errors.setdefault(field if field in FIELDS else "body", _pydantic_message(err))
+        return None, errors
+
+
+def form_values(source: Any) -> dict[str, str]:
+    """The editable fields of a document row (or view) as strings for the form."""
+    values: dict[str, str] = {}
+    for name in FIELDS:
+        value = getattr(source, name, None)
+        if name == "keywords" and isinstance(value, list | tuple):
+            value = "，".join(value)
+        values[name] = "" if value is None else str(value)
+    return values
+
+
+def row_or_404(db: Session, doc_id: int) -> kb.Document:
+    row = kb.get_document_row(db, doc_id)
+    if row is None:
+        raise HTTPException(status_code=404, detail="文档不存在。")
+    return row
+
+
+def working_copy(db: Session, doc_id: int) -> kb.DocumentView:
+    """The editors' working copy: the newest saved revision."""
+    view = kb.get_document(db, doc_id, include_unpublished=True)
+    if view is None:
+        raise HTTPException(status_code=404, detail="文档不存在。")
+    return view
+
+
+def set_flash(request: Request, message: str, kind: str = "ok") -> None:
+    request.session["kb_flash"] = [kind, message]
+
+
+def pop_flash(request: Request) -> tuple[str, str] | None:
+    value = request.session.pop("kb_flash", None)
+    return (value[0], value[1]) if value else None
+
+
+def authors_since_publish(db: Session, doc_id: int) -> set[str]:
+    """Who created, edited or submitted the content since it was last approved."""
+    actors: set[str] = set()
+    for entry in reversed(kb.history(db, doc_id)):
+        if entry.action == "kb.approve":
+            break
+        if entry.action in {"kb.create", "kb.update", "kb.submit"}:
+            actors.add(entry.actor)
+    return actors
+
+
+def may_approve(db: Session, doc_id: int, user: User) -> bool:
+    """Four-eyes rule: a reviewer never approves a version they wrote or submitted themselves."""
+    return user.has_role("reviewer") and user.username not in authors_since_publish(db, doc_id)
+
+
+def workflow_action(db: Session, doc_id: int, action: str, user: User, comment: str) -> None:
+    """Run one workflow step (raises kb.KbError / kb.WorkflowError / PermissionError)."""
+    if action in {"approve", "reject"}:
+        if not user.has_role("reviewer"):
+            raise PermissionError("只有审核人员可以审核。")
+        if action == "approve" and not may_approve(db, doc_id, user):
+            raise PermissionError("不能审核通过自己编辑或提交的内容，请由其他审核人员审核。")
+    steps: dict[str, Callable[..., Any]] = {
+        "submit": kb.submit_document,
+        "approve": kb.approve_document,
+        "reject": kb.reject_document,
+        "withdraw": kb.withdraw_document,
+    }
+    steps[action](db, doc_id, actor=user.username, comment=comment)
+
+
+def diff_lines(db: Session, doc_id: int) -> list[tuple[str, str]]:
+    """(css class, line) pairs of the diff against the last published version."""
+    out = []
+    for line in kb.document_diff(db, doc_id):
+        if line.startswith(("+++", "---")):
+            kind = "hunk"
+        elif line.startswith("+"):
+            kind = "add"
+        elif line.startswith("-"):
+            kind = "del"
+        elif line.startswith("@@"):
+            kind = "hunk"
+        else:
+            kind = ""
+        out.append((kind, line.rstrip("\n")))
+    return out
+
+
+def base_ctx(request: Request, tab: str) -> dict[str, Any]:
+    return {
+        "tab": tab,
+        "flash": pop_flash(request),
+        "status_labels": STATUS_LABELS,
+        "categories": kb.CATEGORIES,
+    }
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+@router.get("/editor")
+def document_list(
+    request: Request,
+    db: SessionDep,
+    user: Staff,
+    status: str = "",
+    category: str = "",
+    q: str = "",
+    page: int = 1,
+) -> Response:
+    page = max(page, 1)
+    rows, total = kb.list_documents(
+        db,
+        status=status or None,
+        category=category or None,
+        q=q.strip() or None,
+        page=page,
+        per_page=PER_PAGE,
+    )
+    ctx = base_ctx(request, "list") | {
+        "rows": rows,
+        "total": total,
+        "page": page,
+        "pages": max(1, math.ceil(total / PER_PAGE)),
+        "status": status,
+        "category": category,
+        "q": q,
+    }
+    fragment = request.headers.get("HX-Request") == "true"
+    return render(request, "editor/list.html", ctx, block="table" if fragment else None)
+
+
+@router.get("/editor/review")
+def review_queue(request: Request, db: SessionDep, user: Staff) -> Response:
+    rows, total = kb.list_documents(db, status="submitted", page=1, per_page=100)
+    ctx = base_ctx(request, "review") | {"rows": rows, "total": total}
+    return render(request, "editor/review.html", ctx)
+
+
+def _form_page(
+    request: Request,
+    *,
+    values: dict[str, str],
+    errors: dict[str, str],
+    doc: Any = None,
+    message: str | None = None,
+    status_code: int = 200,
+    gap_id: str = "",
+) -> Response:
+    ctx = base_ctx(request, "new" if doc is None else "list") | {
+        "values": values,
+        "errors": errors,
+        "doc": doc,
+        "message": message,
+        "labels": FIELD_LABELS,
+        "preview": render_markdown(values.get("body", "")),
+        "gap_id": gap_id,
+    }
+    return render(request, "editor/form.html", ctx, status_code=status_code)
+
+
+@router.get("/editor/new")
+def new_form(request: Request, user: Staff, title: str = "", gap: str = "") -> Response:
+    values = dict.fromkeys(FIELDS, "") | {"title": title[:128], "category": kb.CATEGORIES[0]}
+    return _form_page(request, values=values, errors={}, gap_id=gap)
+
+
+@router.post("/editor/new")
+async def create(request: Request, db: SessionDep, user: Staff) -> Response:
+    form = await request.form()
+    values = {name: str(form.get(name) or "") for name in FIELDS}
+    gap_id = str(form.get("gap_id") or "")
+    data, errors = parse_document(values)
+    if errors:
+        return _form_page(request, values=values, errors=errors, status_code=400, gap_id=gap_id)
+    try:
+        doc = kb.create_document(db, data, actor=user.username)
+        if gap_id.isdigit():
+            kb.resolve_gap(db, int(gap_id), actor=user.username)
+    except kb.KbError as exc:
+        db.rollback()
+        return _form_page(request, values=values, errors={}, message=str(exc), status_code=400, gap_id=gap_id)
+    db.commit()
+    set_flash(request, "已保存为草稿。")
+    return RedirectResponse(f"/editor/documents/{doc.id}", status_code=303)
+
+
+@router.post("/editor/preview")
+async def preview(request: Request, user: Staff) -> Response:
+    """Live preview of the body as citizens will see it (htmx)."""
+    form = await request.form()
+    html = render_markdown(str(form.get("body") or ""))
+    return render(request, "editor/form.html", {"preview": html}, block="preview")
+
+
+@router.get("/editor/documents/{doc_id}")
+def document_detail(request: Request, db: SessionDep, user: Staff, doc_id: int) -> Response:
+    row = row_or_404(db, doc_id)
+    current = working_copy(db, doc_id)
+    ctx = base_ctx(request, "list") | {
+        "doc": row,
+        "view": current,
+        "body_html": render_markdown(current.body),
+        "diff": diff_lines(db, doc_id),
+        "history": kb.history(db, doc_id),
+        "history_labels": HISTORY_LABELS,
+        "revisions": kb.revisions(db, doc_id),
+        "can_approve": may_approve(db, doc_id, user),
+        "is_reviewer": user.has_role("reviewer"),
+    }
+    return render(request, "editor/detail.html", ctx)
+
+
+@router.get("/editor/documents/{doc_id}/edit")
+def edit_form(request: Request, db: SessionDep, user: Staff, doc_id: int) -> Response:
+    row = row_or_404(db, doc_id)
+    return _form_page(request, values=form_values(working_copy(db, doc_id)), errors={}, doc=row)
+
+
+@router.post("/editor/documents/{doc_id}/edit")
+async def update(request: Request, db: SessionDep, user: Staff, doc_id: int) -> Response:
+    row = row_or_404(db, doc_id)
+    form = await request.form()
+    values = {name: str(form.get(name) or "") for name in FIELDS}
+    comment = str(form.get("comment") or "").strip()
+    data, errors = parse_document(values)
+    if errors:
+        return _form_page(request, values=values, errors=errors, doc=row, status_code=400)
+    try:
+        kb.update_document(db, doc_id, data, actor=user.username, comment=comment)
+    except kb.KbError as exc:
+        db.rollback()
+        status = 409 if isinstance(exc, kb.WorkflowError) else 400
+        return _form_page(request, values=values, errors={}, doc=row, message=str(exc), status_code=status)
+    db.commit()
+    set_flash(request, "修改已保存。")
+    return RedirectResponse(f"/editor/documents/{doc_id}", status_code=303)
+
+
+ACTION_DONE = {
+    "submit": "已提交审核。",
+    "approve": "已审核通过并发布。",
+    "reject": "已退回。",
+    "withdraw": "已撤回。",
+}
+
+
+@router.post("/editor/documents/{doc_id}/{action}")
+async def document_action(
+    request: Request, db: SessionDep, user: Staff, doc_id: int, action: str
+) -> Response:
+    if action not in ACTION_DONE:
+        raise HTTPException(status_code=404)
+    row_or_404(db, doc_id)
+    form = await request.form()
+    comment = str(form.get("comment") or "").strip()
+    try:
+        workflow_action(db, doc_id, action, user, comment)
+    except PermissionError as exc:
+        db.rollback()
+        raise HTTPException(status_code=403, detail=str(exc)) from exc
+    except kb.KbError as exc:
+        db.rollback()
+        set_flash(request, str(exc), "error")
+        return RedirectResponse(f"/editor/documents/{doc_id}", status_code=303)
+    db.commit()
+    set_flash(request, ACTION_DONE[action])
+    return RedirectResponse(f"/editor/documents/{doc_id}", status_code=303)
+
+
+@router.get("/editor/gaps")
+def gaps(request: Request, db: SessionDep, user: Staff, resolved: bool = False) -> Response:
+    ctx = base_ctx(request, "gaps") | {
+        "gaps": kb.list_gaps(db, resolved=resolved, limit=200),
+        "resolved": resolved,
+        "mask": mask_phones_in_text,
+    }
+    return render(request, "editor/gaps.html", ctx)
+
+
+@router.post("/editor/gaps/{gap_id}/resolve")
+def resolve_gap(request: Request, db: SessionDep, user: Staff, gap_id: int) -> Response:
+    try:
+        kb.resolve_gap(db, gap_id, actor=user.username)
+    except kb.KbError as exc:
+        db.rollback()
+        set_flash(request, str(exc), "error")
+        return RedirectResponse("/editor/gaps", status_code=303)
+    db.commit()
+    set_flash(request, "已标记为处理完毕。")
+    return RedirectResponse("/editor/gaps", status_code=303)
+
+
+def _synonyms_page(request: Request, db: Session, *, words: str = "", error: str | None = None) -> Response:
+    ctx = base_ctx(request, "synonyms") | {
+        "groups": kb.list_synonym_groups(db),
+        "words": words,
+        "error": error,
+    }
+    return render(request, "editor/synonyms.html", ctx, status_code=400 if error else 200)
+
+
+@router.get("/editor/synonyms")
+def synonyms(request: Request, db: SessionDep, user: Staff) -> Response:
+    return _synonyms_page(request, db)
+
+
+@router.post("/editor/synonyms")
+async def save_synonyms(request: Request, db: SessionDep, user: Staff) -> Response:
+    form = await request.form()
+    words = str(form.get("words") or "")
+    group_id = str(form.get("group_id") or "")
+    try:
+        kb.save_synonym_group(
+            db,
+            split_words(words),
+            actor=user.username,
+            group_id=int(group_id) if group_id.isdigit() else None,
+        )
+    except kb.KbError as exc:
+        db.rollback()
+        return _synonyms_page(request, db, words=words, error=str(exc))
+    db.commit()
+    set_flash(request, "同义词已保存。")
+    return RedirectResponse("/editor/synonyms", status_code=303)
+
+
+@router.post("/editor/synonyms/{group_id}/delete")
+def delete_synonyms(request: Request, db: SessionDep, user: Staff, group_id: int) -> Response:
+    try:
+        kb.delete_synonym_group(db, group_id, actor=user.username)
+    except kb.KbError as exc:
+        db.rollback()
+        set_flash(request, str(exc), "error")
+        return RedirectResponse("/editor/synonyms", status_code=303)
+    db.commit()
+    set_flash(request, "同义词组已删除。")
+    return RedirectResponse("/editor/synonyms", status_code=303)
+
+
+# --- staff JSON API --------------------------------------------------------------------------------
+
+
+def kb_error_response(exc: kb.KbError) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=409 if isinstance(exc, kb.WorkflowError) else 400)
+
+
+def document_json(db: Session, doc_id: int) -> dict[str, Any]:
+    """The document row (published content, status, live) with the editors' working copy."""
+    row = row_or_404(db, doc_id)
+    data = as_dict(row)
+    data["working_copy"] = {name: as_dict(working_copy(db, doc_id)).get(name) for name in FIELDS}
+    return data
+
+
+class ActionIn(BaseModel):
+    comment: str = Field("", max_length=2000)
+
+
+class SynonymsIn(BaseModel):
+    words: list[str]
+    id: int | None = None
+
+
+@router.get("/api/kb/documents", tags=["knowledge base (staff)"])
+def api_list(
+    db: SessionDep,
+    user: Staff,
+    status: str | None = None,
+    category: str | None = None,
+    q: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> dict[str, Any]:
+    rows, total = kb.list_documents(
+        db,
+        status=status or None,
+        category=category or None,
+        q=q or None,
+        page=max(page, 1),
+        per_page=min(max(per_page, 1), 100),
+    )
+    return {"total": total, "page": page, "items": [as_dict(r) for r in rows]}
+
+
+@router.post("/api/kb/documents", tags=["knowledge base (staff)"], status_code=201)
+def api_create(db: SessionDep, user: Staff, body: Annotated[dict[str, Any], Body()]) -> Response:
+    data, errors = parse_document(body)
+    if errors:
+        return JSONResponse({"detail": "请求参数有误。", "errors": errors}, status_code=422)
+    try:
+        doc = kb.create_document(db, data, actor=user.username)
+    except kb.KbError as exc:
+        db.rollback()
+        return kb_error_response(exc)
+    db.commit()
+    return JSONResponse(document_json(db, doc.id), status_code=201)
+
+
+@router.get("/api/kb/documents/{doc_id}", tags=["knowledge base (staff)"])
+def api_get(db: SessionDep, user: Staff, doc_id: int) -> dict[str, Any]:
+    return document_json(db, doc_id)
+
+
+@router.put("/api/kb/documents/{doc_id}", tags=["knowledge base (staff)"])
+def api_update(db: SessionDep, user: Staff, doc_id: int, body: Annotated[dict[str, Any], Body()]) -> Response:
+    row_or_404(db, doc_id)
+    data, errors = parse_document(body)
+    if errors:
+        return JSONResponse({"detail": "请求参数有误。", "errors": errors}, status_code=422)
+    try:
+        kb.update_document(db, doc_id, data, actor=user.username, comment=str(body.get("comment") or ""))
+    except kb.KbError as exc:
+        db.rollback()
+        return kb_error_response(exc)
+    db.commit()
+    return JSONResponse(document_json(db, doc_id))
+
+
+@router.post("/api/kb/documents/{doc_id}/{action}", tags=["knowledge base (staff)"])
+def api_action(
+    db: SessionDep, user: Staff, doc_id: int, action: str, body: ActionIn | None = None
+) -> Response:
+    """Workflow step: submit, approve (reviewers), reject (reviewers, comment required), withdraw."""
+    if action not in ACTION_DONE:
+        raise HTTPException(status_code=404)
+    row_or_404(db, doc_id)
+    try:
+        workflow_action(db, doc_id, action, user, (body.comment if body else "").strip())
+    except PermissionError as exc:
+        db.rollback()
+        return JSONResponse({"detail": str(exc)}, status_code=403)
+    except kb.KbError as exc:
+        db.rollback()
+        return kb_error_response(exc)
+    db.commit()
+    return JSONResponse(document_json(db, doc_id))
+
+
+@router.get("/api/kb/documents/{doc_id}/diff", tags=["knowledge base (staff)"])
+def api_diff(db: SessionDep, user: Staff, doc_id: int) -> list[str]:
+    row_or_404(db, doc_id)
+    return kb.document_diff(db, doc_id)
+
+
+@router.get("/api/kb/documents/{doc_id}/history", tags=["knowledge base (staff)"])
+def api_history(db: SessionDep, user: Staff, doc_id: int) -> list[dict[str, Any]]:
+    row_or_404(db, doc_id)
+    return [as_dict(e) for e in kb.history(db, doc_id)]
+
+
+@router.get("/api/kb/documents/{doc_id}/revisions", tags=["knowledge base (staff)"])
+def api_revisions(db: SessionDep, user: Staff, doc_id: int) -> list[dict[str, Any]]:
+    row_or_404(db, doc_id)
+    return [as_dict(r) for r in kb.revisions(db, doc_id)]
+
+
+@router.get("/api/kb/search", tags=["knowledge base (staff)"])
+def api_staff_search(db: SessionDep, user: Staff, q: str = "", limit: int = 20) -> dict[str, Any]:
+    """Search including drafts and submitted documents (not logged as gaps)."""
+    q = " ".join(q.split())[:200]
+    if not q:
+        return {"query": "", "total": 0, "suggestion": None, "hits": []}
+    res = kb.search(db, q, limit=min(max(limit, 1), 50), include_unpublished=True, log_gaps=False)
+    return {
+        "query": res.query,
+        "total": res.total,
+        "suggestion": res.suggestion,
+        "hits": [as_dict(h) for h in res.hits],
+    }
+
+
+@router.get("/api/kb/gaps", tags=["knowledge base (staff)"])
+def api_gaps(db: SessionDep, user: Staff, resolved: bool = False) -> list[dict[str, Any]]:
+    return [as_dict(g) for g in kb.list_gaps(db, resolved=resolved, limit=200)]
+
+
+@router.post("/api/kb/gaps/{gap_id}/resolve", tags=["knowledge base (staff)"])
+def api_resolve_gap(db: SessionDep, user: Staff, gap_id: int) -> Response:
+    try:
+        kb.resolve_gap(db, gap_id, actor=user.username)
+    except kb.KbError as exc:
+        db.rollback()
+        return kb_error_response(exc)
+    db.commit()
+    return JSONResponse({"ok": True})
+
+
+@router.get("/api/kb/synonyms", tags=["knowledge base (staff)"])
+def api_synonyms(db: SessionDep, user: Staff) -> list[dict[str, Any]]:
+    return [as_dict(g) for g in kb.list_synonym_groups(db)]
+
+
+@router.post("/api/kb/synonyms", tags=["knowledge base (staff)"])
+def api_save_synonyms(db: SessionDep, user: Staff, body: SynonymsIn) -> Response:
+    try:
+        group = kb.save_synonym_group(db, body.words, actor=user.username, group_id=body.id)
+    except kb.KbError as exc:
+        db.rollback()
+        return kb_error_response(exc)
+    db.commit()
+    return JSONResponse(as_dict(group) if group is not None else {"ok": True})
+
+
+@router.delete("/api/kb/synonyms/{group_id}", tags=["knowledge base (staff)"])
+def api_delete_synonyms(db: SessionDep, user: Staff, group_id: int) -> Response:
+    try:
+        kb.delete_synonym_group(db, group_id, actor=user.username)
+    except kb.KbError as exc:
+        db.rollback()
+        return kb_error_response(exc)
+    db.commit()
+    return JSONResponse({"ok": True})

@@ -1,0 +1,268 @@
+"""Citizen-facing knowledge-base pages (home, search, documents, feedback) and the public JSON API."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+from pydantic import BaseModel, Field
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Session
+
+import kb
+from web.security import SessionDep
+from web.templating import render
+
+router = APIRouter()
+
+PER_PAGE = 10
+MAX_PAGE = 100
+MAX_QUERY_CHARS = 200
+RELATED_LIMIT = 5
+BROWSE_LIMIT = 30
+_markdown = MarkdownIt("js-default")  # CommonMark with raw HTML disabled: user text stays escaped
+
+
+def render_markdown(text: str | None) -> Markup:
+    """The light-Markdown body of a document as safe HTML (raw HTML in the source is escaped)."""
+    return Markup(_markdown.render(text or ""))
+
+
+def as_dict(obj: Any) -> dict[str, Any]:
+    """A JSON-friendly dict of a kb dataclass (DocumentView, SearchHit) or a database row."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        data = dataclasses.asdict(obj)
+    else:
+        data = {attr.key: getattr(obj, attr.key) for attr in sa_inspect(obj).mapper.column_attrs}
+    return {k: v.isoformat() if isinstance(v, date | datetime) else v for k, v in data.items()}
+
+
+def clean_query(q: str | None) -> str:
+    return " ".join((q or "").split())[:MAX_QUERY_CHARS]
+
+
+def search_url(q: str = "", category: str = "", department: str = "", page: int = 1) -> str:
+    """/search with the given non-empty parameters (the address a results page can be shared by)."""
+    params: dict[str, Any] = {"q": q, "category": category, "department": department}
+    params = {k: v for k, v in params.items() if v}
+    if page > 1:
+        params["page"] = page
+    return "/search?" + urlencode(params)
+
+
+def run_search(
+    db: Session, q: str, *, page: int, category: str, department: str, log_gaps: bool
+) -> dict[str, Any]:
+    """Search (or, with a category and no query, that category's most read documents) and the paging
+    facts a results block needs."""
+    page = min(max(page, 1), MAX_PAGE)
+    results = None
+    if q:
+        results = kb.search(
+            db,
+            q,
+            limit=PER_PAGE,
+            offset=(page - 1) * PER_PAGE,
+            category=category or None,
+            department=department or None,
+            channel="web",
+            log_gaps=log_gaps,
+        )
+    total = results.total if results else 0
+    pages = max(1, math.ceil(total / PER_PAGE))
+    return {
+        "q": q,
+        "category": category,
+        "department": department,
+        "page": page,
+        "pages": pages,
+        "results": results,
+        "browse": kb.popular_documents(db, category=category, limit=BROWSE_LIMIT)
+        if category and not q
+        else [],
+        "suggestions": kb.suggest(db, q, limit=8) if q else [],
+        "search_url": search_url,
+    }
+
+
+@router.get("/")
+def home(request: Request, db: SessionDep) -> Response:
+    ctx = {
+        "categories": kb.CATEGORIES,
+        "popular": kb.popular_documents(db, limit=9),
+        "q": "",
+        "category": "",
+        "department": "",
+        "results": None,
+        "suggestions": [],
+    }
+    return render(request, "public/home.html", ctx)
+
+
+@router.get("/search")
+def search_page(
+    request: Request,
+    db: SessionDep,
+    q: str = "",
+    category: str = "",
+    department: str = "",
+    page: int = 1,
+    live: bool = False,
+) -> Response:
+    """Search results; an htmx request gets only the results block. Typing (live) is not logged as a gap."""
+    q = clean_query(q)
+    if category and category not in kb.CATEGORIES:
+        category = ""
+    ctx = run_search(db, q, page=page, category=category, department=department.strip(), log_gaps=not live)
+    db.commit()
+    fragment = request.headers.get("HX-Request") == "true"
+    ctx.update({"categories": kb.CATEGORIES, "fragment": fragment})
+    response = render(request, "public/search.html", ctx, block="results" if fragment else None)
+    if fragment:
+        response.headers["HX-Push-Url"] = search_url(
+            q=q, category=category, department=department, page=ctx["page"]
+        )
+    return response
+
+
+@router.get("/search/suggest")
+def suggest_options(request: Request, db: SessionDep, q: str = "") -> Response:
+    """<option> list of matching titles for the search box's datalist."""
+    q = clean_query(q)
+    return render(request, "public/suggest.html", {"suggestions": kb.suggest(db, q, limit=8) if q else []})
+
+
+def _document_or_404(db: Session, doc_id: int) -> Any:
+    doc = kb.get_document(db, doc_id)
+    if doc is None:
+        raise HTTPException(status_code=404, detail="该信息不存在或已下线。")
+    return doc
+
+
+def related_documents(db: Session, doc: Any) -> list[Any]:
+    """Other published documents close to this one (by its title), best first."""
+    found = kb.search(db, doc.title, limit=RELATED_LIMIT + 1, log_gaps=False)
+    return [hit for hit in found.hits if hit.id != doc.id][:RELATED_LIMIT]
+
+
+@router.get("/documents/{doc_id}")
+def document_page(request: Request, db: SessionDep, doc_id: int) -> Response:
+    doc = _document_or_404(db, doc_id)
+    kb.record_view(db, doc.id, "web")
+    db.commit()
+    ctx = {
+        "doc": doc,
+        "body_html": render_markdown(doc.body),
+        "related": related_documents(db, doc),
+        "feedback": None,
+    }
+    return render(request, "public/document.html", ctx)
+
+
+@router.post("/documents/{doc_id}/feedback")
+async def document_feedback(request: Request, db: SessionDep, doc_id: int) -> Response:
+    """'这条信息对您有帮助吗？' - recorded, then thanked (htmx swaps the feedback block)."""
+    doc = _document_or_404(db, doc_id)
+    form = await request.form()
+    helpful = str(form.get("helpful", "")) == "yes"
+    comment = str(form.get("comment") or "").strip()[:500]
+    status = 200
+    try:
+        kb.record_feedback(db, doc.id, helpful, comment=comment)
+        db.commit()
+        feedback = "thanks"
+    except kb.KbError as exc:
+        db.rollback()
+        feedback, status = str(exc), 400
+    ctx = {"doc": doc, "feedback": feedback, "body_html": render_markdown(doc.body), "related": []}
+    fragment = request.headers.get("HX-Request") == "true"
+    return render(
+        request, "public/document.html", ctx, block="feedback" if fragment else None, status_code=status
+    )
+
+
+# --- public JSON API ---------------------------------------------------------------------------
+
+
+def hit_json(hit: Any) -> dict[str, Any]:
+    return {
+        "id": hit.id,
+        "external_id": hit.external_id,
+        "title": hit.title,
+        "category": hit.category,
+        "department": hit.department,
+        "score": hit.score,
+        "snippet": hit.snippet,
+    }
+
+
+@router.get("/api/search", tags=["knowledge base"])
+def api_search(
+    db: SessionDep,
+    q: str = Query("", description="检索词"),
+    limit: int = Query(10, ge=1, le=50),
+    offset: int = Query(0, ge=0, le=1000),
+    category: str | None = None,
+    department: str | None = None,
+) -> dict[str, Any]:
+    """Published documents matching q (ranked), with highlighted snippets."""
+    q = clean_query(q)
+    if not q:
+        return {"query": "", "total": 0, "suggestion": None, "hits": []}
+    results = kb.search(
+        db, q, limit=limit, offset=offset, category=category or None, department=department or None
+    )
+    db.commit()
+    return {
+        "query": results.query,
+        "total": results.total,
+        "suggestion": results.suggestion,
+        "hits": [hit_json(h) for h in results.hits],
+    }
+
+
+@router.get("/api/suggest", tags=["knowledge base"])
+def api_suggest(db: SessionDep, q: str = "", limit: int = Query(8, ge=1, le=20)) -> list[str]:
+    """Titles starting with / matching the typed prefix."""
+    q = clean_query(q)
+    return kb.suggest(db, q, limit=limit) if q else []
+
+
+@router.get("/api/categories", tags=["knowledge base"])
+def api_categories() -> list[str]:
+    return list(kb.CATEGORIES)
+
+
+@router.get("/api/documents/{doc_id}", tags=["knowledge base"])
+def api_document(db: SessionDep, doc_id: int) -> dict[str, Any]:
+    """One published document."""
+    return as_dict(_document_or_404(db, doc_id))
+
+
+class FeedbackIn(BaseModel):
+    helpful: bool
+    comment: str = Field("", max_length=500)
+
+
+@router.post("/api/documents/{doc_id}/feedback", tags=["knowledge base"])
+def api_feedback(db: SessionDep, doc_id: int, body: FeedbackIn) -> Response:
+    doc = _document_or_404(db, doc_id)
+    try:
+        kb.record_feedback(db, doc.id, body.helpful, comment=body.comment.strip())
+    except kb.KbError as exc:
+        db.rollback()
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+    db.commit()
+    return JSONResponse({"ok": True})
+
+
+@router.get("/healthz")
+def healthz() -> dict:
+    return {"status": "ok"}

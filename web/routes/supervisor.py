@@ -1,0 +1,188 @@
+"""Supervisor pages (督查督办): KPI dashboard, overdue list, urging (催办), supervision with
+instructions (督办/批示), extension decisions and the daily brief (每日要情) with PDF download."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+import casework
+from hotline.models import User
+from web.routes.casepages import (
+    LOCAL_TZ,
+    case_action,
+    case_or_404,
+    due_cases,
+    pop_flash,
+)
+from web.security import SessionDep, require_roles
+from web.templating import render
+
+router = APIRouter(prefix="/supervisor")
+Supervisor = Annotated[User, Depends(require_roles("supervisor", "leader"))]
+
+try:  # the IVR's self-service rate, when the selfservice package provides it
+    from selfservice import self_service_rate
+except ImportError:  # pragma: no cover - depends on the IVR package's progress
+    self_service_rate = None  # type: ignore[assignment]
+
+
+def today() -> date:
+    return datetime.now(LOCAL_TZ).date()
+
+
+def parse_day(value: str | None) -> date:
+    if not value:
+        return today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(status_code=422, detail="日期格式应为 YYYY-MM-DD。") from None
+
+
+def bars(
+    counts: dict[str, int] | list[tuple[str, int]] | None, limit: int = 10, *, by_value: bool = True
+) -> list[dict[str, Any]]:
+    """Rows for a CSS bar chart: label, value and width in percent of the largest value
+    (largest first, or in the given order, e.g. by day)."""
+    items = list(counts.items() if isinstance(counts, dict) else counts or [])
+    if by_value:
+        items.sort(key=lambda kv: kv[1], reverse=True)
+    items = items[:limit] if by_value else items[-limit:]
+    top = max((v for _, v in items), default=0) or 1
+    return [{"label": k, "value": v, "width": round(100 * v / top)} for k, v in items]
+
+
+@router.get("")
+def dashboard(request: Request, db: SessionDep, user: Supervisor) -> Response:
+    day = today()
+    kpis = casework.dashboard_kpis(db, day)
+    ivr_rate = self_service_rate(db, day) if self_service_rate is not None else None
+    ctx = {
+        "day": day,
+        "kpis": kpis,
+        "ivr_rate": ivr_rate,
+        "by_category": bars(kpis.get("by_category")),
+        "by_department": bars(kpis.get("by_department")),
+        "trend": bars(kpis.get("daily_counts"), limit=31, by_value=False),
+        "overdue": due_cases(db, limit=10),
+    }
+    return render(request, "supervisor/dashboard.html", ctx)
+
+
+@router.get("/overdue")
+def overdue(request: Request, db: SessionDep, user: Supervisor) -> Response:
+    ctx = {"cases": due_cases(db), "flash": pop_flash(request)}
+    return render(request, "supervisor/overdue.html", ctx)
+
+
+@router.get("/supervised")
+def supervised(request: Request, db: SessionDep, user: Supervisor) -> Response:
+    return render(request, "supervisor/supervised.html", {"cases": casework.supervised_cases(db)})
+
+
+@router.get("/extensions")
+def extensions(request: Request, db: SessionDep, user: Supervisor) -> Response:
+    ctx = {"requests": casework.pending_extensions(db), "flash": pop_flash(request)}
+    return render(request, "supervisor/extensions.html", ctx)
+
+
+@router.get("/cases/{case_number}")
+def case_page(request: Request, db: SessionDep, user: Supervisor, case_number: str) -> Response:
+    case = case_or_404(db, case_number)
+    ctx = {"case": case, "timeline": casework.timeline(db, case), "flash": pop_flash(request)}
+    return render(request, "supervisor/case.html", ctx)
+
+
+def _act(
+    request: Request, db: Session, case_number: str, action, message: str, done: str | None = None
+) -> Response:  # type: ignore[no-untyped-def]
+    return case_action(
+        request, db, case_number, action, back=f"/supervisor/cases/{case_number}", done=done, message=message
+    )
+
+
+@router.post("/cases/{case_number}/urge")
+def urge(
+    request: Request, db: SessionDep, user: Supervisor, case_number: str, message: Annotated[str, Form()] = ""
+) -> Response:
+    return _act(
+        request,
+        db,
+        case_number,
+        lambda case: casework.urge(db, case, actor=user.username, message=message.strip()),
+        "催办通知已发送给承办部门。",
+    )
+
+
+@router.post("/cases/{case_number}/supervise")
+def supervise(
+    request: Request,
+    db: SessionDep,
+    user: Supervisor,
+    case_number: str,
+    instruction: Annotated[str, Form()] = "",
+) -> Response:
+    return _act(
+        request,
+        db,
+        case_number,
+        lambda case: casework.supervise(db, case, actor=user.username, instruction=instruction.strip()),
+        "已列入督办，批示已送达承办部门。",
+    )
+
+
+@router.post("/cases/{case_number}/extension")
+def decide_extension(
+    request: Request,
+    db: SessionDep,
+    user: Supervisor,
+    case_number: str,
+    granted: Annotated[str, Form()],
+    comment: Annotated[str, Form()] = "",
+) -> Response:
+    return _act(
+        request,
+        db,
+        case_number,
+        lambda case: casework.decide_extension(
+            db, case, actor=user.username, granted=granted == "1", comment=comment.strip()
+        ),
+        "延期申请已批准。" if granted == "1" else "延期申请未获批准。",
+        done="/supervisor/extensions",
+    )
+
+
+@router.get("/brief")
+def brief_page(request: Request, db: SessionDep, user: Supervisor, date: str = "") -> Response:
+    day = parse_day(date)
+    return render(request, "supervisor/brief.html", {"day": day})
+
+
+@router.get("/brief/view")
+def brief_view(db: SessionDep, user: Supervisor, date: str = "") -> Response:
+    """The daily brief as casework renders it (a complete, escaped HTML document)."""
+    brief = casework.daily_brief(db, parse_day(date))
+    return HTMLResponse(casework.render_daily_brief_html(brief))
+
+
+@router.get("/brief.pdf")
+def brief_pdf(db: SessionDep, user: Supervisor, date: str = "") -> Response:
+    day = parse_day(date)
+    brief = casework.daily_brief(db, day)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "brief.pdf"
+        casework.render_daily_brief_pdf(brief, path)
+        content = path.read_bytes()
+    filename = f"daily-brief-{day.isoformat()}.pdf"
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

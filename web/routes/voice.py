@@ -1,0 +1,7 @@
+"""Pages and API for: voice."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,147 @@
+"""Login sessions, roles, CSRF protection and database-session dependencies."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session
+
+from hotline.db import new_session
+from hotline.models import User
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+class LoginRequired(Exception):
+    """Raised for anonymous access to a staff page; HTML pages redirect to the login form."""
+
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+def get_db() -> Iterator[Session]:
+    """A database session per request; committed by the route, rolled back on error."""
+    session = new_session()
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_db)]
+
+
+def csrf_token(request: Request) -> str:
+    """The visitor's CSRF token (created on first use, kept in the signed session cookie)."""
+    token = request.session.get(CSRF_FIELD)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session[CSRF_FIELD] = token
+    return token
+
+
+async def verify_csrf(request: Request) -> None:
+    """Reject unsafe requests without the session's token (form field or X-CSRF-Token header)."""
+    if request.method not in UNSAFE_METHODS:
+        return
+    expected = request.session.get(CSRF_FIELD)
+    sent = request.headers.get(CSRF_HEADER)
+    if not sent:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            sent = value if isinstance(value, str) else None
+    if not expected or not sent or not hmac.compare_digest(str(expected), str(sent)):
+        raise HTTPException(status_code=403, detail="页面已过期或请求来源无效，请刷新页面后重试。")
+
+
+def load_user(request: Request) -> User | None:
+    """Load the logged-in user once per request into request.state.user."""
+    if hasattr(request.state, "user"):
+        return request.state.user
+    user = None
+    uid = request.session.get("uid")
+    if uid is not None:
+        with new_session() as session:
+            user = session.get(User, uid)
+            if user is not None and not user.active:
+                user = None
+            if user is not None:
+                session.expunge(user)
+    request.state.user = user
+    return user
+
+
+def current_user_optional(request: Request) -> User | None:
+    return getattr(request.state, "user", None) if hasattr(request, "state") else None
+
+
+def require_roles(*roles: str) -> Callable[[Request], User]:
+    """Dependency factory: the logged-in user holding one of `roles` (admin holds all)."""
+
+    def dependency(request: Request) -> User:
+        user = load_user(request)
+        if user is None:
+            if request.url.path.startswith("/api/"):
+                raise HTTPException(status_code=401, detail="请先登录。")
+            raise LoginRequired(
+                str(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
+            )
+        if roles and not user.has_role(*roles):
+            raise HTTPException(status_code=403, detail="您没有访问该页面的权限。")
+        return user
+
+    return dependency
+
+
+def login_redirect_target(next_url: str) -> str:
+    return "/login?next=" + quote(next_url, safe="")
+
+
+def safe_next(next_url: str | None) -> str:
+    """Only same-site relative paths are followed after login."""
+    if next_url and next_url.startswith("/") and not next_url.startswith("//"):
+        return next_url
+    return "/"
+
+
+class AttemptLimiter:
+    """Sliding-window limiter for login attempts (in-process)."""
+
+    def __init__(self, limit: int, window_seconds: float) -> None:
+        self.limit = limit
+        self.window = window_seconds
+        self._hits: dict[str, deque[float]] = defaultdict(deque)
+
+    def blocked(self, key: str) -> bool:
+        hits = self._hits[key]
+        now = time.monotonic()
+        while hits and now - hits[0] > self.window:
+            hits.popleft()
+        return len(hits) >= self.limit
+
+    def hit(self, key: str) -> None:
+        self._hits[key].append(time.monotonic())
+
+    def clear(self, key: str) -> None:
+        self._hits.pop(key, None)
+
+    def reset(self) -> None:
+        """Forget every attempt (a new app instance, or between tests)."""
+        self._hits.clear()
+
+
+login_limiter = AttemptLimiter(limit=5, window_seconds=300)
