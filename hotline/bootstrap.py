@@ -17,3 +17,14 @@ def init(load_bundled: bool = False) -> dict[str, int]:
     if load_bundled:
         return kb.load_bundled_corpus()
     return {}
+
+
+def has_staff_accounts() -> bool:
+    """Whether any staff account exists (the first start has none)."""
+    from sqlalchemy import func, select
+
+    from hotline.db import session_scope
+    from hotline.models import User
+
+    with session_scope() as session:
+        return bool(session.scalar(select(func.count(User.id))))

@@ -43,7 +43,12 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    bootstrap.init(load_bundled=True)
+    typer.echo(f"数据目录 {settings.home}：检查数据库与索引（首次启动会导入内置知识库，约需一分钟）…")
+    imported = bootstrap.init(load_bundled=True)
+    if imported:
+        typer.echo("已导入内置知识库：" + "，".join(f"{k} {v}" for k, v in imported.items()))
+    if not bootstrap.has_staff_accounts():
+        typer.echo("尚无工作人员账号；创建管理员：hotline user add admin --roles admin,editor,reviewer")
     uvicorn.run(
         "web.app:create_app",
         factory=True,
