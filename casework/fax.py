@@ -87,9 +87,7 @@ class FaxTransport:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FaxTransport:
-        return cls(
-            spool_dir=Path(settings.outbox_dir) / "fax", command=getattr(settings, "fax_command", None)
-        )
+        return cls(spool_dir=Path(settings.outbox_dir) / "fax", command=settings.fax_command)
 
     def send(self, message: OutboxMessage) -> None:
         tiff = self.spool_dir / f"{message.message_id}.tif"

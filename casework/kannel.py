@@ -38,7 +38,7 @@ class KannelTransport:
             password=settings.kannel_password,
             sender=settings.sms_sender,
             ledger=SentLedger(Path(settings.outbox_dir) / "sms-sent.sqlite"),
-            dlr_url=getattr(settings, "kannel_dlr_url", None),
+            dlr_url=settings.kannel_dlr_url,
         )
 
     def params(self, message: OutboxMessage) -> dict[str, str]:

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     kannel_user: str = "hotline"
     kannel_password: str = "hotline"
     sms_sender: str = "12345"
+    # where Kannel reports delivery (our /api/sms/dlr, with the token), e.g.
+    # http://127.0.0.1:8000/api/sms/dlr?token=...; unset: no delivery reports asked for
+    kannel_dlr_url: str | None = None
+    kannel_dlr_token: str = ""
+    # fax: HylaFAX submit command (e.g. "sendfax -n"); unset: TIFFs stay in <outbox>/fax
+    fax_command: str | None = None
 
     @classmethod
     def settings_customise_sources(

@@ -12,12 +12,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from hotline.config import get_settings
-from web.routes import agent, auth, citizen, department, editor, public, supervisor, voice
+from web.routes import agent, auth, citizen, department, editor, public, sms, supervisor, voice
 from web.security import LoginRequired, load_user, login_redirect_target, verify_csrf
 
 log = logging.getLogger("hotline.web")
 
-ROUTERS = (public, citizen, auth, editor, agent, department, supervisor, voice)
+ROUTERS = (public, citizen, auth, editor, agent, department, supervisor, voice, sms)
 
 
 def _wants_json(request: Request) -> bool:
