@@ -1,0 +1,186 @@
+"""Case-work benchmark: N cases (default 100k, real message texts from the bundled sample), then
+the agent's case page, the caller-history lookup, the daily brief of a day with 5,000 cases and the
+deadline scan. Prints p50/p99 and totals.
+
+    python bench/casework.py [--cases 100000] [--day-cases 5000] [--database-url URL]
+
+Targets (issue #4): caller history < 10 ms p99, daily brief < 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, time as dtime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+STATUSES = ["closed"] * 6 + ["referred", "accepted", "in_progress", "replied", "registered"]
+CATEGORIES = ["咨询", "求助", "投诉", "举报", "建议", "表扬"]
+DISTRICTS = ["东城区", "西城区", "南湖区", "北塘区", "高新区", "经开区"]
+
+
+def percentiles(samples: list[float]) -> str:
+    ms = sorted(s * 1000 for s in samples)
+    p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+    return f"p50 {statistics.median(ms):7.2f} ms   p99 {p99:7.2f} ms   (n={len(ms)})"
+
+
+def timed(fn, runs: int) -> list[float]:  # type: ignore[no-untyped-def]
+    out = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def load_cases(n: int, day_cases: int, brief_day: date) -> list[str]:
+    """Bulk-insert n cases (day_cases of them on brief_day) with two timeline events each; returns
+    the caller numbers used."""
+    from sqlalchemy import insert, select
+
+    from casework.models import Case, CaseEvent, Department
+    from hotline.db import session_scope
+    from hotline.users import hash_secret
+
+    texts = [json.loads(line) for line in (ROOT / "data/casework/seed_messages.jsonl").open(encoding="utf-8")]
+    rng = random.Random(12345)
+    callers = [f"13{rng.randrange(10**9):09d}" for _ in range(max(n // 5, 1))]
+    password = hash_secret("123456")
+    day_start = datetime.combine(brief_day, dtime(0), UTC) - timedelta(hours=8)
+    with session_scope() as s:
+        departments = list(s.scalars(select(Department.id)))
+    batch, events, case_id = [], [], 0
+    started = time.perf_counter()
+    for i in range(n):
+        on_day = i < day_cases
+        created = (
+            day_start + timedelta(seconds=rng.randrange(86400))
+            if on_day
+            else day_start - timedelta(seconds=rng.randrange(1, 180 * 86400))
+        )
+        status = rng.choice(STATUSES)
+        msg = rng.choice(texts)
+        case_id += 1
+        local_day = (created + timedelta(hours=8)).strftime("%Y%m%d")
+        batch.append(
+            {
+                "id": case_id,
+                "case_number": f"{local_day}{case_id:07d}",
+                "password_hash": password,
+                "channel": rng.choice(["phone", "phone", "web", "voicemail"]),
+                "caller_number": rng.choice(callers),
+                "category": rng.choice(CATEGORIES),
+                "topic": (msg.get("topic") or "")[:200],
+                "content": msg["content"],
+                "district": rng.choice(DISTRICTS),
+                "urgency": "normal",
+                "status": status,
+                "department_id": None if status == "registered" else rng.choice(departments),
+                "deadline": created + timedelta(days=rng.choice([2, 5, 10, 15])),
+                "flags": [],
+                "satisfaction": rng.choice(["满意", "基本满意", "不满意", None]) if status == "closed" else None,
+                "supervised": rng.random() < 0.002,
+                "created_at": created,
+                "updated_at": created,
+                "replied_at": created + timedelta(days=rng.randrange(1, 12)) if status == "closed" else None,
+                "closed_at": created + timedelta(days=12) if status == "closed" else None,
+                "created_by": "bench",
+            }
+        )
+        events.append({"case_id": case_id, "at": created, "actor": "bench", "action": "registered", "comment": ""})
+        events.append({"case_id": case_id, "at": created, "actor": "bench", "action": "referred", "comment": ""})
+        if len(batch) == 5000 or i == n - 1:
+            with session_scope() as s:
+                s.execute(insert(Case), batch)
+                s.execute(insert(CaseEvent), events)
+            batch, events = [], []
+    elapsed = time.perf_counter() - started
+    print(f"loaded {n:,} cases + {2 * n:,} events in {elapsed:.1f} s ({n / elapsed:,.0f} cases/s)")
+    return callers
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--day-cases", type=int, default=5_000)
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temporary home")
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="hotline-bench-case-"))
+    os.environ["HOTLINE_HOME"] = str(home)
+    if args.database_url:
+        os.environ["HOTLINE_DATABASE_URL"] = args.database_url
+    from hotline import bootstrap
+
+    bootstrap.init()
+    import casework
+    from sqlalchemy import select
+
+    from hotline.db import get_engine, session_scope
+
+    brief_day = date(2026, 11, 24)
+    callers = load_cases(args.cases, args.day_cases, brief_day)
+    print(f"database: {get_engine().url.render_as_string(hide_password=True)}")
+    rng = random.Random(7)
+
+    with session_scope() as s:
+        sample_numbers = [rng.choice(callers) for _ in range(500)]
+
+        def history() -> None:
+            number = sample_numbers[rng.randrange(len(sample_numbers))]
+            casework.cases_for_caller(s, number, limit=20)
+            casework.repeat_caller(s, number)
+
+        history()
+        print(f"caller history (cases + repeat flag)  {percentiles(timed(history, 500))}   target p99 < 10 ms")
+
+        ids = [rng.randrange(1, args.cases + 1) for _ in range(200)]
+        numbers = {
+            c.id: c.case_number
+            for c in s.scalars(select(casework.Case).where(casework.Case.id.in_(ids)))
+        }
+
+        def case_page() -> None:
+            case = casework.get_case(s, numbers[ids[rng.randrange(len(ids))]])
+            casework.timeline(s, case)
+            casework.cases_for_caller(s, case.caller_number)
+            casework.find_duplicates(s, case)
+            casework.suggest_department(s, f"{case.topic} {case.content}")
+            s.expunge_all()
+
+        case_page()
+        print(f"agent case page (domain calls)        {percentiles(timed(case_page, 200))}")
+
+        def brief() -> None:
+            b = casework.daily_brief(s, brief_day)
+            casework.render_daily_brief_html(b)
+            casework.render_daily_brief_pdf(b, home / "brief.pdf")
+
+        runs = timed(brief, 3)
+        print(f"daily brief, {args.day_cases:,} cases (HTML + PDF)   best {min(runs):.2f} s   worst {max(runs):.2f} s   target < 5 s")
+
+        start = time.perf_counter()
+        counts = casework.scan_deadlines(s)
+        first = time.perf_counter() - start
+        start = time.perf_counter()
+        casework.scan_deadlines(s)
+        second = time.perf_counter() - start
+        s.rollback()
+        print(
+            f"deadline scan over {args.cases:,} cases: first {first:.2f} s "
+            f"(marked {counts['newly_red']:,} red, {counts['newly_yellow']:,} yellow), repeat {second:.2f} s"
+        )
+
+
+if __name__ == "__main__":
+    main()
