@@ -17,7 +17,8 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime, time as dtime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,7 +89,9 @@ def load_cases(n: int, day_cases: int, brief_day: date) -> list[str]:
                 "department_id": None if status == "registered" else rng.choice(departments),
                 "deadline": created + timedelta(days=rng.choice([2, 5, 10, 15])),
                 "flags": [],
-                "satisfaction": rng.choice(["满意", "基本满意", "不满意", None]) if status == "closed" else None,
+                "satisfaction": rng.choice(["满意", "基本满意", "不满意", None])
+                if status == "closed"
+                else None,
                 "supervised": rng.random() < 0.002,
                 "created_at": created,
                 "updated_at": created,
@@ -97,8 +100,12 @@ def load_cases(n: int, day_cases: int, brief_day: date) -> list[str]:
                 "created_by": "bench",
             }
         )
-        events.append({"case_id": case_id, "at": created, "actor": "bench", "action": "registered", "comment": ""})
-        events.append({"case_id": case_id, "at": created, "actor": "bench", "action": "referred", "comment": ""})
+        events.append(
+            {"case_id": case_id, "at": created, "actor": "bench", "action": "registered", "comment": ""}
+        )
+        events.append(
+            {"case_id": case_id, "at": created, "actor": "bench", "action": "referred", "comment": ""}
+        )
         if len(batch) == 5000 or i == n - 1:
             with session_scope() as s:
                 s.execute(insert(Case), batch)
@@ -110,7 +117,9 @@ def load_cases(n: int, day_cases: int, brief_day: date) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--day-cases", type=int, default=5_000)
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temporary home")
@@ -123,9 +132,9 @@ def main() -> None:
     from hotline import bootstrap
 
     bootstrap.init()
-    import casework
     from sqlalchemy import select
 
+    import casework
     from hotline.db import get_engine, session_scope
 
     brief_day = date(2026, 11, 24)
@@ -142,12 +151,13 @@ def main() -> None:
             casework.repeat_caller(s, number)
 
         history()
-        print(f"caller history (cases + repeat flag)  {percentiles(timed(history, 500))}   target p99 < 10 ms")
+        print(
+            f"caller history (cases + repeat flag)  {percentiles(timed(history, 500))}   target p99 < 10 ms"
+        )
 
         ids = [rng.randrange(1, args.cases + 1) for _ in range(200)]
         numbers = {
-            c.id: c.case_number
-            for c in s.scalars(select(casework.Case).where(casework.Case.id.in_(ids)))
+            c.id: c.case_number for c in s.scalars(select(casework.Case).where(casework.Case.id.in_(ids)))
         }
 
         def case_page() -> None:
@@ -167,7 +177,9 @@ def main() -> None:
             casework.render_daily_brief_pdf(b, home / "brief.pdf")
 
         runs = timed(brief, 3)
-        print(f"daily brief, {args.day_cases:,} cases (HTML + PDF)   best {min(runs):.2f} s   worst {max(runs):.2f} s   target < 5 s")
+        print(
+            f"daily brief, {args.day_cases:,} cases (HTML + PDF)   best {min(runs):.2f} s   worst {max(runs):.2f} s   target < 5 s"
+        )
 
         start = time.perf_counter()
         counts = casework.scan_deadlines(s)
