@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from casework.cli import case_app, report_app
@@ -38,11 +40,17 @@ def init(
 def serve(
     host: str = typer.Option(None, help="Address to listen on (default from settings)."),
     port: int = typer.Option(None, help="Port (default from settings)."),
+    sip: bool = typer.Option(True, "--sip/--no-sip", help="Answer SIP calls (HOTLINE_SIP_HOST/PORT)."),
 ) -> None:
-    """Run the web portal and the IVR channels."""
+    """Run the web portal and the IVR channels (SIP line, browser voice)."""
     import uvicorn
 
+    if sip:
+        os.environ["HOTLINE_SIP_ENABLED"] = "1"
+        get_settings.cache_clear()
     settings = get_settings()
+    if sip:
+        typer.echo(f"IVR SIP 线路：sip:ivr@{settings.sip_host}:{settings.sip_port}")
     typer.echo(f"数据目录 {settings.home}：检查数据库与索引（首次启动会导入内置知识库，约需一分钟）…")
     imported = bootstrap.init(load_bundled=True)
     if imported:

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     edge_tts_timeout: float = 5.0
     vosk_model_path: Path | None = None
     asr_engine: str = "sherpa"
+    # IVR SIP line (`hotline serve` answers SIP calls on it when enabled)
+    sip_enabled: bool = False
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 5060
     # web
     host: str = "127.0.0.1"
     port: int = 8000

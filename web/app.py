@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -32,12 +34,29 @@ def _error(request: Request, status: int, message: str) -> Response:
     return render(request, "error.html", {"status": status, "message": message}, status_code=status)
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the IVR's SIP line with the portal when the settings enable it (`hotline serve` does)."""
+    server = None
+    if get_settings().sip_enabled:
+        from selfservice.sip import start_sip
+
+        server = await start_sip()
+    app.state.sip = server
+    try:
+        yield
+    finally:
+        if server is not None:
+            await server.stop()
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
     app = FastAPI(
         title="hotline 12345",
         description="12345 政务服务便民热线平台 API",
         dependencies=[Depends(load_user), Depends(verify_csrf)],
+        lifespan=lifespan,
     )
     app.add_middleware(
         SessionMiddleware,

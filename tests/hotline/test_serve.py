@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -30,6 +31,37 @@ def small_data_dir(root: Path) -> Path:
     return data
 
 
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sip_options(port: int) -> str:
+    """Send a SIP OPTIONS request over UDP; returns the status line of the answer."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        me = s.getsockname()[1]
+        request = (
+            f"OPTIONS sip:ivr@127.0.0.1:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bK-{me}\r\n"
+            "Max-Forwards: 70\r\n"
+            f"From: <sip:probe@127.0.0.1:{me}>;tag=probe\r\n"
+            f"To: <sip:ivr@127.0.0.1:{port}>\r\n"
+            f"Call-ID: probe-{me}@127.0.0.1\r\n"
+            "CSeq: 1 OPTIONS\r\n"
+            "Content-Length: 0\r\n\r\n"
+        )
+        s.settimeout(5)
+        for _ in range(20):  # the SIP process may still be starting
+            s.sendto(request.encode(), ("127.0.0.1", port))
+            try:
+                return s.recv(4096).decode(errors="replace").splitlines()[0]
+            except TimeoutError:
+                continue
+    return ""
+
+
 def wait_until_up(url: str, proc: subprocess.Popen[str], seconds: float = 90.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -47,8 +79,9 @@ def wait_until_up(url: str, proc: subprocess.Popen[str], seconds: float = 90.0) 
 
 
 def test_first_start_imports_the_bundled_kb_and_serves_search(tmp_path: Path) -> None:
-    port = free_port()
+    port, sip_port = free_port(), free_udp_port()
     env = {
+        "HOTLINE_SIP_PORT": str(sip_port),
         **os.environ,
         "HOTLINE_HOME": str(tmp_path / "home"),
         "HOTLINE_DATA_DIR": str(small_data_dir(tmp_path)),
@@ -67,9 +100,11 @@ def test_first_start_imports_the_bundled_kb_and_serves_search(tmp_path: Path) ->
         assert found["hits"][0]["title"] == "住房公积金提取管理办法"
         home = httpx.get(url + "/", timeout=10.0)
         assert home.status_code == 200 and "12345" in home.text
+        assert sip_options(sip_port).startswith("SIP/2.0 200")  # the IVR's SIP line answers too
     finally:
         proc.terminate()
         output, _ = proc.communicate(timeout=30)
     assert "已导入内置知识库" in output
     assert "hotline user add admin" in output
+    assert f"sip:ivr@127.0.0.1:{sip_port}" in output
     assert (tmp_path / "home" / "hotline.db").exists() or any((tmp_path / "home").glob("*.db"))

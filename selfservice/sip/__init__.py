@@ -1,0 +1,26 @@
+"""The IVR's SIP line (PJSIP via pjsua2 in a child process): `SipServer`, `start_sip`."""
+
+from __future__ import annotations
+
+from selfservice.sip.channel import SipChannel
+from selfservice.sip.server import SipServer, caller_number
+
+
+async def start_sip(host: str | None = None, port: int | None = None) -> SipServer:
+    """Start answering SIP calls with the IVR dialog (menu from the settings' data directory)."""
+    from hotline.config import get_settings
+    from selfservice.engine import Dialog
+    from selfservice.menu import load_menu
+
+    settings = get_settings()
+    menu = load_menu()  # validated now: a broken menu file stops the start with a clear error
+
+    def dialog(channel: SipChannel):  # type: ignore[no-untyped-def]
+        return Dialog(channel, menu).run()
+
+    server = SipServer(host or settings.sip_host, port or settings.sip_port, settings.recordings_dir, dialog)
+    await server.start()
+    return server
+
+
+__all__ = ["SipChannel", "SipServer", "caller_number", "start_sip"]

@@ -1,0 +1,140 @@
+"""The IVR's SIP line: starts the PJSIP endpoint process, runs one dialog per incoming call, and
+restarts the endpoint if it dies (calls in progress end as hung up; nothing else is lost)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import re
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from selfservice.sip.channel import SipChannel
+from selfservice.sip.endpoint import EndpointConfig, run_endpoint
+
+log = logging.getLogger("hotline.sip")
+NUMBER = re.compile(r"sip:([^@;>]+)@")
+
+
+def caller_number(uri: str) -> str:
+    """`"Name" <sip:13800138000@host>` -> `13800138000`."""
+    match = NUMBER.search(uri)
+    return match.group(1) if match else ""
+
+
+class SipServer:
+    """`await start()` in the running event loop; `await stop()` hangs up and shuts PJSIP down.
+    `dialog_factory(channel)` returns the coroutine that runs one call (a `Dialog(...).run()`)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        recordings_dir: Path,
+        dialog_factory: Callable[[SipChannel], object],
+    ) -> None:
+        self.config = EndpointConfig(host=host, port=port, recordings_dir=str(recordings_dir / "sip"))
+        self.dialog_factory = dialog_factory
+        self.channels: dict[int, SipChannel] = {}
+        self.tasks: set[asyncio.Task] = set()
+        self.process: multiprocessing.process.BaseProcess | None = None
+        self.conn: Connection | None = None
+        self.ready = asyncio.Event()
+        self.stopping = False
+        self.restarts = 0
+        self.finished: list[SipChannel] = []
+
+    async def start(self) -> None:
+        self._spawn()
+        await asyncio.wait_for(self.ready.wait(), timeout=20)
+        log.info("SIP line listening on %s:%d", self.config.host, self.config.port)
+
+    def _spawn(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        self.process = ctx.Process(
+            target=run_endpoint, args=(child, self.config), daemon=True, name="hotline-sip"
+        )
+        self.process.start()
+        child.close()
+        self.conn = parent
+        self.ready.clear()
+        asyncio.get_running_loop().add_reader(parent.fileno(), self._on_readable)
+
+    def send(self, message: dict) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.send(message)
+            except OSError:
+                log.warning("SIP endpoint gone; dropped %s", message.get("cmd"))
+
+    def _on_readable(self) -> None:
+        assert self.conn is not None
+        try:
+            while self.conn.poll():
+                self._handle(self.conn.recv())
+        except (EOFError, OSError):
+            self._endpoint_died()
+
+    def _handle(self, event: dict) -> None:
+        kind, call = event.get("ev"), event.get("call")
+        channel = self.channels.get(call) if call is not None else None
+        if kind == "ready":
+            self.ready.set()
+        elif kind == "incoming":
+            channel = SipChannel(call, caller_number(event.get("from", "")), self.send)
+            self.channels[call] = channel
+            task = asyncio.create_task(self._run_call(channel))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        elif channel is None:
+            return
+        elif kind == "media":
+            channel.on_media(event["recording"])
+        elif kind == "dtmf":
+            channel.on_dtmf(event["digit"])
+        elif kind == "ended":
+            channel.on_ended()
+            self.channels.pop(call, None)
+        elif kind == "error":
+            log.warning("SIP call %s: %s", call, event.get("detail"))
+
+    async def _run_call(self, channel: SipChannel) -> None:
+        try:
+            await self.dialog_factory(channel)  # type: ignore[misc]
+        except Exception:  # a broken call must not take the line down
+            log.exception("IVR dialog failed on SIP call %s", channel.call)
+        finally:
+            if not channel.ended.is_set():
+                await channel.hangup()
+            self.finished.append(channel)
+
+    def _endpoint_died(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.conn is not None:
+            loop.remove_reader(self.conn.fileno())
+            self.conn.close()
+            self.conn = None
+        for channel in self.channels.values():
+            channel.on_ended()
+        self.channels.clear()
+        if not self.stopping:
+            self.restarts += 1
+            log.error("SIP endpoint process died; restarting in 1 s (%d)", self.restarts)
+            loop.call_later(1.0, self._spawn)
+
+    async def stop(self) -> None:
+        self.stopping = True
+        for task in list(self.tasks):
+            task.cancel()
+        self.send({"cmd": "shutdown"})
+        if self.process is not None:
+            await asyncio.to_thread(self.process.join, 10)
+            if self.process.is_alive():
+                self.process.kill()
+        if self.conn is not None:
+            asyncio.get_running_loop().remove_reader(self.conn.fileno())
+            self.conn.close()
+            self.conn = None

@@ -1,0 +1,157 @@
+"""A real SIP caller for the IVR tests: Debian's baresip, driven over its ctrl_tcp interface
+(netstring JSON). It sends a WAV file as the caller's voice (aufile), dumps what it hears (sndfile)
+and sends DTMF (menu's `sndcode`)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+
+BARESIP = "/usr/bin/baresip"
+MODULES = "/usr/lib/baresip/modules"
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_voice(
+    path: Path, speech: np.ndarray | None, *, lead: float, total: float, rate: int = 8000
+) -> Path:
+    """The caller's microphone: silence, then `speech` (int16 at `rate`) after `lead` seconds, padded
+    with silence to `total` seconds (baresip hangs up when the file ends)."""
+    audio = np.zeros(int(total * rate), dtype=np.int16)
+    if speech is not None:
+        start = int(lead * rate)
+        audio[start : start + speech.size] = speech[: audio.size - start]
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(audio.astype("<i2").tobytes())
+    return path
+
+
+class Baresip:
+    """One baresip process as the caller `number`."""
+
+    def __init__(self, workdir: Path, voice_wav: Path, number: str = "13800138000") -> None:
+        self.dir = workdir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.ctrl_port = free_port()
+        self.sip_port = free_port(socket.SOCK_DGRAM)
+        self.dumps = self.dir / "heard"
+        self.dumps.mkdir(exist_ok=True)
+        (self.dir / "config").write_text(
+            "\n".join(
+                [
+                    "poll_method epoll",
+                    f"sip_listen 127.0.0.1:{self.sip_port}",
+                    "net_interface 127.0.0.1",
+                    f"audio_source aufile,{voice_wav}",
+                    "audio_player aufile,/dev/null",
+                    "audio_alert aufile,/dev/null",
+                    "ausrc_srate 8000",
+                    "auplay_srate 8000",
+                    "audio_channels 1",
+                    f"module_path {MODULES}",
+                    "module g711.so",
+                    "module aufile.so",
+                    "module sndfile.so",
+                    f"snd_path {self.dumps}",
+                    "module_app account.so",
+                    "module_app menu.so",
+                    "module_app ctrl_tcp.so",
+                    f"ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}",
+                    "",
+                ]
+            )
+        )
+        (self.dir / "accounts").write_text(f"<sip:{number}@127.0.0.1>;regint=0;audio_codecs=PCMU,PCMA\n")
+        self.log = open(self.dir / "baresip.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [BARESIP, "-f", str(self.dir)], stdout=self.log, stderr=subprocess.STDOUT
+        )
+        self.sock = self._connect()
+        self.buffer = b""
+        self.events: list[dict] = []
+
+    def _connect(self) -> socket.socket:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                return socket.create_connection(("127.0.0.1", self.ctrl_port), timeout=1)
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("baresip's ctrl_tcp did not come up; see " + str(self.dir / "baresip.log"))
+
+    def command(self, command: str, params: str = "") -> None:
+        body = json.dumps({"command": command, "params": params, "token": command}).encode()
+        self.sock.sendall(str(len(body)).encode() + b":" + body + b",")
+
+    def _read(self, timeout: float) -> None:
+        self.sock.settimeout(timeout)
+        try:
+            chunk = self.sock.recv(65536)
+        except TimeoutError:
+            return
+        self.buffer += chunk
+        while b":" in self.buffer:
+            size, _, rest = self.buffer.partition(b":")
+            if len(rest) < int(size) + 1:
+                break
+            self.events.append(json.loads(rest[: int(size)]))
+            self.buffer = rest[int(size) + 1 :]
+
+    def wait_event(self, kind: str, seconds: float = 20.0) -> dict:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for event in self.events:
+                if event.get("type") == kind:
+                    return event
+            self._read(0.2)
+        raise AssertionError(f"no {kind} from baresip; events: {[e.get('type') for e in self.events]}")
+
+    def dial(self, uri: str) -> None:
+        self.command("dial", uri)
+        self.wait_event("CALL_ESTABLISHED")
+
+    def press(self, keys: str, gap: float = 0.4) -> None:
+        for key in keys:
+            self.command("sndcode", key)
+            time.sleep(gap)
+
+    def hangup(self) -> None:
+        self.command("hangup")
+
+    def closed(self, seconds: float = 30.0) -> bool:
+        try:
+            self.wait_event("CALL_CLOSED", seconds)
+            return True
+        except AssertionError:
+            return False
+
+    def heard(self) -> np.ndarray:
+        """What the caller heard (the decoded audio from the IVR), as int16 samples."""
+        files = sorted(p for p in self.dumps.glob("*.wav") if "dec" in p.name)
+        if not files:
+            return np.zeros(0, dtype=np.int16)
+        with wave.open(str(files[-1]), "rb") as wav:
+            return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+
+    def stop(self) -> None:
+        try:
+            self.command("quit")
+            self.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+        self.sock.close()
+        self.log.close()
