@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-import jieba
 import jieba.analyse
+import rjieba
 from jinja2 import Environment, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -78,17 +79,23 @@ def _line(case: Case) -> CaseLine:
     )
 
 
+def _tfidf_keywords(texts: Iterable[str], top_k: int) -> list[str]:
+    """jieba's TF-IDF keywords (its IDF table and stop words) over all texts, segmented with jieba-rs,
+    which is several times faster than jieba's own segmenter on a day's thousands of cases."""
+    tfidf = jieba.analyse.default_tfidf
+    counts = Counter(
+        w for text in texts for w in rjieba.cut(text) if HAN_WORD.fullmatch(w) and w not in tfidf.stop_words
+    )
+    idf, median = tfidf.idf_freq, tfidf.median_idf
+    return sorted(counts, key=lambda w: -counts[w] * idf.get(w, median))[:top_k]
+
+
 def hot_topics(texts: dict[str, str], *, top_k: int = 30, limit: int = 8) -> list[HotTopic]:
     """Keywords of the day (TF-IDF over all texts), each with the cases mentioning it; keywords whose
     cases mostly overlap are grouped into one topic. Biggest topics first; a topic needs 2+ cases."""
     if not texts:
         return []
-    corpus = "\n".join(texts.values())
-    words = [
-        w
-        for w in jieba.analyse.extract_tags(corpus, topK=top_k)
-        if w not in TOPIC_STOP and HAN_WORD.fullmatch(w)
-    ]
+    words = [w for w in _tfidf_keywords(texts.values(), top_k * 2) if w not in TOPIC_STOP][:top_k]
     cases_of = {w: {n for n, t in texts.items() if w in t} for w in words}
     topics: list[tuple[list[str], set[str]]] = []
     for word in sorted(words, key=lambda w: -len(cases_of[w])):

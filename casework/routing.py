@@ -61,10 +61,11 @@ def similarity(a: str, b: str) -> float:
 
 def find_duplicates(session: Session, case: Case, limit: int = 10) -> list[Case]:
     """Open cases of the last 30 days that look like the same request: very similar text, or
-    the same caller with a fairly similar text. Most similar first."""
+    the same caller with a fairly similar text. Most similar first. Candidates are compared on a few
+    columns; only the matches are loaded as cases."""
     since = (aware(case.created_at)) - DUPLICATE_WINDOW
     stmt = (
-        select(Case)
+        select(Case.id, Case.caller_number, Case.topic, Case.content)
         .where(
             Case.id != case.id,
             Case.created_at >= since,
@@ -74,14 +75,15 @@ def find_duplicates(session: Session, case: Case, limit: int = 10) -> list[Case]
         .order_by(Case.created_at.desc())
         .limit(2000)
     )
-    mine = f"{case.topic} {case.content}"
-    found: list[tuple[float, Case]] = []
-    for other in session.scalars(stmt):
-        score = similarity(mine, f"{other.topic} {other.content}")
-        threshold = (
-            SAME_CALLER_THRESHOLD if other.caller_number == case.caller_number else DUPLICATE_THRESHOLD
-        )
+    mine = _bigrams(f"{case.topic} {case.content}")
+    found: list[tuple[float, int]] = []
+    for other_id, caller, topic, content in session.execute(stmt):
+        theirs = _bigrams(f"{topic} {content}")
+        score = len(mine & theirs) / len(mine | theirs) if mine and theirs else 0.0
+        threshold = SAME_CALLER_THRESHOLD if caller == case.caller_number else DUPLICATE_THRESHOLD
         if score >= threshold:
-            found.append((score, other))
+            found.append((score, other_id))
     found.sort(key=lambda item: -item[0])
-    return [other for _, other in found[:limit]]
+    ids = [other_id for _, other_id in found[:limit]]
+    by_id = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(ids)))} if ids else {}
+    return [by_id[i] for i in ids]
