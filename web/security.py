@@ -8,10 +8,11 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, WebSocketException, status
 from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
 
 from hotline.db import new_session
 from hotline.models import User
@@ -52,8 +53,15 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-async def verify_csrf(request: Request) -> None:
-    """Reject unsafe requests without the session's token (form field or X-CSRF-Token header)."""
+async def verify_csrf(request: HTTPConnection) -> None:
+    """Reject unsafe requests without the session's token (form field or X-CSRF-Token header), and
+    WebSocket handshakes from another site's page (their Origin must be this host)."""
+    if request.scope["type"] == "websocket":
+        origin = request.headers.get("origin")
+        if origin and urlsplit(origin).netloc != request.headers.get("host"):
+            raise WebSocketException(code=status.WS_1008_POLICY_VIOLATION, reason="cross-site")
+        return
+    assert isinstance(request, Request)
     if request.method not in UNSAFE_METHODS:
         return
     expected = request.session.get(CSRF_FIELD)
@@ -68,7 +76,7 @@ async def verify_csrf(request: Request) -> None:
         raise HTTPException(status_code=403, detail="页面已过期或请求来源无效，请刷新页面后重试。")
 
 
-def load_user(request: Request) -> User | None:
+def load_user(request: HTTPConnection) -> User | None:
     """Load the logged-in user once per request into request.state.user."""
     if hasattr(request.state, "user"):
         return request.state.user

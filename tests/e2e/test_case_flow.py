@@ -129,3 +129,50 @@ def test_supervisor_dashboard_and_daily_brief(page) -> None:  # type: ignore[no-
     with page.expect_download() as download:
         page.get_by_role("link", name="下载PDF").click()
     assert download.value.suggested_filename.endswith(".pdf")
+
+
+def test_case_pages_fit_a_phone_screen(page) -> None:  # type: ignore[no-untyped-def]
+    with session_scope() as db:
+        dept = db.scalars(select(casework.Department).order_by(casework.Department.id)).first()
+        case, _ = casework.create_case(
+            db, channel="phone", caller_number="13812345678", category="投诉", content="夜间施工噪音很大。"
+        )
+        casework.refer(db, case, dept, actor="agent1")
+        number, dept_name = case.case_number, dept.name
+    make_user("agent1", ["agent", "department", "supervisor"], department=dept_name)
+    page.set_viewport_size({"width": 375, "height": 740})
+    log_in(page, "agent1")
+    for path in ("/submit", "/progress", "/agent", f"/agent/cases/{number}", "/department", "/supervisor"):
+        page.goto(path)
+        assert page.get_by_role("main").is_visible(), path
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"{path} is {overflow}px wider than the phone screen"
+    shot(page, "supervisor-dashboard-phone")
+
+
+def test_agent_finds_kb_answer_instantly_and_sends_it_by_sms(page) -> None:  # type: ignore[no-untyped-def]
+    import kb
+
+    with session_scope() as db:
+        data = kb.DocumentInput(
+            title="住房公积金提取办理指南",
+            category="常见问题",
+            body="职工购买自住住房的，可以申请提取住房公积金。",
+            question="怎么提取公积金？",
+            answer="携带身份证和购房合同到市住房公积金管理中心办理提取。",
+        )
+        doc = kb.create_document(db, data, actor="seed-editor")
+        kb.submit_document(db, doc.id, actor="seed-editor")
+        kb.approve_document(db, doc.id, actor="seed-reviewer")
+    make_user("agent1", ["agent"])
+    log_in(page, "agent1")
+    page.goto("/agent")
+    page.get_by_label("来电号码", exact=True).first.fill("13812345678")
+    page.get_by_label("检索知识库").fill("公积金提取")  # no submit: htmx searches as the agent types
+    hit = page.locator("#kb-results li", has_text="住房公积金提取办理指南")
+    hit.get_by_role("button", name="短信发送").click()
+    page.get_by_text("已加入短信发送队列：138****5678").wait_for()
+    shot(page, "agent-kb-sms")
+    with session_scope() as db:
+        message = db.scalars(select(casework.OutboxMessage)).one()
+        assert message.to == "13812345678" and "购房合同" in message.body

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 import casework
 from hotline.db import session_scope
+from hotline.models import AuditEntry
 from tests.conftest import login, make_user
 
 
@@ -118,3 +119,33 @@ def test_department_role_and_unit_required(sqlite_client: TestClient) -> None:
     make_user("ag", ["agent"])
     login(sqlite_client, "ag")
     assert sqlite_client.get("/department").status_code == 403
+
+
+def test_start_work_urges_received_and_bad_values(sqlite_client: TestClient) -> None:
+    mine, other = two_departments()
+    number = referred_case(mine)
+    foreign = referred_case(other, number="13900000000")
+    with session_scope() as db:
+        casework.urge(db, casework.get_case(db, number), actor="sup", message="请于今日内反馈<办理>进度")
+    t = staff(sqlite_client, mine)
+    portal = sqlite_client.get("/department").text
+    assert "催办通知" in portal and "请于今日内反馈&lt;办理&gt;进度" in portal
+    sqlite_client.post(f"/department/cases/{number}/accept", data={"csrf_token": t})
+    started = sqlite_client.post(f"/department/cases/{number}/start", data={"csrf_token": t})
+    assert started.status_code == 200
+    with session_scope() as db:
+        assert casework.get_case(db, number).status == "in_progress"
+    bad = sqlite_client.post(
+        f"/department/cases/{number}/extension", data={"days": "很多", "reason": "x", "csrf_token": t}
+    )
+    assert bad.status_code == 200 and "延期天数应为1至30的整数" in bad.text
+    reply = {"reply": "已处理。", "csrf_token": t}
+    assert sqlite_client.post(f"/department/cases/{foreign}/reply", data=reply).status_code == 404
+    assert sqlite_client.post(f"/department/cases/{number}/start", data={}).status_code == 403
+    with session_scope() as db:
+        assert casework.get_case(db, foreign).status == "referred"
+        assert casework.get_case(db, number).status == "in_progress"
+        trail = db.scalars(
+            select(AuditEntry.action).where(AuditEntry.actor == "dep1", AuditEntry.entity_id == number)
+        )
+        assert {"case.accepted", "case.started"} <= set(trail)

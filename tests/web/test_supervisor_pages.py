@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 import casework
 from hotline.db import session_scope
+from hotline.models import AuditEntry
 from tests.conftest import login, make_user
 
 
@@ -107,3 +108,68 @@ def test_daily_brief_page_and_pdf(sqlite_client: TestClient) -> None:
     assert pdf.content.startswith(b"%PDF")
     bad = sqlite_client.get("/supervisor/brief", params={"date": "2026-13-40"})
     assert bad.status_code == 422 and "日期格式" in bad.text
+
+
+def test_dashboard_call_followup_and_first_call_kpis(sqlite_client: TestClient) -> None:
+    from selfservice import records
+
+    with session_scope() as db:
+        for call_id, outcome in (("c1", "self_served"), ("c2", "transferred"), ("c3", "abandoned")):
+            records.start_call(db, call_id=call_id, channel="sip", caller_number="13812345678")
+            records.finish_call(db, call_id, outcome=outcome)
+        case, _ = casework.create_case(
+            db, channel="phone", caller_number="13812345678", category="咨询", content="社保卡怎么补办？"
+        )
+        casework.answer_directly(db, case, actor="agent1", answer="携带身份证到社保大厅补办。")
+    make_user("sup", ["supervisor"])
+    login(sqlite_client, "sup")
+    page = sqlite_client.get("/supervisor").text
+    assert 'id="kpi-connection">66.7%<' in page  # 2 of 3 calls were not abandoned
+    assert 'id="kpi-ivr">33.3%<' in page
+    assert 'id="kpi-first-call">100.0%<' in page
+    assert "回访率" in page and "平均等待" in page
+
+
+def test_leader_reads_but_cannot_act(sqlite_client: TestClient) -> None:
+    number, _ = referred_case()
+    make_user("boss", ["leader"])
+    t = login(sqlite_client, "boss")
+    page = sqlite_client.get(f"/supervisor/cases/{number}")
+    assert page.status_code == 200 and "仅可查阅" in page.text and "/urge" not in page.text
+    for action, data in (("urge", {"message": "快"}), ("supervise", {"instruction": "限期办结"})):
+        refused = sqlite_client.post(f"/supervisor/cases/{number}/{action}", data={**data, "csrf_token": t})
+        assert refused.status_code == 403 and "权限" in refused.text
+    assert sqlite_client.get("/supervisor/brief").status_code == 200
+    with session_scope() as db:
+        assert not db.scalars(
+            select(AuditEntry).where(AuditEntry.actor == "boss", AuditEntry.entity == "case")
+        ).all()
+
+
+def test_overdue_list_marks_red_and_yellow(sqlite_client: TestClient) -> None:
+    from datetime import timedelta
+
+    from hotline.db import utcnow
+
+    late, _ = referred_case()
+    near, _ = referred_case("13900000000")
+    fine, _ = referred_case("13700000000")
+    with session_scope() as db:
+        cases = {c.case_number: c for c in db.scalars(select(casework.Case))}
+        cases[late].deadline = utcnow() - timedelta(hours=1)
+        cases[near].deadline = utcnow() + timedelta(hours=3)
+        cases[near].due_level = "yellow"
+    make_user("sup", ["supervisor"])
+    login(sqlite_client, "sup")
+    page = sqlite_client.get("/supervisor/overdue").text
+    assert late in page and near in page and fine not in page
+    assert page.index(late) < page.index(near)  # earliest deadline first
+    assert page.count('class="badge red">已超期') >= 2 and 'class="badge yellow">即将到期</span></td>' in page
+
+
+def test_bad_brief_date_is_a_chinese_error(sqlite_client: TestClient) -> None:
+    make_user("sup", ["supervisor"])
+    login(sqlite_client, "sup")
+    resp = sqlite_client.get("/supervisor/brief.pdf?date=2026-13-45")
+    assert resp.status_code == 422 and "日期格式" in resp.text
+    assert sqlite_client.get("/supervisor/cases/NOPE-1").status_code == 404

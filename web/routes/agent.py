@@ -109,9 +109,11 @@ def send_answer(
     user: Agent,
     doc_id: Annotated[int, Form()],
     to: Annotated[str, Form()] = "",
+    number: Annotated[str, Form()] = "",
 ) -> Response:
-    """Queue the chosen knowledge-base answer as an SMS to the caller (audited)."""
-    to = "".join(ch for ch in to if ch.isdigit())
+    """Queue the chosen knowledge-base answer as an SMS to the caller (audited). The console's
+    buttons send the caller panel's `number` field; `to` names a number explicitly."""
+    to = "".join(ch for ch in (to or number) if ch.isdigit())
     doc = kb.get_document(db, doc_id)
     ctx: dict[str, Any] = {"doc_id": doc_id, "sent": False}
     if doc is None:

@@ -1,7 +1,67 @@
-"""Pages and API for: voice."""
+"""Browser voice (网上语音咨询): the IVR in a web page, over a WebSocket (16 kHz PCM both ways)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import contextlib
+import json
+import logging
+
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import Response
+
+from selfservice.browser_channel import BrowserChannel
+from selfservice.engine import Dialog
+from selfservice.menu import load_menu
+from web.templating import render
 
 router = APIRouter()
+log = logging.getLogger("hotline.voice")
+MAX_FRAME = 64 * 1024  # bytes of PCM in one message (2 s at 16 kHz)
+
+
+@router.get("/voice")
+def voice_page(request: Request) -> Response:
+    return render(request, "voice/voice.html", {})
+
+
+@router.websocket("/voice/ws")
+async def voice_socket(websocket: WebSocket) -> None:
+    await websocket.accept()
+    channel = BrowserChannel(websocket.send_json, websocket.send_bytes)
+    dialog = asyncio.create_task(Dialog(channel, load_menu()).run())
+    try:
+        while not dialog.done():
+            receive = asyncio.create_task(websocket.receive())
+            done, _ = await asyncio.wait({receive, dialog}, return_when=asyncio.FIRST_COMPLETED)
+            if receive not in done:
+                receive.cancel()
+                break
+            message = receive.result()
+            if message["type"] == "websocket.disconnect":
+                break
+            if message.get("bytes"):
+                channel.on_audio(message["bytes"][:MAX_FRAME])
+            elif message.get("text"):
+                _on_text(channel, message["text"])
+    except WebSocketDisconnect:
+        pass
+    finally:
+        channel.on_hangup()
+        with contextlib.suppress(Exception):
+            await dialog  # the dialog sees the hang-up and writes the call record
+        with contextlib.suppress(Exception):
+            await websocket.close()
+
+
+def _on_text(channel: BrowserChannel, text: str) -> None:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return
+    if not isinstance(data, dict):
+        return
+    if data.get("type") == "digit":
+        channel.on_digit(str(data.get("digit", "")))
+    elif data.get("type") == "hangup":
+        channel.on_hangup()

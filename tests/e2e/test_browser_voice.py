@@ -1,0 +1,72 @@
+"""网上语音咨询 in headless Chromium: a WAV file as the microphone, the on-screen keypad, prompts
+heard and captioned, and the call recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hotline.db import session_scope
+from kb.importer import import_file
+from selfservice import records
+from selfservice.channel import write_wav_durably
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer
+from tests.selfservice.conftest import DATA
+
+
+@pytest.fixture(scope="module")
+def microphone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A quiet room: low noise as the fake microphone."""
+    rng = np.random.default_rng(3)
+    noise = (rng.standard_normal(16000 * 5) * 30).astype(np.int16)
+    return write_wav_durably(tmp_path_factory.mktemp("mic") / "room.wav", noise, 16000)
+
+
+@pytest.fixture(scope="module")
+def mic_browser(microphone: Path) -> Iterator[object]:
+    """Chromium with a fake microphone fed from a WAV file, and permission granted."""
+    from playwright.sync_api import sync_playwright
+
+    args = [
+        *CHROMIUM_ARGS,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={microphone}",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        yield browser
+        browser.close()
+
+
+def test_voice_call_in_the_browser_with_keypad(mic_browser, live_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    assert not import_file(DATA / "kb.jsonl", publish=True).errors
+    context = mic_browser.new_context(base_url=live_server.url, locale="zh-CN", permissions=["microphone"])
+    page = context.new_page()
+    page.set_default_timeout(20000)
+    try:
+        page.goto("/")
+        page.get_by_role("navigation", name="主导航").get_by_role("link", name="网上语音咨询").click()
+        page.get_by_role("button", name="开始通话").click()
+        captions = page.locator("#voice-captions")
+        captions.get_by_text("您好，这里是12345政务服务便民热线。").wait_for()
+        assert page.locator("#voice-status").inner_text() == "通话中"
+        page.get_by_role("button", name="按键 2").click()
+        captions.get_by_text("以下是办事指南中最常被查询的内容。").wait_for()
+        page.get_by_role("button", name="挂断").click()
+        page.get_by_text("通话已结束").wait_for()
+    finally:
+        context.close()
+    for _ in range(50):
+        with session_scope() as s:
+            calls = records.recent_calls(s)
+            if calls and calls[0].ended_at is not None:
+                break
+        page.wait_for_timeout(100)
+    assert calls[0].channel == "browser"
+    assert "key:2" in calls[0].path
+    assert calls[0].outcome in ("self_served", "abandoned")

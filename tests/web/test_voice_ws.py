@@ -1,0 +1,104 @@
+"""Browser voice over the WebSocket: prompts with captions and audio, keypad digits, and a spoken
+question recognised by the real ASR."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketTestSession
+
+from hotline.db import session_scope
+from kb.importer import import_file
+from selfservice import records
+from selfservice.channel import read_wav_mono
+from tests.selfservice.conftest import DATA, SPEECH
+
+QUESTION = SPEECH / "wenet_BAC009S0724W0121.wav"  # a real recording: 广州市房地产中介协会分析
+
+
+@pytest.fixture
+def voice_client(sqlite_env: Path) -> Iterator[TestClient]:
+    """The portal with the IVR test documents published."""
+    from web.app import create_app
+
+    assert not import_file(DATA / "kb.jsonl", publish=True).errors
+    with TestClient(create_app()) as client:
+        yield client
+
+
+def next_prompt(ws: WebSocketTestSession) -> tuple[str, bytes]:
+    """The next caption and its audio."""
+    while True:
+        message = ws.receive()
+        if message.get("text"):
+            data = json.loads(message["text"])
+            if data["type"] == "prompt":
+                return data["text"], ws.receive()["bytes"]
+            if data["type"] in ("hangup", "transfer"):
+                return data["type"], b""
+
+
+def prompts_until(ws: WebSocketTestSession, start: str) -> str:
+    return prompt_and_audio_until(ws, start)[0]
+
+
+def prompt_and_audio_until(ws: WebSocketTestSession, start: str) -> tuple[str, bytes]:
+    for _ in range(30):
+        text, audio = next_prompt(ws)
+        if text.startswith(start):
+            return text, audio
+    raise AssertionError(f"no prompt starting with {start!r}")
+
+
+def test_voice_page_is_linked_and_served(voice_client: TestClient) -> None:
+    page = voice_client.get("/voice")
+    assert page.status_code == 200
+    assert "网上语音咨询" in page.text and 'data-key="0"' in page.text
+    assert 'href="/voice"' in voice_client.get("/").text
+
+
+def test_keypad_browses_a_category(voice_client: TestClient) -> None:
+    with voice_client.websocket_connect("/voice/ws") as ws:
+        text, audio = next_prompt(ws)
+        assert text == "您好，这里是12345政务服务便民热线。"
+        assert len(audio) > 16000 * 2  # over a second of 16 kHz speech
+        ws.send_text(json.dumps({"type": "digit", "digit": "2"}))
+        assert prompts_until(ws, "以下是办事指南")
+        ws.send_text(json.dumps({"type": "hangup"}))
+    with session_scope() as s:
+        record = records.recent_calls(s)[0]
+        assert record.channel == "browser"
+        assert "key:2" in (record.path or [])
+
+
+def test_spoken_question_is_recognised_and_searched(voice_client: TestClient) -> None:
+    pcm = read_wav_mono(QUESTION, 16000).astype("<i2").tobytes()
+    silence = bytes(16000 * 2)
+    with voice_client.websocket_connect("/voice/ws") as ws:
+        _, menu = prompt_and_audio_until(ws, "政策法规请按1")
+        time.sleep(len(menu) / 32000 + 0.5)  # the caller listens to the main menu, then speaks
+        for start in range(0, len(pcm), 3200):
+            ws.send_bytes(pcm[start : start + 3200])
+        for _ in range(3):
+            ws.send_bytes(silence)
+        listing = prompts_until(ws, "为您找到以下内容")  # the top 3 titles, read in one prompt
+        assert "中介" in listing
+        ws.send_text(json.dumps({"type": "hangup"}))
+    with session_scope() as s:
+        record = records.recent_calls(s)[0]
+        assert record.searches and "中介" in record.searches[0]["query"]
+
+
+def test_bad_messages_are_ignored(voice_client: TestClient) -> None:
+    with voice_client.websocket_connect("/voice/ws") as ws:
+        next_prompt(ws)
+        ws.send_text("not json")
+        ws.send_text(json.dumps(["list"]))
+        ws.send_text(json.dumps({"type": "digit", "digit": "x; drop table"}))
+        ws.send_text(json.dumps({"type": "digit", "digit": "2"}))
+        assert prompts_until(ws, "以下是办事指南")
