@@ -173,3 +173,7 @@ def test_bad_brief_date_is_a_chinese_error(sqlite_client: TestClient) -> None:
     resp = sqlite_client.get("/supervisor/brief.pdf?date=2026-13-45")
     assert resp.status_code == 422 and "日期格式" in resp.text
     assert sqlite_client.get("/supervisor/cases/NOPE-1").status_code == 404
+    number, _ = referred_case()
+    t = login(sqlite_client, "sup")
+    odd = sqlite_client.post(f"/supervisor/cases/{number}/extension", data={"granted": "9", "csrf_token": t})
+    assert odd.status_code == 200 and "请选择同意或不同意" in odd.text

@@ -194,6 +194,12 @@ def supervise(
     )
 
 
+def _decide(db: Session, case: Any, actor: str, granted: str, comment: str) -> None:
+    if granted not in ("0", "1"):
+        raise casework.CaseError("请选择同意或不同意。")
+    casework.decide_extension(db, case, actor=actor, granted=granted == "1", comment=comment)
+
+
 @router.post("/cases/{case_number}/extension")
 def decide_extension(
     request: Request,
@@ -207,9 +213,7 @@ def decide_extension(
         request,
         db,
         case_number,
-        lambda case: casework.decide_extension(
-            db, case, actor=user.username, granted=granted == "1", comment=comment.strip()
-        ),
+        lambda case: _decide(db, case, user.username, granted, comment.strip()),
         "延期申请已批准。" if granted == "1" else "延期申请未获批准。",
         done="/supervisor/extensions",
     )
