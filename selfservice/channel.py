@@ -13,6 +13,9 @@ from typing import Literal
 import numpy as np
 
 import speech
+from hotline.config import get_settings
+
+_RENDERED: dict[tuple[str, str, int], Path] = {}  # (cache dir|engine|voice, text, rate) -> cached WAV
 
 
 class CallerHungUp(Exception):
@@ -51,7 +54,21 @@ class Channel(ABC):
         self.log = CallLog()
 
     async def prompt_audio(self, text: str) -> Path:
-        return await asyncio.to_thread(speech.synthesize, text, rate=self.sample_rate)
+        """The prompt's WAV from the TTS cache. Prompts found before are answered without a thread hop,
+        so a key press is not queued behind speech recognitions busy in the thread pool."""
+        settings = get_settings()
+        key = (
+            f"{settings.audio_cache_dir}|{settings.tts_engine}|{settings.tts_voice}",
+            text,
+            self.sample_rate,
+        )
+        known = _RENDERED.get(key)
+        if known is not None and known.exists():
+            return known
+        path = await asyncio.to_thread(speech.synthesize, text, rate=self.sample_rate)
+        if len(_RENDERED) < 10_000:
+            _RENDERED[key] = path
+        return path
 
     @abstractmethod
     async def play(self, text: str | None = None, *, audio: Path | None = None) -> None:

@@ -25,6 +25,7 @@ from selfservice.menu import Menu
 log = logging.getLogger("hotline.ivr")
 
 CHOICE_WORDS = ["第一个", "第二个", "第三个"]
+DIGIT_WORDS = ["零", "洞", "幺", "一", "二", "两", "三", "四", "五", "六", "七", "拐", "八", "九"]
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 
@@ -144,10 +145,11 @@ class Dialog:
                 timeout=timing.speech_timeout if speech_allowed else timing.digit_timeout,
                 interdigit_timeout=timing.interdigit_timeout,
                 speech_allowed=speech_allowed,
+                grammar=DIGIT_WORDS if speech_allowed else None,
             )
             value = got.digits
             if got.kind == "speech" and got.recognition is not None:
-                value = speech.spoken_digits(got.recognition.text)
+                value = speech.spoken_digits("".join(got.recognition.words))
             if value == "0":
                 raise _ToAgent
             if value.isdigit():

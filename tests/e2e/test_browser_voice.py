@@ -3,6 +3,7 @@ heard and captioned, and the call recorded."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from hotline.db import session_scope
 from kb.importer import import_file
 from selfservice import records
 from selfservice.channel import write_wav_durably
+from selfservice.menu import Hours
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer
 from tests.selfservice.conftest import DATA
 
@@ -66,7 +68,34 @@ def test_voice_call_in_the_browser_with_keypad(mic_browser, live_server: LiveSer
             calls = records.recent_calls(s)
             if calls and calls[0].ended_at is not None:
                 break
-        page.wait_for_timeout(100)
+        time.sleep(0.1)  # the server ends the call record when it sees the socket close
     assert calls[0].channel == "browser"
     assert "key:2" in calls[0].path
     assert calls[0].outcome in ("self_served", "abandoned")
+
+
+def test_zero_in_the_browser_transfers_and_records_the_transfer(  # type: ignore[no-untyped-def]
+    mic_browser, live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Hours, "is_open", lambda self, moment: True)  # agents on duty at any test time
+    context = mic_browser.new_context(base_url=live_server.url, locale="zh-CN", permissions=["microphone"])
+    page = context.new_page()
+    page.set_default_timeout(20000)
+    try:
+        page.goto("/voice")
+        page.get_by_role("button", name="开始通话").click()
+        captions = page.locator("#voice-captions")
+        captions.get_by_text("人工服务请按0", exact=False).first.wait_for()
+        page.get_by_role("button", name="按键 0").click()
+        captions.get_by_text("正在为您转接人工", exact=False).wait_for()
+        page.locator("#voice-status", has_text="转接人工").wait_for()
+    finally:
+        context.close()
+    for _ in range(50):
+        with session_scope() as s:
+            calls = records.recent_calls(s)
+            if calls and calls[0].ended_at is not None:
+                break
+        time.sleep(0.1)
+    assert calls[0].channel == "browser" and calls[0].outcome == "transferred"
+    assert calls[0].transfer_target

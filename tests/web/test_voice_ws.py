@@ -102,3 +102,12 @@ def test_bad_messages_are_ignored(voice_client: TestClient) -> None:
         ws.send_text(json.dumps({"type": "digit", "digit": "x; drop table"}))
         ws.send_text(json.dumps({"type": "digit", "digit": "2"}))
         assert prompts_until(ws, "以下是办事指南")
+
+
+def test_another_sites_page_cannot_open_the_socket(voice_client: TestClient) -> None:
+    from starlette.websockets import WebSocketDisconnect
+
+    with pytest.raises(WebSocketDisconnect) as refused:
+        with voice_client.websocket_connect("/voice/ws", headers={"origin": "https://evil.example"}):
+            pass
+    assert refused.value.code == 1008
