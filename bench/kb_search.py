@@ -181,7 +181,16 @@ def bench_http(queries: list[str], seconds: float, concurrency: int) -> dict[str
     env = {**os.environ, "HOTLINE_HOME": str(home)}
     env.pop("HOTLINE_DATABASE_URL", None)
     server = subprocess.Popen(
-        [sys.executable, "-m", "hotline.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-c",
+            "from hotline.cli import app; app()",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
