@@ -92,3 +92,7 @@ def user_add(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"user {username} created")
+
+
+if __name__ == "__main__":
+    app()
