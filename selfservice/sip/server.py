@@ -94,9 +94,9 @@ class SipServer:
         elif kind == "media":
             channel.on_media(event["recording"])
         elif kind == "dtmf":
-            channel.on_dtmf(event["digit"])
-        elif kind == "ended":
-            channel.on_ended()
+            channel.on_digit(event["digit"])
+        elif kind == "ended":  # sent after the recorder is closed: all the caller said is on disk
+            channel.on_hangup()
             self.channels.pop(call, None)
         elif kind == "error":
             log.warning("SIP call %s: %s", call, event.get("detail"))
@@ -118,7 +118,7 @@ class SipServer:
             self.conn.close()
             self.conn = None
         for channel in self.channels.values():
-            channel.on_ended()
+            channel.on_hangup()
         self.channels.clear()
         if not self.stopping:
             self.restarts += 1
