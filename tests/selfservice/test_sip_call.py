@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+import casework
 import speech
 from casework.models import Case
 from hotline.config import get_settings
@@ -175,3 +176,37 @@ def test_voicemail_survives_the_caller_hanging_up_mid_recording(ivr: LiveIvr, tm
         assert record.outcome == "voicemail" and record.case_number == case.case_number
     assert recording.size > 8000 * 2
     assert np.abs(recording).max() > 3000  # the caller's voice is in it, not silence
+
+
+def test_case_progress_and_a_policy_read_by_keys(ivr: LiveIvr, tmp_path: Path) -> None:
+    with session_scope() as s:
+        case, password = casework.create_case(
+            s, channel="phone", caller_number=CALLER, content="小区路灯不亮，请尽快维修。", category="求助"
+        )
+        number = case.case_number
+    caller = call(ivr, tmp_path, None, lead=0, total=60)
+    wait = threading.Event().wait
+    try:
+        wait(1.0)
+        caller.press("3")  # case progress (cuts the welcome short)
+        wait(1.0)
+        caller.press(number + "#", gap=0.3)
+        wait(0.5)
+        caller.press(password, gap=0.3)
+        wait(4.0)  # the status is read out
+        caller.press("1")  # back at the main menu: policies
+        wait(1.0)
+        caller.press("1")  # the first (most popular) policy
+        wait(4.0)
+        caller.hangup()
+        assert caller.closed(10)
+    finally:
+        caller.stop()
+    channel = ivr.finished_call()
+    lines = channel.log.lines
+    assert any(line.startswith(f"IVR: 您的工单{number}，当前状态：") for line in lines), lines
+    assert any(line.startswith("IVR: 以下是政策法规中最常被查询的内容") for line in lines), lines
+    with session_scope() as s:
+        record = records.recent_calls(s, CALLER)[0]
+        assert "progress:ok" in record.path and "key:1" in record.path
+        assert record.documents  # a policy was read aloud
