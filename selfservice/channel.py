@@ -66,7 +66,8 @@ class Channel(ABC):
         if known is not None and known.exists():
             return known
         path = await asyncio.to_thread(speech.synthesize, text, rate=self.sample_rate)
-        if len(_RENDERED) < 10_000:
+        # an online engine may have fallen back to espeak for now: remember only the offline engine's files
+        if settings.tts_engine == "espeak" and len(_RENDERED) < 10_000:
             _RENDERED[key] = path
         return path
 
