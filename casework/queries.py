@@ -145,6 +145,18 @@ def dashboard_kpis(session: Session, day: date | None = None) -> dict:
     on_time = sum(
         1 for dl, rep, cl in done if (aware(rep) or aware(cl)) and (aware(rep) or aware(cl)) <= aware(dl)
     )
+    followed = session.scalar(
+        select(func.count(func.distinct(CaseEvent.case_id))).where(
+            CaseEvent.action == "followed_up", CaseEvent.case_id.in_(recent)
+        )
+    )
+    phone = select(Case.id).where(Case.id.in_(recent), Case.channel == "phone")
+    phone_total = session.scalar(select(func.count()).select_from(phone.subquery()))
+    first_call = session.scalar(
+        select(func.count(func.distinct(CaseEvent.case_id))).where(
+            CaseEvent.action == "answered", CaseEvent.case_id.in_(phone)
+        )
+    )
     sat = Counter(
         session.scalars(select(Case.satisfaction).where(Case.id.in_(recent), Case.satisfaction.is_not(None)))
     )
@@ -178,6 +190,8 @@ def dashboard_kpis(session: Session, day: date | None = None) -> dict:
         "direct_answer_rate": _rate(answered or 0, handled),
         "referral_rate": _rate(referred or 0, handled),
         "on_time_rate": _rate(on_time, len(done)),
+        "followup_rate": _rate(followed or 0, len(done)),  # 回访 of the finished cases
+        "first_call_rate": _rate(first_call or 0, phone_total or 0),  # phone cases answered on the call
         "satisfaction_rate": _rate(sat["满意"] + sat["基本满意"], sum(sat.values())),
         "overdue": len(overdue_cases(session)),
         "open": session.scalar(select(func.count(Case.id)).where(Case.status.in_(OPEN_STATUSES))) or 0,

@@ -53,10 +53,13 @@ def _bigrams(text: str) -> set[str]:
     return {a + b for a, b in zip(chars, chars[1:], strict=False)}
 
 
+def _jaccard(x: set[str], y: set[str]) -> float:
+    return len(x & y) / len(x | y) if x and y else 0.0
+
+
 def similarity(a: str, b: str) -> float:
     """Character-bigram Jaccard similarity of two texts (0..1)."""
-    x, y = _bigrams(a), _bigrams(b)
-    return len(x & y) / len(x | y) if x and y else 0.0
+    return _jaccard(_bigrams(a), _bigrams(b))
 
 
 def find_duplicates(session: Session, case: Case, limit: int = 10) -> list[Case]:
@@ -78,8 +81,7 @@ def find_duplicates(session: Session, case: Case, limit: int = 10) -> list[Case]
     mine = _bigrams(f"{case.topic} {case.content}")
     found: list[tuple[float, int]] = []
     for other_id, caller, topic, content in session.execute(stmt):
-        theirs = _bigrams(f"{topic} {content}")
-        score = len(mine & theirs) / len(mine | theirs) if mine and theirs else 0.0
+        score = _jaccard(mine, _bigrams(f"{topic} {content}"))
         threshold = SAME_CALLER_THRESHOLD if caller == case.caller_number else DUPLICATE_THRESHOLD
         if score >= threshold:
             found.append((score, other_id))

@@ -103,11 +103,11 @@ def call_context(session: Session, call_id: str | int) -> dict[str, Any]:
     }
 
 
-def self_service_rate(session: Session, day: date) -> float | None:
-    """Share of the finished calls of one local day that were served by the IVR alone (None: no calls)."""
+def call_outcomes(session: Session, day: date) -> dict[str, int]:
+    """How the finished calls of one local day ended: outcome -> count."""
     start = datetime.combine(day, time.min, LOCAL_ZONE)
     end = start + timedelta(days=1)
-    rows = dict(
+    return dict(
         session.execute(
             select(CallRecord.outcome, func.count())
             .where(CallRecord.started_at >= start, CallRecord.started_at < end)
@@ -115,5 +115,17 @@ def self_service_rate(session: Session, day: date) -> float | None:
             .group_by(CallRecord.outcome)
         ).all()
     )
+
+
+def self_service_rate(session: Session, day: date) -> float | None:
+    """Share of the finished calls of one local day that were served by the IVR alone (None: no calls)."""
+    rows = call_outcomes(session, day)
     total = sum(rows.values())
     return rows.get("self_served", 0) / total if total else None
+
+
+def connection_rate(session: Session, day: date) -> float | None:
+    """Share of the finished calls of one local day that were not abandoned (None: no calls)."""
+    rows = call_outcomes(session, day)
+    total = sum(rows.values())
+    return (total - rows.get("abandoned", 0)) / total if total else None

@@ -42,7 +42,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from selfservice.sip import start_sip
 
         server = await start_sip()
-    app.state.sip = server
     try:
         yield
     finally:

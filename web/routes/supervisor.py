@@ -4,17 +4,16 @@ instructions (督办/批示), extension decisions and the daily brief (每日要
 from __future__ import annotations
 
 import tempfile
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import casework
-from casework.models import Case, CaseEvent
+import selfservice
 from hotline.models import User
 from web.routes.casepages import (
     LOCAL_TZ,
@@ -31,11 +30,6 @@ Supervisor = Annotated[User, Depends(require_roles("supervisor", "leader"))]
 # Leaders read dashboards and briefs; only supervisors urge, supervise and decide extensions.
 Acting = Annotated[User, Depends(require_roles("supervisor"))]
 
-try:  # the IVR's call records, when the selfservice package provides them
-    from selfservice import CallRecord, self_service_rate
-except ImportError:  # pragma: no cover - depends on the IVR package's progress
-    CallRecord = self_service_rate = None  # type: ignore[assignment,misc]
-
 
 def today() -> date:
     return datetime.now(LOCAL_TZ).date()
@@ -48,56 +42,6 @@ def parse_day(value: str | None) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise HTTPException(status_code=422, detail="日期格式应为 YYYY-MM-DD。") from None
-
-
-def _rate(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
-
-
-def call_kpis(db: Session, day: date) -> dict[str, float | None]:
-    """Connection rate (calls not abandoned) of one local day from the IVR's call records;
-    None when there are no finished calls. Wait times are not recorded, so no average wait."""
-    if CallRecord is None:
-        return {"connection_rate": None}
-    start = datetime.combine(day, time.min, LOCAL_TZ)
-    rows = dict(
-        db.execute(
-            select(CallRecord.outcome, func.count())
-            .where(CallRecord.started_at >= start, CallRecord.started_at < start + timedelta(days=1))
-            .where(CallRecord.outcome != "in_progress")
-            .group_by(CallRecord.outcome)
-        ).all()
-    )
-    total = sum(rows.values())
-    return {"connection_rate": _rate(total - rows.get("abandoned", 0), total)}
-
-
-def case_kpis(db: Session, day: date) -> dict[str, float | None]:
-    """回访 rate (finished cases of the last 30 days with a follow-up) and first-call resolution
-    (phone cases of the last 30 days answered directly on the call)."""
-    since = datetime.combine(day - timedelta(days=29), time.min, LOCAL_TZ)
-    recent = select(Case.id).where(Case.created_at >= since)
-    finished = db.scalar(
-        select(func.count(Case.id)).where(
-            Case.created_at >= since, Case.status.in_(("replied", "reviewed", "followed_up", "closed"))
-        )
-    )
-    followed = db.scalar(
-        select(func.count(func.distinct(CaseEvent.case_id))).where(
-            CaseEvent.action == "followed_up", CaseEvent.case_id.in_(recent)
-        )
-    )
-    phone = select(Case.id).where(Case.created_at >= since, Case.channel == "phone")
-    phone_total = db.scalar(select(func.count()).select_from(phone.subquery()))
-    first_call = db.scalar(
-        select(func.count(func.distinct(CaseEvent.case_id))).where(
-            CaseEvent.action == "answered", CaseEvent.case_id.in_(phone)
-        )
-    )
-    return {
-        "followup_rate": _rate(followed or 0, finished or 0),
-        "first_call_rate": _rate(first_call or 0, phone_total or 0),
-    }
 
 
 def bars(
@@ -117,13 +61,11 @@ def bars(
 def dashboard(request: Request, db: SessionDep, user: Supervisor) -> Response:
     day = today()
     kpis = casework.dashboard_kpis(db, day)
-    ivr_rate = self_service_rate(db, day) if self_service_rate is not None else None
     ctx = {
         "day": day,
         "kpis": kpis,
-        "ivr_rate": ivr_rate,
-        "calls": call_kpis(db, day),
-        "extra": case_kpis(db, day),
+        "ivr_rate": selfservice.self_service_rate(db, day),
+        "connection_rate": selfservice.connection_rate(db, day),  # wait times are not recorded
         "by_category": bars(kpis.get("by_category")),
         "by_department": bars(kpis.get("by_department")),
         "trend": bars(kpis.get("daily_counts"), limit=31, by_value=False),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
@@ -16,7 +15,6 @@ from selfservice.menu import load_menu
 from web.templating import render
 
 router = APIRouter()
-log = logging.getLogger("hotline.voice")
 MAX_FRAME = 64 * 1024  # bytes of PCM in one message (2 s at 16 kHz)
 
 
