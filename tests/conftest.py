@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,6 +99,13 @@ def sqlite_client(sqlite_env: Path) -> Iterator[TestClient]:
 
     with TestClient(create_app()) as c:
         yield c
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A free local port: TCP by default, UDP with socket.SOCK_DGRAM."""
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def make_user(username: str, roles: list[str], password: str = "correct-horse", **kw: str) -> None:

@@ -26,7 +26,8 @@ class GrowingRecording:
     def _start(self) -> int | None:
         if self.data_start is None:
             try:
-                head = self.path.read_bytes()[:512]
+                with open(self.path, "rb") as fh:
+                    head = fh.read(512)
             except FileNotFoundError:
                 return None
             at = head.find(b"data")

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import multiprocessing
 import re
+from collections import deque
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -44,7 +45,7 @@ class SipServer:
         self.ready = asyncio.Event()
         self.stopping = False
         self.restarts = 0
-        self.finished: list[SipChannel] = []
+        self.finished: deque[SipChannel] = deque(maxlen=100)  # the latest calls, for inspection
 
     async def start(self) -> None:
         self._spawn()

@@ -17,7 +17,8 @@ from casework.models import OutboxMessage
 from hotline.cli import app
 from hotline.db import new_session, reset_caches, session_scope, utcnow
 from tests.casework.helpers import new_case, outbox
-from tests.casework.kannel_gateway import KannelGateway, free_port, kannel_missing_reason
+from tests.casework.kannel_gateway import KannelGateway, kannel_missing_reason
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e
 

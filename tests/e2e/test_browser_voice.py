@@ -45,6 +45,18 @@ def mic_browser(microphone: Path) -> Iterator[object]:
         browser.close()
 
 
+def finished_calls() -> list:  # type: ignore[type-arg]
+    """The call records, newest first, once the newest has ended (the server ends it when it sees
+    the socket close)."""
+    for _ in range(50):
+        with session_scope() as s:
+            calls = records.recent_calls(s)
+            if calls and calls[0].ended_at is not None:
+                return calls
+        time.sleep(0.1)
+    return calls
+
+
 def test_voice_call_in_the_browser_with_keypad(mic_browser, live_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
     assert not import_file(DATA / "kb.jsonl", publish=True).errors
     context = mic_browser.new_context(base_url=live_server.url, locale="zh-CN", permissions=["microphone"])
@@ -63,12 +75,7 @@ def test_voice_call_in_the_browser_with_keypad(mic_browser, live_server: LiveSer
         page.get_by_text("通话已结束").wait_for()
     finally:
         context.close()
-    for _ in range(50):
-        with session_scope() as s:
-            calls = records.recent_calls(s)
-            if calls and calls[0].ended_at is not None:
-                break
-        time.sleep(0.1)  # the server ends the call record when it sees the socket close
+    calls = finished_calls()
     assert calls[0].channel == "browser"
     assert "key:2" in calls[0].path
     assert calls[0].outcome in ("self_served", "abandoned")
@@ -91,11 +98,6 @@ def test_zero_in_the_browser_transfers_and_records_the_transfer(  # type: ignore
         page.locator("#voice-status", has_text="转接人工").wait_for()
     finally:
         context.close()
-    for _ in range(50):
-        with session_scope() as s:
-            calls = records.recent_calls(s)
-            if calls and calls[0].ended_at is not None:
-                break
-        time.sleep(0.1)
+    calls = finished_calls()
     assert calls[0].channel == "browser" and calls[0].outcome == "transferred"
     assert calls[0].transfer_target

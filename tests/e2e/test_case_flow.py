@@ -151,19 +151,9 @@ def test_case_pages_fit_a_phone_screen(page) -> None:  # type: ignore[no-untyped
 
 
 def test_agent_finds_kb_answer_instantly_and_sends_it_by_sms(page) -> None:  # type: ignore[no-untyped-def]
-    import kb
+    from tests.web.test_agent_console import publish_answer
 
-    with session_scope() as db:
-        data = kb.DocumentInput(
-            title="住房公积金提取办理指南",
-            category="常见问题",
-            body="职工购买自住住房的，可以申请提取住房公积金。",
-            question="怎么提取公积金？",
-            answer="携带身份证和购房合同到市住房公积金管理中心办理提取。",
-        )
-        doc = kb.create_document(db, data, actor="seed-editor")
-        kb.submit_document(db, doc.id, actor="seed-editor")
-        kb.approve_document(db, doc.id, actor="seed-reviewer")
+    publish_answer()
     make_user("agent1", ["agent"])
     log_in(page, "agent1")
     page.goto("/agent")

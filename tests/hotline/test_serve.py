@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from hotline.config import BUNDLED_DATA
-from tests.e2e.conftest import free_port
+from tests.conftest import free_port
 
 SMALL_KB = Path(__file__).parents[1] / "selfservice" / "data" / "kb.jsonl"
 
@@ -29,12 +29,6 @@ def small_data_dir(root: Path) -> Path:
     (data / "kb").mkdir()
     (data / "kb" / "bundle.jsonl").write_bytes(SMALL_KB.read_bytes())
     return data
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def sip_options(port: int) -> str:
@@ -79,7 +73,7 @@ def wait_until_up(url: str, proc: subprocess.Popen[str], seconds: float = 90.0) 
 
 
 def test_first_start_imports_the_bundled_kb_and_serves_search(tmp_path: Path) -> None:
-    port, sip_port = free_port(), free_udp_port()
+    port, sip_port = free_port(), free_port(socket.SOCK_DGRAM)
     env = {
         "HOTLINE_SIP_PORT": str(sip_port),
         **os.environ,

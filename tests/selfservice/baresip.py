@@ -13,14 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.conftest import free_port
+
 BARESIP = "/usr/bin/baresip"
 MODULES = "/usr/lib/baresip/modules"
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_voice(

@@ -23,7 +23,8 @@ from selfservice.channel import read_wav_mono
 from selfservice.engine import Dialog
 from selfservice.menu import load_menu
 from selfservice.sip import SipChannel, SipServer, caller_number
-from tests.selfservice.baresip import BARESIP, Baresip, free_port, write_voice
+from tests.conftest import free_port
+from tests.selfservice.baresip import BARESIP, Baresip, write_voice
 from tests.selfservice.conftest import OFFICE_HOURS, SPEECH
 
 pytestmark = pytest.mark.e2e
