@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from casework import notices
 from casework.calendar import LOCAL_TZ, WorkCalendar, aware, handling_days
 from casework.errors import CaseError, CaseQueryLocked, CaseQueryRejected
-from casework.models import Case, CaseEvent, CaseSequence, Department, QueryAttempt
-from hotline import audit
+from casework.models import Case, CaseEvent, CaseSequence, Department
+from hotline import attempts, audit
 from hotline.db import utcnow
 
 CHANNELS = ("phone", "voicemail", "web", "sms")
@@ -28,6 +28,7 @@ OPEN_STATUSES = ("pending_review", "registered", "referred", "accepted", "in_pro
 FINAL_STATUSES = ("closed", "rejected", "merged")
 MAX_FAILURES = 3
 LOCK_WINDOW = timedelta(minutes=15)
+ATTEMPT_SCOPE = "case_query:"  # failures counted in hotline.attempts under this prefix
 _PHONE_CHARS = re.compile(r"[\s()\-]")
 # Query passwords are 6 digits: the rate limit protects them, the hash only keeps them out of sight
 # of database readers; lighter argon2 parameters keep registration fast (~5 ms).
@@ -212,11 +213,6 @@ def repeat_caller(session: Session, number: str) -> CallerInfo:
     return CallerInfo(count=total or 0, open=open_count or 0, last_contact=aware(last))
 
 
-def _failures(session: Session, key: str, since: datetime) -> int:
-    stmt = select(func.count(QueryAttempt.id)).where(QueryAttempt.key == key, QueryAttempt.at >= since)
-    return session.scalar(stmt) or 0
-
-
 def check_progress(
     session: Session, case_number: str, password: str, *, caller_key: str, now: datetime | None = None
 ) -> ProgressView:
@@ -226,17 +222,15 @@ def check_progress(
     password give the same CaseQueryRejected."""
     now = now or utcnow()
     case_number, password = str(case_number).strip(), str(password).strip()
-    keys = [f"case:{case_number[:40]}", f"caller:{caller_key[:80]}"]
-    since = now - LOCK_WINDOW
-    if any(_failures(session, key, since) >= MAX_FAILURES for key in keys):
+    keys = [f"{ATTEMPT_SCOPE}case:{case_number[:40]}", f"{ATTEMPT_SCOPE}caller:{caller_key[:80]}"]
+    if any(attempts.blocked(session, key, MAX_FAILURES, LOCK_WINDOW, now=now) for key in keys):
         raise CaseQueryLocked("查询失败次数过多，请15分钟后再试。")
     case = get_case(session, case_number) if case_number.isdigit() else None
     valid = case is not None and case.status != "merged" and verify_secret(case.password_hash, password)
     if case is None:
         hash_secret(password)  # same cost as a real check: timing gives no hint either
     if not valid:
-        session.add_all([QueryAttempt(key=key, at=now) for key in keys])
-        session.flush()
+        attempts.record_failure(session, keys, LOCK_WINDOW, now=now)
         raise CaseQueryRejected("工单编号或查询密码不正确。")
     return ProgressView(
         case_number=case.case_number,

@@ -158,17 +158,6 @@ class CaseEvent(Base):
         return ACTION_LABELS.get(self.action, self.action)
 
 
-class QueryAttempt(Base):
-    """A failed progress query, per case number and per caller (rate limiting across processes)."""
-
-    __tablename__ = "case_query_attempts"
-    __table_args__ = (Index("ix_case_query_attempts_key_at", "key", "at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(96))  # "case:<number>" or "caller:<key>"
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
 class ExtensionRequest(Base):
     """A department's request for more working days (延期申请)."""
 

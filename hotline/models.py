@@ -1,10 +1,11 @@
-"""Core tables: staff users with roles, and the audit trail every package writes to."""
+"""Core tables: staff users with roles, the audit trail every package writes to, and failed attempts
+(rate limits shared by every process)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.db import Base, utcnow
@@ -50,3 +51,15 @@ class AuditEntry(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+
+class FailedAttempt(Base):
+    """One failed attempt (a login, a case progress query) under a rate-limit key; kept in the database
+    so that every web worker and the IVR count the same failures (see hotline.attempts)."""
+
+    __tablename__ = "failed_attempts"
+    __table_args__ = (Index("ix_failed_attempts_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(160))  # "<scope>:<what>", e.g. "login:127.0.0.1:alice"
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -123,12 +123,3 @@ def login(client: TestClient, username: str, password: str = "correct-horse") ->
     )
     assert resp.status_code == 303, resp.text
     return client.get("/api/session").json()["csrf_token"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_login_limiter() -> Iterator[None]:
-    """The login limiter lives in the process; each test starts with no failed attempts on record."""
-    from web.security import login_limiter
-
-    login_limiter.reset()
-    yield

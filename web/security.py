@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import time
-from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Annotated
 from urllib.parse import quote, urlsplit
 
@@ -126,30 +125,11 @@ def safe_next(next_url: str | None) -> str:
     return "/"
 
 
-class AttemptLimiter:
-    """Sliding-window limiter for login attempts (in-process)."""
-
-    def __init__(self, limit: int, window_seconds: float) -> None:
-        self.limit = limit
-        self.window = window_seconds
-        self._hits: dict[str, deque[float]] = defaultdict(deque)
-
-    def blocked(self, key: str) -> bool:
-        hits = self._hits[key]
-        now = time.monotonic()
-        while hits and now - hits[0] > self.window:
-            hits.popleft()
-        return len(hits) >= self.limit
-
-    def hit(self, key: str) -> None:
-        self._hits[key].append(time.monotonic())
-
-    def clear(self, key: str) -> None:
-        self._hits.pop(key, None)
-
-    def reset(self) -> None:
-        """Forget every attempt (a new app instance, or between tests)."""
-        self._hits.clear()
+LOGIN_MAX_FAILURES = 5
+LOGIN_WINDOW = timedelta(minutes=5)
 
 
-login_limiter = AttemptLimiter(limit=5, window_seconds=300)
+def login_attempt_key(request: Request, username: str) -> str:
+    """The rate-limit key of a login attempt (hotline.attempts): client address and username."""
+    host = request.client.host if request.client else "-"
+    return f"login:{host}:{username[:64]}"

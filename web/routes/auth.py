@@ -5,9 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from hotline import audit
+from hotline import attempts, audit
 from hotline.users import authenticate
-from web.security import SessionDep, csrf_token, login_limiter, safe_next
+from web.security import (
+    LOGIN_MAX_FAILURES,
+    LOGIN_WINDOW,
+    SessionDep,
+    csrf_token,
+    login_attempt_key,
+    safe_next,
+)
 from web.templating import render
 
 router = APIRouter()
@@ -26,8 +33,8 @@ def login(
     password: str = Form(...),
     next: str = Form("/"),
 ) -> Response:
-    key = f"{request.client.host if request.client else '-'}:{username}"
-    if login_limiter.blocked(key):
+    key = login_attempt_key(request, username)
+    if attempts.blocked(db, key, LOGIN_MAX_FAILURES, LOGIN_WINDOW):
         return render(
             request,
             "login.html",
@@ -36,11 +43,12 @@ def login(
         )
     user = authenticate(db, username, password)
     if user is None:
-        login_limiter.hit(key)
+        attempts.record_failure(db, [key], LOGIN_WINDOW)
+        db.commit()
         return render(
             request, "login.html", {"next": safe_next(next), "error": "用户名或密码错误。"}, status_code=401
         )
-    login_limiter.clear(key)
+    attempts.clear(db, key)
     request.session.clear()
     request.session["uid"] = user.id
     csrf_token(request)
