@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import math
 import os
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import tantivy
@@ -16,6 +19,7 @@ from kb.search.engines import EngineHit
 from kb.search.query import Filters, QueryPlan
 
 WRITER_HEAP = 128_000_000
+WRITE_LOCK_FILE = "hotline-write.lock"  # held by the process writing a batch (web workers, CLI)
 
 
 def _prior(popularity: int) -> float:
@@ -57,6 +61,14 @@ class TantivyEngine:
         """Nothing to release: tantivy files are memory-mapped and freed with the object."""
 
     # -- writing -------------------------------------------------------------------------
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One writer at a time: threads of this process, then other processes (tantivy's own
+        writer lock fails at once with LockBusy instead of waiting)."""
+        with self._write_lock, open(self.directory / WRITE_LOCK_FILE, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+            yield
+
     def _writer(self) -> tantivy.IndexWriter:
         return self.index.writer(heap_size=WRITER_HEAP, num_threads=1)
 
@@ -67,7 +79,7 @@ class TantivyEngine:
         self._meta_mtime = self._meta_stamp()
 
     def upsert(self, rows: list[sch.Row]) -> None:
-        with self._write_lock:
+        with self._exclusive():
             writer = self._writer()
             for row in rows:
                 writer.delete_documents_by_term("id", row.id)
@@ -89,14 +101,14 @@ class TantivyEngine:
             self._commit(writer)
 
     def delete(self, ids: list[int]) -> None:
-        with self._write_lock:
+        with self._exclusive():
             writer = self._writer()
             for doc_id in ids:
                 writer.delete_documents_by_term("id", int(doc_id))
             self._commit(writer)
 
     def clear(self) -> None:
-        with self._write_lock:
+        with self._exclusive():
             writer = self._writer()
             writer.delete_all_documents()
             self._commit(writer)
