@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -83,13 +83,14 @@ class SearchIndex:
             today=(today or date.today()).toordinal(),
         )
         suggestion = self.suggest_spelling(text)
-        plan = query.build(text, synonyms, with_pinyin=suggestion is not None)
+        doc_ratio = self._doc_ratio()
+        plan = query.build(text, synonyms, with_pinyin=suggestion is not None, doc_ratio=doc_ratio)
         if plan.empty:
             return SearchOutcome(total=0, hits=[], suggestion=suggestion)
         limit, offset = max(1, limit), max(0, offset)
         total, found = self.engine.search(plan, filters, limit, offset)
         if total == 0 and suggestion is None:
-            plan = query.build(text, synonyms, with_pinyin=True)
+            plan = query.build(text, synonyms, with_pinyin=True, doc_ratio=doc_ratio)
             total, found = self.engine.search(plan, filters, limit, offset)
         marker = highlight.Highlighter(plan.marks)
         hits = [
@@ -103,6 +104,11 @@ class SearchIndex:
     def suggest_spelling(self, query_text: str) -> str | None:
         """ "Did you mean": replace unknown runs that sound like an indexed title/keyword word."""
         return query.did_you_mean(query_text, self._is_known, self._word_for_pinyin)
+
+    def _doc_ratio(self) -> Callable[[str], float]:
+        """Share of indexed documents whose text has a word (for choosing phrase clauses)."""
+        total = max(1, self.engine.count())
+        return lambda word: self.engine.doc_freq(schema.BODY_FIELD, word) / total
 
     def _is_known(self, word: str) -> bool:
         return any(self.engine.doc_freq(field, word) > 0 for field in KNOWN_FIELDS)

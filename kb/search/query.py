@@ -70,15 +70,28 @@ def _clauses(text: str, weight: float) -> list[TermClause]:
     return out
 
 
+def _word_pairs(words: list[str], doc_ratio: Callable[[str], float] | None) -> list[list[str]]:
+    """Adjacent word pairs for proximity clauses, the rarest first (see schema.PHRASE_LIMIT)."""
+    pairs = [[a, b] for a, b in zip(words, words[1:], strict=False)]
+    if doc_ratio is None:
+        return pairs[: sch.PHRASE_LIMIT]
+    ratios = {w: doc_ratio(w) for w in words}
+    kept = [p for p in pairs if 0 < min(ratios[p[0]], ratios[p[1]]) <= sch.PHRASE_MAX_DF]
+    kept.sort(key=lambda p: ratios[p[0]] + ratios[p[1]])
+    return kept[: sch.PHRASE_LIMIT]
+
+
 def build(
     text: str,
     synonyms: Sequence[Sequence[str]] = (),
     with_pinyin: bool = False,
+    doc_ratio: Callable[[str], float] | None = None,
 ) -> QueryPlan:
     """Turn a user's query into weighted clauses.
 
     with_pinyin adds the query's pinyin bigrams (homophone fallback: 公基金 meets 公积金); the
     index asks for it when the query sounds like indexed words it does not spell.
+    doc_ratio(word) is the share of documents containing a word (phrase selection).
     """
     terms = _clauses(text, 1.0)
     expanded = expand_synonyms(text, synonyms)
@@ -88,11 +101,12 @@ def build(
     if with_pinyin and sch.PINYIN_BOOST:
         grams = dict.fromkeys(analysis.pinyin_grams(text))
         terms.extend(TermClause(sch.PINYIN_FIELD, g, sch.PINYIN_BOOST) for g in grams)
+    pairs = _word_pairs(words, doc_ratio)
     phrases = [
-        PhraseClause(f, [a, b], sch.PHRASE_SLOP, boost)
+        PhraseClause(f, pair, sch.PHRASE_SLOP, boost)
         for f, boost in sch.PHRASE_BOOSTS.items()
         if boost
-        for a, b in zip(words, words[1:], strict=False)
+        for pair in pairs
     ]
     marks = {*words, *analysis.tokens(text), *(w for m in expanded for w in (m, *analysis.tokens(m)))}
     if any(len(m) > 1 for m in marks):

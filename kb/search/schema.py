@@ -36,6 +36,11 @@ PINYIN_BOOST = 0.3  # only when the query has a word unknown to the index (see q
 # Proximity: each pair of adjacent query words found near each other in the text.
 PHRASE_BOOSTS: dict[str, float] = {BODY_FIELD: 1.0}
 PHRASE_SLOP = 2  # search-mode segmentation puts sub-words between two words
+# Phrase clauses read positions, the costliest part of a query: a long question keeps only its
+# PHRASE_LIMIT rarest word pairs, and a pair whose rarer word is in more than PHRASE_MAX_DF of
+# the documents (疫情 防控) is dropped: it separates nothing and costs the most.
+PHRASE_LIMIT = 6
+PHRASE_MAX_DF = 0.3
 POPULARITY_WEIGHT = 0.05  # score x (1 + w * ln(1 + popularity)): a mild prior
 BM25_K1 = 1.2  # tantivy's fixed values; whoosh is set to the same
 BM25_B = 0.75
