@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from casework.calendar import aware
 from casework.models import Case, Department
+from hotline.textsim import bigrams, jaccard
 
 jieba.setLogLevel(60)
 DUPLICATE_WINDOW = timedelta(days=30)
@@ -48,20 +49,6 @@ def suggest_department(session: Session, text: str, limit: int = 3) -> list[tupl
     return [(dept, round(score / top, 3)) for dept, score in scored[:limit]]
 
 
-def _bigrams(text: str) -> set[str]:
-    chars = [c for c in text if not c.isspace() and c not in "，。！？、,.!?;；：:（）()“”\"'"]
-    return {a + b for a, b in zip(chars, chars[1:], strict=False)}
-
-
-def _jaccard(x: set[str], y: set[str]) -> float:
-    return len(x & y) / len(x | y) if x and y else 0.0
-
-
-def similarity(a: str, b: str) -> float:
-    """Character-bigram Jaccard similarity of two texts (0..1)."""
-    return _jaccard(_bigrams(a), _bigrams(b))
-
-
 def find_duplicates(session: Session, case: Case, limit: int = 10) -> list[Case]:
     """Open cases of the last 30 days that look like the same request: very similar text, or
     the same caller with a fairly similar text. Most similar first. Candidates are compared on a few
@@ -78,10 +65,10 @@ def find_duplicates(session: Session, case: Case, limit: int = 10) -> list[Case]
         .order_by(Case.created_at.desc())
         .limit(2000)
     )
-    mine = _bigrams(f"{case.topic} {case.content}")
+    mine = bigrams(f"{case.topic} {case.content}")
     found: list[tuple[float, int]] = []
     for other_id, caller, topic, content in session.execute(stmt):
-        score = _jaccard(mine, _bigrams(f"{topic} {content}"))
+        score = jaccard(mine, bigrams(f"{topic} {content}"))
         threshold = SAME_CALLER_THRESHOLD if caller == case.caller_number else DUPLICATE_THRESHOLD
         if score >= threshold:
             found.append((score, other_id))

@@ -30,6 +30,7 @@ from kb.importer import load_bundled_corpus
 from kb.models import Document, Feedback, Revision, SearchGap, SynonymGroup
 from kb.retrieval import get_document, popular_documents, record_feedback, record_view, search, suggest
 from kb.schemas import CATEGORIES, DocumentInput, DocumentView, SearchHit, SearchResults
+from kb.similar import SimilarDocument, similar_documents
 
 
 def ensure_index() -> None:
@@ -57,6 +58,7 @@ __all__ = [
     "SearchGap",
     "SearchHit",
     "SearchResults",
+    "SimilarDocument",
     "SynonymGroup",
     "WorkflowError",
     "approve_document",
@@ -80,6 +82,7 @@ __all__ = [
     "revisions",
     "save_synonym_group",
     "search",
+    "similar_documents",
     "submit_document",
     "suggest",
     "update_document",

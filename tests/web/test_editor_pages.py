@@ -335,3 +335,31 @@ def test_usage_statistics_per_document(sqlite_client: TestClient) -> None:
     login(sqlite_client, "ed")
     html = sqlite_client.get(f"/editor/documents/{doc_id}").text
     assert "浏览 2 次 · 有帮助 1 · 没有帮助 0" in html
+
+
+NOTICE = (
+    "为做好疫情防控期间纳税服务，按月申报的纳税人、扣缴义务人，2月份申报纳税期限延长至2月24日；"
+    "受疫情影响不能按期申报的，可依法办理延期申报。纳税人可通过电子税务局、手机APP办理涉税事项，"
+    "确需到办税服务厅办理的，请提前预约，错峰办税。"
+)
+
+
+def test_near_duplicate_documents_are_flagged_to_editors(client: TestClient) -> None:
+    original = add_document("关于延长2月份纳税申报期限的通告", NOTICE)
+    copy = add_document(
+        "转发：关于延长2月份纳税申报期限的通告", "各单位：现将通告转发如下。" + NOTICE, publish=False
+    )
+    other = add_document("居住证签注办理指南", "携带居住证原件和身份证到派出所窗口办理签注。")
+    make_user("editor1", ["editor"])
+    login(client, "editor1")
+
+    similar = client.get(f"/api/kb/documents/{copy}/similar").json()
+    assert [s["id"] for s in similar] == [original]
+    assert similar[0]["status"] == "published" and 0.6 <= similar[0]["similarity"] < 1
+    assert [s["id"] for s in client.get(f"/api/kb/documents/{original}/similar").json()] == [copy]
+    assert client.get(f"/api/kb/documents/{other}/similar").json() == []
+
+    page = client.get(f"/editor/documents/{copy}").text
+    assert "疑似重复" in page and f'href="/editor/documents/{original}"' in page
+    assert "疑似重复" not in client.get(f"/editor/documents/{other}").text
+    assert client.get("/api/kb/documents/999999/similar").status_code == 404

@@ -312,6 +312,7 @@ def document_detail(request: Request, db: SessionDep, user: Staff, doc_id: int) 
         "history": kb.history(db, doc_id),
         "history_labels": HISTORY_LABELS,
         "revisions": kb.revisions(db, doc_id),
+        "similar": kb.similar_documents(db, doc_id),
         "can_approve": may_approve(db, doc_id, user),
         "is_reviewer": user.has_role("reviewer"),
     }
@@ -554,6 +555,13 @@ def api_diff(db: SessionDep, user: Staff, doc_id: int) -> list[str]:
 def api_history(db: SessionDep, user: Staff, doc_id: int) -> list[dict[str, Any]]:
     row_or_404(db, doc_id)
     return [as_dict(e) for e in kb.history(db, doc_id)]
+
+
+@router.get("/api/kb/documents/{doc_id}/similar", tags=["knowledge base (staff)"])
+def api_similar(db: SessionDep, user: Staff, doc_id: int) -> list[dict[str, Any]]:
+    """Other documents with almost the same text (possible duplicates), most similar first."""
+    row_or_404(db, doc_id)
+    return [as_dict(s) for s in kb.similar_documents(db, doc_id)]
 
 
 @router.get("/api/kb/documents/{doc_id}/revisions", tags=["knowledge base (staff)"])
