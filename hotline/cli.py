@@ -41,6 +41,9 @@ def serve(
     host: str = typer.Option(None, help="Address to listen on (default from settings)."),
     port: int = typer.Option(None, help="Port (default from settings)."),
     sip: bool = typer.Option(True, "--sip/--no-sip", help="Answer SIP calls (HOTLINE_SIP_HOST/PORT)."),
+    workers: int = typer.Option(
+        None, min=1, help="Web worker processes (HOTLINE_WORKERS; default: one per CPU core, at most 4)."
+    ),
 ) -> None:
     """Run the web portal and the IVR channels (SIP line, browser voice)."""
     import uvicorn
@@ -49,21 +52,37 @@ def serve(
         os.environ["HOTLINE_SIP_ENABLED"] = "1"
         get_settings.cache_clear()
     settings = get_settings()
+    workers = workers or settings.worker_count
     if sip:
         typer.echo(f"IVR SIP 线路：sip:ivr@{settings.sip_host}:{settings.sip_port}")
     typer.echo(f"数据目录 {settings.home}：检查数据库与索引（首次启动会导入内置知识库，约需一分钟）…")
-    imported = bootstrap.init(load_bundled=True)
+    imported = bootstrap.init(load_bundled=True)  # once, here, before the workers start
+    settings.session_secret()  # likewise: every worker signs cookies with the same key
     if imported:
         typer.echo("已导入内置知识库：" + "，".join(f"{k} {v}" for k, v in imported.items()))
     if not bootstrap.has_staff_accounts():
         typer.echo("尚无工作人员账号；创建管理员：hotline user add admin --roles admin,editor,reviewer")
+    typer.echo(f"网站工作进程：{workers} 个")
     uvicorn.run(
         "web.app:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
+        workers=workers,
         log_level="info",
+        log_config=_log_config(),
     )
+
+
+def _log_config() -> dict:
+    """uvicorn's logging, plus our own INFO messages (e.g. which worker answers the SIP line)."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["hotline"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 @user_app.command("add")

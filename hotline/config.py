@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +16,7 @@ from pydantic_settings import (
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DATA = REPO_ROOT / "data"
+MAX_AUTO_WORKERS = 4
 
 
 class Settings(BaseSettings):
@@ -40,6 +42,8 @@ class Settings(BaseSettings):
     # web
     host: str = "127.0.0.1"
     port: int = 8000
+    # web worker processes of `hotline serve`; unset: one per CPU core, at most MAX_AUTO_WORKERS
+    workers: int | None = None
     # sms
     kannel_url: str | None = None
     kannel_user: str = "hotline"
@@ -68,6 +72,13 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{(self.home / 'hotline.db').resolve()}"
 
     @property
+    def worker_count(self) -> int:
+        """Web worker processes: the setting, or one per CPU core available (at most 4)."""
+        if self.workers:
+            return max(1, self.workers)
+        return max(1, min(MAX_AUTO_WORKERS, len(os.sched_getaffinity(0))))
+
+    @property
     def index_dir(self) -> Path:
         return self.home / "index"
 
@@ -89,14 +100,23 @@ class Settings(BaseSettings):
             path.mkdir(parents=True, exist_ok=True)
 
     def session_secret(self) -> str:
-        """The cookie-signing secret: configured, or generated once and kept in HOTLINE_HOME."""
+        """The cookie-signing secret: configured, or generated once and kept in HOTLINE_HOME (created
+        atomically: processes starting together all read the one key that was written first)."""
         if self.secret_key:
             return self.secret_key
         self.ensure_home()
         path = self.home / "secret_key"
         if not path.exists():
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+            tmp = path.with_name(f".secret_key.{os.getpid()}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+            try:
+                os.link(tmp, path)  # fails if another process was first
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink(missing_ok=True)
         return path.read_text().strip()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 import wave
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -110,7 +111,7 @@ def beep(rate: int, seconds: float = 0.4, freq: float = 1000.0) -> np.ndarray:
 def write_wav_durably(path: Path, samples: np.ndarray, rate: int) -> Path:
     """Write a mono 16-bit WAV and fsync it (and its folder) before returning."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".part")
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")  # unique: processes never collide
     with open(tmp, "wb") as fh:
         with wave.open(fh, "wb") as wav:
             wav.setnchannels(1)

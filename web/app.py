@@ -20,6 +20,7 @@ from web.security import LoginRequired, load_user, login_redirect_target, verify
 log = logging.getLogger("hotline.web")
 
 ROUTERS = (public, citizen, auth, editor, agent, department, supervisor, voice, sms)
+SIP_LOCK = "sip.lock"
 
 
 def _wants_json(request: Request) -> bool:
@@ -36,17 +37,20 @@ def _error(request: Request, status: int, message: str) -> Response:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the IVR's SIP line with the portal when the settings enable it (`hotline serve` does)."""
-    server = None
-    if get_settings().sip_enabled:
-        from selfservice.sip import start_sip
+    """Answer the IVR's SIP line when the settings enable it (`hotline serve` does): in exactly one
+    of the web workers, the one holding <home>/sip.lock; the others stand by to take it over."""
+    settings = get_settings()
+    line = None
+    if settings.sip_enabled:
+        from selfservice.sip.ownership import SipLine
 
-        server = await start_sip()
+        line = SipLine(settings.home / SIP_LOCK)
+        await line.start()
     try:
         yield
     finally:
-        if server is not None:
-            await server.stop()
+        if line is not None:
+            await line.stop()
 
 
 def create_app() -> FastAPI:

@@ -19,7 +19,11 @@ async def start_sip(host: str | None = None, port: int | None = None) -> SipServ
         return Dialog(channel, menu).run()
 
     server = SipServer(host or settings.sip_host, port or settings.sip_port, settings.recordings_dir, dialog)
-    await server.start()
+    try:
+        await server.start()
+    except BaseException:
+        await server.stop()  # no endpoint process left behind (or respawning) after a failed start
+        raise
     return server
 
 

@@ -53,6 +53,8 @@ class SipServer:
         log.info("SIP line listening on %s:%d", self.config.host, self.config.port)
 
     def _spawn(self) -> None:
+        if self.stopping:  # a restart scheduled just before stop()
+            return
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
         self.process = ctx.Process(
