@@ -6,12 +6,15 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hotline.config import get_settings
 from web.routes import agent, auth, citizen, department, editor, public, sms, supervisor, voice
@@ -21,6 +24,21 @@ log = logging.getLogger("hotline.web")
 
 ROUTERS = (public, citizen, auth, editor, agent, department, supervisor, voice, sms)
 SIP_LOCK = "sip.lock"
+
+
+class PortalSessionMiddleware(SessionMiddleware):
+    """The signed session cookie, except on the anonymous read-only API paths (`sessionless`): these
+    neither read nor set it."""
+
+    def __init__(self, app: ASGIApp, sessionless: set[str], **options: Any) -> None:
+        super().__init__(app, **options)
+        self.sessionless = frozenset(sessionless)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in self.sessionless:
+            await self.app(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
 
 def _wants_json(request: Request) -> bool:
@@ -55,14 +73,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app() -> FastAPI:
     settings = get_settings()
-    app = FastAPI(
-        title="hotline 12345",
-        description="12345 政务服务便民热线平台 API",
-        dependencies=[Depends(load_user), Depends(verify_csrf)],
-        lifespan=lifespan,
-    )
+    app = FastAPI(title="hotline 12345", description="12345 政务服务便民热线平台 API", lifespan=lifespan)
     app.add_middleware(
-        SessionMiddleware,
+        PortalSessionMiddleware,
+        sessionless={route.path for route in public.api_router.routes if isinstance(route, APIRoute)},
         secret_key=settings.session_secret(),
         session_cookie="hotline_session",
         same_site="lax",
@@ -70,8 +84,9 @@ def create_app() -> FastAPI:
         max_age=12 * 3600,
     )
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+    app.include_router(public.api_router)
     for module in ROUTERS:
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=[Depends(load_user), Depends(verify_csrf)])
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:

@@ -219,6 +219,20 @@ def test_json_search_and_document_api(client: TestClient) -> None:
     assert client.get("/api/search", params={"q": "x", "limit": 500}).status_code == 422
 
 
+def test_json_search_needs_no_session_and_still_logs_gaps(client: TestClient) -> None:
+    seed()
+    token = client.get("/api/session").json()["csrf_token"]
+    found = client.get("/api/search", params={"q": "社保卡补办"})
+    assert found.status_code == 200 and found.json()["total"] >= 1
+    assert "set-cookie" not in found.headers  # the anonymous API neither reads nor renews the session
+    missing = client.get("/api/search", params={"q": "火星移民补贴"})
+    assert missing.json()["total"] == 0
+    with session_scope() as session:
+        assert [g for g in kb.list_gaps(session) if g.query == "火星移民补贴"]  # committed
+        assert not [g for g in kb.list_gaps(session) if "社保卡" in g.query]
+    assert client.get("/api/session").json()["csrf_token"] == token  # the pages' session is untouched
+
+
 def test_suggestions_for_autocomplete(sqlite_client: TestClient, corpus) -> None:  # type: ignore[no-untyped-def]
     titles = sqlite_client.get("/api/suggest", params={"q": "住房"}).json()
     assert "住房公积金提取办理指南" in titles
