@@ -3,14 +3,18 @@
 
 Usage: python bench/kb_search.py [--sizes 10000,100000] [--engines tantivy,whoosh] [--whoosh-max 10000]
                                  [--queries 500] [--http] [--http-seconds 10] [--concurrency 16]
+                                 [--workers 2]
 
 Documents are generated from the bundled corpus (data/kb/*.jsonl): the real texts are cut into
 passages of a few sentences and recombined (seeded, reproducible) into N documents with a title,
 category, department and popularity, 5% of them drafts. Queries are a fixed mix of the dev
 questions (data/eval/) and 2-3 word keyword queries drawn from titles. Latency is in-process
 `SearchIndex.search(q, limit=10)` with snippets and did-you-mean, one query at a time.
---http starts `hotline serve` on loopback (fresh HOTLINE_HOME: the bundled KB is loaded) and
-drives GET /api/search?q=... with an asyncio httpx client at the given concurrency.
+--http starts `hotline serve --workers N --no-sip` on loopback (fresh HOTLINE_HOME: the bundled KB is
+loaded) and drives GET /api/search?q=... through the query set at the given concurrency with `wrk`
+(compiled, one thread: it leaves the CPU to the server; script bench/kb_search_wrk.lua), or with an
+asyncio httpx client when wrk is not installed. It also reports the server's CPU time per request
+(all its processes, from /proc).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -173,7 +178,62 @@ async def load(
     return done, errors, latencies
 
 
-def bench_http(queries: list[str], seconds: float, concurrency: int) -> dict[str, float]:
+WRK_SCRIPT = Path(__file__).resolve().parent / "kb_search_wrk.lua"
+
+
+def process_tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) used so far by a process and all its descendants (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(stat.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    tree, total, grew = {root}, 0.0, True
+    while grew:
+        grew = False
+        for pid, (ppid, _) in stats.items():
+            if ppid in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    for pid in tree:
+        total += stats.get(pid, (0, 0.0))[1]
+    return total
+
+
+def run_wrk(url: str, paths_file: Path, seconds: float, concurrency: int) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--timeout", "30s", "-s", str(WRK_SCRIPT), url]
+        + ["--", str(paths_file)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("WRK "))
+    r = json.loads(line[4:])
+    return {
+        "requests": r["requests"],
+        "req_per_s": r["requests"] / (r["duration_us"] / 1e6),
+        "errors": r["errors"],
+        "p50_ms": r["p50_us"] / 1000,
+        "p99_ms": r["p99_us"] / 1000,
+    }
+
+
+def run_httpx(url: str, queries: list[str], seconds: float, concurrency: int) -> dict[str, float]:
+    done, errors, latencies = asyncio.run(load(url, queries, seconds, concurrency))
+    return {
+        "requests": done + errors,
+        "req_per_s": done / seconds,
+        "errors": errors,
+        "p50_ms": statistics.median(latencies),
+        "p99_ms": percentile(latencies, 99),
+    }
+
+
+def bench_http(queries: list[str], seconds: float, concurrency: int, workers: int) -> dict[str, float | str]:
     import httpx
 
     home = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
@@ -181,22 +241,17 @@ def bench_http(queries: list[str], seconds: float, concurrency: int) -> dict[str
     env = {**os.environ, "HOTLINE_HOME": str(home)}
     env.pop("HOTLINE_DATABASE_URL", None)
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from hotline.cli import app; app()",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        [sys.executable, "-c", "from hotline.cli import app; app()", "serve", "--no-sip"]
+        + ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
+    paths_file = home / "paths.txt"
+    paths_file.write_text("".join(f"/api/search?{urlencode({'q': q})}\n" for q in queries))
+    wrk = shutil.which("wrk")
     try:
         deadline = time.time() + 600
         while True:
@@ -208,14 +263,18 @@ def bench_http(queries: list[str], seconds: float, concurrency: int) -> dict[str
             if server.poll() is not None or time.time() > deadline:
                 raise SystemExit("hotline serve did not come up")
             time.sleep(1)
-        asyncio.run(load(url, queries, 2, concurrency))  # warm-up
-        done, errors, latencies = asyncio.run(load(url, queries, seconds, concurrency))
-        return {
-            "req_per_s": done / seconds,
-            "errors": errors,
-            "p50_ms": statistics.median(latencies),
-            "p99_ms": percentile(latencies, 99),
-        }
+
+        def run(secs: float) -> dict[str, float]:
+            if wrk:
+                return run_wrk(url, paths_file, secs, concurrency)
+            return run_httpx(url, queries, secs, concurrency)
+
+        run(2)  # warm-up: every worker has opened the index and compiled its queries
+        cpu_before = process_tree_cpu(server.pid)
+        r: dict[str, float | str] = {**run(seconds)}
+        r["server_cpu_ms"] = (process_tree_cpu(server.pid) - cpu_before) * 1000 / max(1, float(r["requests"]))
+        r["client"] = "wrk" if wrk else "httpx"
+        return r
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -231,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--http", action="store_true", help="also measure GET /api/search of hotline serve")
     parser.add_argument("--http-seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2, help="web worker processes of hotline serve")
     args = parser.parse_args(argv)
     queries = query_set(args.queries)
     print(f"{len(queries)} queries (top-10 with snippets); cpus={os.cpu_count()}")
@@ -246,10 +306,12 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     if args.http:
-        r = bench_http(queries, args.http_seconds, args.concurrency)
+        r = bench_http(queries, args.http_seconds, args.concurrency, args.workers)
         print(
-            f"  HTTP GET /api/search (hotline serve, bundled KB, concurrency {args.concurrency}): "
-            f"{r['req_per_s']:,.0f} req/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, errors {r['errors']}"
+            f"  HTTP GET /api/search (hotline serve --workers {args.workers}, bundled KB, {r['client']}, "
+            f"concurrency {args.concurrency}, {args.http_seconds:g} s): {r['req_per_s']:,.0f} req/s, "
+            f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, errors {r['errors']}, "
+            f"server CPU {r['server_cpu_ms']:.2f} ms/request"
         )
     return 0
 
