@@ -73,8 +73,11 @@ class Channel(ABC):
         return path
 
     @abstractmethod
-    async def play(self, text: str | None = None, *, audio: Path | None = None) -> None:
-        """Play a prompt (text via TTS, or a WAV); returns early when the caller presses a key."""
+    async def play(
+        self, text: str | None = None, *, audio: Path | None = None, speech_barge_in: bool = False
+    ) -> None:
+        """Play a prompt (text via TTS, or a WAV); returns early when the caller presses a key, or,
+        with speech_barge_in (a prompt that asks for speech), starts talking."""
 
     @abstractmethod
     async def gather(

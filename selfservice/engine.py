@@ -97,8 +97,8 @@ class Dialog:
         with session_scope() as session:
             records.append(session, self.call_id, "path", step)
 
-    async def say(self, name: str, **values: object) -> None:
-        await self.channel.play(self.menu.say(name, **values))
+    async def say(self, name: str, *, speech_barge_in: bool = False, **values: object) -> None:
+        await self.channel.play(self.menu.say(name, **values), speech_barge_in=speech_barge_in)
 
     async def ask(
         self,
@@ -114,7 +114,7 @@ class Dialog:
         timing = self.menu.timing
         for _ in range(timing.max_retries):
             if prompt:
-                await self.channel.play(prompt)
+                await self.channel.play(prompt, speech_barge_in=speech_allowed)
             got = await self.channel.gather(
                 max_digits=1,
                 timeout=timing.speech_timeout if speech_allowed else timing.digit_timeout,
@@ -139,7 +139,7 @@ class Dialog:
         """A longer number (case number, password, fax number): keys ended by #, or spoken digits."""
         timing = self.menu.timing
         for _ in range(timing.max_retries):
-            await self.channel.play(prompt)
+            await self.channel.play(prompt, speech_barge_in=speech_allowed)
             got = await self.channel.gather(
                 max_digits=max_digits,
                 timeout=timing.speech_timeout if speech_allowed else timing.digit_timeout,
@@ -182,7 +182,7 @@ class Dialog:
                 elif item.action == "voicemail":
                     await self.voicemail()
                 elif item.action == "search":
-                    await self.say("search_ask")
+                    await self.say("search_ask", speech_barge_in=True)
                     await self.search_spoken(await self._listen())
                 else:
                     raise _ToAgent

@@ -1,5 +1,6 @@
 """What the live channels (SIP line, browser voice) share: keys arrive as events, the caller's audio
-is a growing stream of 16-bit PCM, prompts play in real time and stop at the first key (barge-in)."""
+is a growing stream of 16-bit PCM, prompts play in real time and stop at the first key (barge-in) or,
+when the prompt asks for speech, as soon as the caller starts talking (speech barge-in)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,47 @@ from selfservice.channel import CallerHungUp, Channel, Input, write_wav_durably
 POLL = 0.05  # seconds between looks at keys and audio
 
 
+class VoiceOnset:
+    """Energy-based detection of the caller starting to talk over a prompt.
+
+    Frames of 20 ms count as voiced when their RMS exceeds VOICED_RMS (about -35 dBFS; line noise
+    and a quiet room stay well below); speech has started once ONSET_FRAMES of the last WINDOW_FRAMES
+    are voiced, so a click or a cough does not cut a prompt short. `start` is where the voiced run
+    began, less LEAD seconds, so the recogniser gets the first syllable too.
+    """
+
+    VOICED_RMS = 580.0
+    ONSET_FRAMES = 10  # 200 ms of voice ...
+    WINDOW_FRAMES = 15  # ... within 300 ms
+    LEAD = 0.3
+
+    def __init__(self, sample_rate: int, position: int) -> None:
+        self.frame_bytes = sample_rate // 50 * 2
+        self.lead_bytes = int(self.LEAD * sample_rate) * 2
+        self.position = position  # bytes of caller audio examined so far
+        self.recent: list[tuple[int, bool]] = []  # (frame start, voiced) of the last frames
+        self.start: int | None = None
+
+    def feed(self, audio: bytes) -> bool:
+        """Examine audio that follows `position`; true once speech has started."""
+        usable = len(audio) // self.frame_bytes * self.frame_bytes
+        if not usable:
+            return False
+        frames = (
+            np.frombuffer(audio[:usable], dtype="<i2").astype(np.float32).reshape(-1, self.frame_bytes // 2)
+        )
+        rms = np.sqrt(np.mean(frames * frames, axis=1))
+        for i, level in enumerate(rms):
+            self.recent.append((self.position + i * self.frame_bytes, bool(level > self.VOICED_RMS)))
+            self.recent = self.recent[-self.WINDOW_FRAMES :]
+            if sum(voiced for _, voiced in self.recent) >= self.ONSET_FRAMES:
+                first = next(at for at, voiced in self.recent if voiced)
+                self.start = max(0, first - self.lead_bytes)
+                return True
+        self.position += usable
+        return False
+
+
 class LiveChannel(Channel):
     """Subclasses feed `on_digit` / `on_hangup`, and provide the caller's audio (`audio_position`,
     `read_audio`) and the prompt player (`start_prompt`, `stop_prompt`)."""
@@ -25,6 +67,7 @@ class LiveChannel(Channel):
         self.digits = ""
         self.ended = asyncio.Event()
         self.transferred_to: str | None = None
+        self.speech_from: int | None = None  # audio position where the caller began talking over a prompt
 
     # -- what a transport provides -----------------------------------------------------------------
 
@@ -63,19 +106,27 @@ class LiveChannel(Channel):
 
     # -- the Channel operations -----------------------------------------------------------------------
 
-    async def play(self, text: str | None = None, *, audio: Path | None = None) -> None:
+    async def play(
+        self, text: str | None = None, *, audio: Path | None = None, speech_barge_in: bool = False
+    ) -> None:
         self._check()
-        if self.digits:
-            return  # the caller already keyed ahead: do not start the prompt
+        if self.digits or self.speech_from is not None:
+            return  # the caller already keyed ahead or is talking: do not start the prompt
         if text is not None:
             audio = await self.prompt_audio(text)
         assert audio is not None
         await self.ready()
         self.log.add("IVR", text if text is not None else f"[音频 {audio.name}]")
+        onset = VoiceOnset(self.sample_rate, self.audio_position()) if speech_barge_in else None
         deadline = time.monotonic() + await self.start_prompt(text, audio) + 0.1
         while time.monotonic() < deadline:
             self._check()
             if self.digits:
+                await self.stop_prompt()
+                return
+            if onset is not None and onset.feed(self.read_audio(onset.position, self.audio_position())):
+                self.speech_from = onset.start
+                self.log.add("来电", "（开始说话，提示音停止）")
                 await self.stop_prompt()
                 return
             await asyncio.sleep(POLL)
@@ -92,7 +143,8 @@ class LiveChannel(Channel):
     ) -> Input:
         self._check()
         stream = speech.open_stream(self.sample_rate, grammar=grammar) if speech_allowed else None
-        offset = self.audio_position()
+        offset = self.audio_position() if self.speech_from is None else self.speech_from
+        self.speech_from = None
         started = last_key = time.monotonic()
         taken = ""
         while True:

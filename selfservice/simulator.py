@@ -88,7 +88,9 @@ class SimulatedChannel(Channel):
             return Step("hangup")
         return self.steps.pop(0)
 
-    async def play(self, text: str | None = None, *, audio: Path | None = None) -> None:
+    async def play(
+        self, text: str | None = None, *, audio: Path | None = None, speech_barge_in: bool = False
+    ) -> None:
         if self.hung_up:
             raise CallerHungUp
         if self.pending_digits:

@@ -94,6 +94,22 @@ def test_spoken_question_is_recognised_and_searched(voice_client: TestClient) ->
         assert record.searches and "中介" in record.searches[0]["query"]
 
 
+def test_talking_over_the_menu_stops_it_and_the_question_is_heard(voice_client: TestClient) -> None:
+    """Speech barge-in: the caller does not wait for the end of the main menu."""
+    pcm = read_wav_mono(QUESTION, 16000).astype("<i2").tobytes()
+    with voice_client.websocket_connect("/voice/ws") as ws:
+        prompt_and_audio_until(ws, "政策法规请按1")
+        for start in range(0, len(pcm), 3200):  # spoken at once, in real time
+            ws.send_bytes(pcm[start : start + 3200])
+            time.sleep(0.1)
+        ws.send_bytes(bytes(16000 * 2 * 2))
+        # the next message stops the menu (no key was pressed: the voice did it)
+        assert json.loads(ws.receive_text()) == {"type": "stop"}
+        listing = prompts_until(ws, "为您找到以下内容")
+        assert "中介" in listing  # the first syllables, spoken over the prompt, were not lost
+        ws.send_text(json.dumps({"type": "hangup"}))
+
+
 def test_bad_messages_are_ignored(voice_client: TestClient) -> None:
     with voice_client.websocket_connect("/voice/ws") as ws:
         next_prompt(ws)

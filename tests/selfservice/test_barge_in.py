@@ -1,0 +1,39 @@
+"""Speech barge-in: detecting, over a playing prompt, that the caller has started to talk."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from selfservice.channel import read_wav_mono
+from selfservice.live_channel import VoiceOnset
+from tests.selfservice.conftest import SPEECH
+
+RATE = 16000
+QUESTION = SPEECH / "wenet_BAC009S0724W0121.wav"  # a real recording; the voice starts after ~0.48 s
+
+
+def feed_in_chunks(onset: VoiceOnset, pcm: bytes, chunk: int = 1600) -> bool:
+    """Feed audio the way the channel does: whatever arrived since the last look (odd sizes too)."""
+    for start in range(0, len(pcm), chunk):
+        if onset.feed(pcm[onset.position : start + chunk]):
+            return True
+    return False
+
+
+def test_a_real_voice_is_detected_and_its_start_kept() -> None:
+    pcm = read_wav_mono(QUESTION, RATE).astype("<i2").tobytes()
+    lead_in = bytes(RATE * 2)  # one second of the prompt playing before the caller speaks
+    onset = VoiceOnset(RATE, position=0)
+    assert feed_in_chunks(onset, lead_in + pcm, chunk=1234)
+    assert onset.start is not None
+    voice_begins = len(lead_in) + int(0.48 * RATE) * 2
+    assert voice_begins - int(0.5 * RATE) * 2 <= onset.start <= voice_begins  # the first syllable is kept
+
+
+def test_line_noise_and_a_click_do_not_stop_the_prompt() -> None:
+    rng = np.random.default_rng(7)
+    noise = rng.normal(0, 150, RATE * 3)  # about -47 dBFS of hiss for three seconds
+    noise[RATE : RATE + 1600] = rng.normal(0, 8000, 1600)  # a loud 100 ms click or cough
+    onset = VoiceOnset(RATE, position=0)
+    assert not feed_in_chunks(onset, noise.astype("<i2").tobytes())
+    assert onset.start is None
