@@ -8,6 +8,7 @@ import typer
 
 from casework.cli import case_app, report_app
 from hotline import bootstrap
+from hotline import workers as web_workers
 from hotline.config import get_settings
 from hotline.db import session_scope
 from kb.cli import kb_app
@@ -63,14 +64,14 @@ def serve(
     if not bootstrap.has_staff_accounts():
         typer.echo("尚无工作人员账号；创建管理员：hotline user add admin --roles admin,editor,reviewer")
     typer.echo(f"网站工作进程：{workers} 个")
+    host, port = host or settings.host, port or settings.port
+    if workers > 1:
+        code = web_workers.run(host, port, workers, _log_config())
+        if code:
+            raise typer.Exit(code)
+        return
     uvicorn.run(
-        "web.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        log_level="info",
-        log_config=_log_config(),
+        web_workers.APP, factory=True, host=host, port=port, log_level="info", log_config=_log_config()
     )
 
 

@@ -1,6 +1,7 @@
 """Exactly one process answers the SIP line: the web worker that holds an exclusive lock on a file in
-the data directory starts it; the others try again every few seconds, so when the holder dies (uvicorn
-starts a new worker) another one takes the line over. The lock dies with its process: no stale locks."""
+the data directory starts it; the others try again every few seconds, so when the holder dies
+(`hotline serve` starts a new worker) another one takes the line over. The lock dies with its process:
+no stale locks."""
 
 from __future__ import annotations
 

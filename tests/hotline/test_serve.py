@@ -117,7 +117,7 @@ def udp_sockets_on(port: int) -> int:
 
 
 def worker_pids(parent: int) -> set[int]:
-    """uvicorn's worker processes (spawned children) of a `hotline serve` process."""
+    """The web worker processes (spawned children) of a `hotline serve` process."""
     pids = set()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -221,9 +221,31 @@ def test_another_worker_takes_the_sip_line_over(two_workers: tuple[subprocess.Po
     assert wait_for(lambda: sip_owner(home) in worker_pids(proc.pid))
     owner = sip_owner(home)
     assert sip_options(sip_port).startswith("SIP/2.0 200")
-    os.kill(owner, signal.SIGKILL)  # uvicorn starts a new worker; a standing-by worker takes the line
+    os.kill(owner, signal.SIGKILL)  # a new worker starts; it or the standing-by one takes the line
     assert wait_for(lambda: sip_owner(home) not in (0, owner) and sip_owner(home) in worker_pids(proc.pid))
     assert sip_options(sip_port).startswith("SIP/2.0 200")
     assert wait_for(lambda: udp_sockets_on(sip_port) == 1)
     assert httpx.get(url + "/api/search", params={"q": "公积金提取"}, timeout=10.0).json()["total"] >= 1
     assert wait_for(lambda: len(worker_pids(proc.pid)) == 2)
+
+
+def test_a_worker_that_cannot_start_stops_serve(tmp_path: Path) -> None:
+    data = small_data_dir(tmp_path)
+    (data / "ivr").unlink()
+    (data / "ivr").mkdir()
+    (data / "ivr" / "menu.toml").write_text(
+        "[welcome\n", encoding="utf-8"
+    )  # broken: the SIP line cannot start
+    env = {
+        **os.environ,
+        "HOTLINE_HOME": str(tmp_path / "home"),
+        "HOTLINE_DATA_DIR": str(data),
+        "HOTLINE_SIP_PORT": str(free_port(socket.SOCK_DGRAM)),
+    }
+    env.pop("HOTLINE_DATABASE_URL", None)
+    hotline = shutil.which("hotline")
+    assert hotline
+    cmd = [hotline, "serve", "--host", "127.0.0.1", "--port", str(free_port()), "--workers", "2"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3
+    assert "invalid TOML" in done.stdout + done.stderr
