@@ -30,7 +30,7 @@ from kb.importer import load_bundled_corpus
 from kb.models import Document, Feedback, Revision, SearchGap, SynonymGroup
 from kb.retrieval import get_document, popular_documents, record_feedback, record_view, search, suggest
 from kb.schemas import CATEGORIES, DocumentInput, DocumentView, SearchHit, SearchResults
-from kb.similar import SimilarDocument, similar_documents
+from kb.similar import SimilarDocument, duplicate_groups, similar_documents
 
 
 def ensure_index() -> None:
@@ -83,6 +83,7 @@ __all__ = [
     "save_synonym_group",
     "search",
     "similar_documents",
+    "duplicate_groups",
     "submit_document",
     "suggest",
     "update_document",

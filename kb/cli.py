@@ -1,4 +1,4 @@
-"""`hotline kb ...` commands: import, search, reindex, export."""
+"""`hotline kb ...` commands: import, search, reindex, export, duplicates."""
 
 from __future__ import annotations
 
@@ -126,6 +126,31 @@ def reindex_cmd() -> None:
     with session_scope() as session:
         n = kb.reindex(session)
     typer.echo(f"reindexed {n} documents")
+
+
+@kb_app.command("duplicates")
+def duplicates_cmd(
+    threshold: Annotated[
+        float, typer.Option(min=0.3, max=1.0, help="Share of common character bigrams (0.3-1).")
+    ] = 0.6,
+    as_json: Annotated[bool, typer.Option("--json", help="Groups as JSON.")] = False,
+) -> None:
+    """List groups of near-identical documents (candidates for merging or withdrawal)."""
+    import kb
+
+    bootstrap.init()
+    with session_scope() as session:
+        total = session.query(kb.Document).count()
+        with tqdm(total=total, unit="doc", file=sys.stderr, disable=total < PROGRESS_FROM) as bar:
+            groups = kb.duplicate_groups(session, threshold=threshold, progress=bar.update)
+    if as_json:
+        typer.echo(json.dumps([[m.__dict__ for m in g] for g in groups], ensure_ascii=False, indent=2))
+        return
+    for n, group in enumerate(groups, 1):
+        typer.echo(f"第 {n} 组（{len(group)} 篇）")
+        for m in group:
+            typer.echo(f"  {m.id}\t{m.status}\t{m.similarity:.0%}\t{m.title}")
+    typer.echo(f"{len(groups)} groups, {sum(len(g) for g in groups)} documents")
 
 
 @kb_app.command("export")

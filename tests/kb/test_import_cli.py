@@ -161,3 +161,31 @@ def test_export_round_trip_and_reindex(sqlite_env, tmp_path):
     assert [h["external_id"] for h in json.loads(invoke("kb", "search", "居住证", "--json").stdout)] == [
         "jzz-0001"
     ]
+
+
+def test_duplicates_lists_near_identical_documents(hotline_env, tmp_path):
+    notice = "按月申报的纳税人、扣缴义务人，2月份申报纳税期限延长至2月24日；受疫情影响不能按期申报的，可依法办理延期申报。"
+    copies = [
+        {
+            "external_id": "tax-a",
+            "title": "延长2月份申报纳税期限的通告",
+            "category": "通知公告",
+            "body": notice,
+        },
+        {
+            "external_id": "tax-b",
+            "title": "转发：延长2月份申报纳税期限的通告",
+            "category": "通知公告",
+            "body": notice,
+        },
+    ]
+    path = write_jsonl(tmp_path / "docs.jsonl", GOOD + copies)
+    assert invoke("kb", "import", str(path), "--publish").exit_code == 0
+    result = invoke("kb", "duplicates", "--json")
+    assert result.exit_code == 0, result.output
+    groups = json.loads(result.stdout)
+    assert [sorted(m["title"] for m in g) for g in groups] == [sorted(c["title"] for c in copies)]
+    assert all(0.6 <= m["similarity"] < 1 for m in groups[0])
+    text = invoke("kb", "duplicates").stdout
+    assert "第 1 组（2 篇）" in text and "1 groups, 2 documents" in text
+    assert invoke("kb", "duplicates", "--threshold", "2").exit_code == 2  # out of range: a clear usage error
