@@ -71,7 +71,12 @@ def serve(
             raise typer.Exit(code)
         return
     uvicorn.run(
-        web_workers.APP, factory=True, host=host, port=port, log_level="info", log_config=_log_config()
+        web_workers.APP,
+        factory=True,
+        host=host,
+        port=port,
+        log_config=_log_config(),
+        **web_workers.UVICORN_OPTIONS,
     )
 
 

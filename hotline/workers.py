@@ -23,6 +23,9 @@ APP = "web.app:create_app"
 BACKLOG = 2048
 STARTUP_FAILURE = 3  # uvicorn's exit code for a failed start-up
 STOP_TIMEOUT = 30.0
+# asyncio, not uvloop even when installed: same throughput here (the search dominates) but uvloop gave a
+# p99 of ~600 ms against ~100 ms with 32 keep-alive connections per worker
+UVICORN_OPTIONS: dict[str, Any] = {"loop": "asyncio", "log_level": "info"}
 
 log = logging.getLogger("hotline.serve")
 
@@ -30,7 +33,9 @@ log = logging.getLogger("hotline.serve")
 def reuseport_socket(host: str, port: int) -> socket.socket:
     """A TCP socket bound to (host, port) that other sockets of this user can bind too."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto TCP, not 0: asyncio sets TCP_NODELAY only on such sockets; without it a response written
+    # in two parts (headers, body) waits for the client's delayed ACK (~40 ms)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
@@ -44,7 +49,7 @@ def _worker(host: str, port: int, log_config: dict[str, Any]) -> None:
     sock = reuseport_socket(host, port)
     sock.listen(BACKLOG)
     config = uvicorn.Config(
-        APP, factory=True, host=host, port=port, log_level="info", log_config=log_config, backlog=BACKLOG
+        APP, factory=True, host=host, port=port, backlog=BACKLOG, log_config=log_config, **UVICORN_OPTIONS
     )
     uvicorn.Server(config).run(sockets=[sock])
 
