@@ -163,9 +163,7 @@ def dashboard_kpis(session: Session, day: date | None = None) -> dict:
     by_category = dict(
         session.execute(
             select(Case.category, func.count(Case.id)).where(Case.id.in_(recent)).group_by(Case.category)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     by_department = dict(
         session.execute(
@@ -173,9 +171,7 @@ def dashboard_kpis(session: Session, day: date | None = None) -> dict:
             .join(Case, Case.department_id == Department.id)
             .where(Case.id.in_(recent))
             .group_by(Department.name)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     daily = Counter(
         local_date(aware(t)).isoformat()
