@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from casework import notices
 from casework.calendar import LOCAL_TZ, WorkCalendar, aware, local_date
-from casework.cases import OPEN_STATUSES, add_event
+from casework.cases import OPEN_STATUSES, REVIEWED_CHANNELS, add_event
 from casework.models import Case, CaseEvent, Department, ExtensionRequest, Instruction, Urge
 from hotline.db import utcnow
 
@@ -116,6 +116,37 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+ONLINE_RESPONSE = timedelta(minutes=3)  # online messages are to be answered within 3 minutes (国办 2020 No.53)
+REVIEW_ACTIONS = ("accepted_submission", "rejected_submission")
+
+
+def online_response(session: Session, since: datetime, end: datetime) -> tuple[int, int]:
+    """(answered within 3 minutes, due) for the web and SMS requests created in [since, end): an agent's
+    acceptance or rejection of the submission is the answer; one still waiting counts once 3 minutes
+    have passed."""
+    first_review = (
+        select(CaseEvent.case_id, func.min(CaseEvent.at).label("at"))
+        .where(CaseEvent.action.in_(REVIEW_ACTIONS))
+        .group_by(CaseEvent.case_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Case.created_at, first_review.c.at)
+        .outerjoin(first_review, first_review.c.case_id == Case.id)
+        .where(Case.channel.in_(REVIEWED_CHANNELS), Case.created_at >= since, Case.created_at < end)
+    ).all()
+    now = utcnow()
+    quick = due = 0
+    for created, reviewed in rows:
+        deadline = aware(created) + ONLINE_RESPONSE
+        if reviewed is None and now < deadline:
+            continue  # still within its 3 minutes
+        due += 1
+        if reviewed is not None and aware(reviewed) <= deadline:
+            quick += 1
+    return quick, due
+
+
 def dashboard_kpis(session: Session, day: date | None = None) -> dict:
     """Figures for the supervisor dashboard. Rates are fractions 0..1 (None when nothing to rate)."""
     day = day or local_date(utcnow())
@@ -157,6 +188,7 @@ def dashboard_kpis(session: Session, day: date | None = None) -> dict:
             CaseEvent.action == "answered", CaseEvent.case_id.in_(phone)
         )
     )
+    online_quick, online_due = online_response(session, month_start, end)
     sat = Counter(
         session.scalars(select(Case.satisfaction).where(Case.id.in_(recent), Case.satisfaction.is_not(None)))
     )
@@ -188,6 +220,7 @@ def dashboard_kpis(session: Session, day: date | None = None) -> dict:
         "on_time_rate": _rate(on_time, len(done)),
         "followup_rate": _rate(followed or 0, len(done)),  # 回访 of the finished cases
         "first_call_rate": _rate(first_call or 0, phone_total or 0),  # phone cases answered on the call
+        "online_response_rate": _rate(online_quick, online_due),  # web/SMS requests reviewed within 3 min
         "satisfaction_rate": _rate(sat["满意"] + sat["基本满意"], sum(sat.values())),
         "overdue": len(overdue_cases(session)),
         "open": session.scalar(select(func.count(Case.id)).where(Case.status.in_(OPEN_STATUSES))) or 0,

@@ -130,6 +130,29 @@ def test_dashboard_call_followup_and_first_call_kpis(sqlite_client: TestClient) 
     assert "回访率" in page and "平均等待" in page
 
 
+def test_online_requests_answered_within_three_minutes(sqlite_client: TestClient) -> None:
+    from datetime import timedelta
+
+    from hotline.db import utcnow
+
+    def web_case(minutes_ago: int) -> casework.Case:
+        case, _ = casework.create_case(db, channel="web", caller_number="13912345678", content="路灯不亮。")
+        case.created_at = utcnow() - timedelta(minutes=minutes_ago)
+        return case
+
+    with session_scope() as db:
+        casework.accept_submission(db, web_case(0), actor="agent1")  # answered at once
+        casework.accept_submission(db, web_case(10), actor="agent1")  # answered after 10 minutes: late
+        web_case(10)  # still waiting after 10 minutes: late
+        web_case(1)  # waiting for one minute: not yet due
+        kpis = casework.dashboard_kpis(db)
+    assert kpis["online_response_rate"] == round(1 / 3, 4)
+    make_user("sup", ["supervisor"])
+    login(sqlite_client, "sup")
+    page = sqlite_client.get("/supervisor").text
+    assert 'id="kpi-online">33.3%<' in page and "网络诉求3分钟响应率" in page
+
+
 def test_leader_reads_but_cannot_act(sqlite_client: TestClient) -> None:
     number, _ = referred_case()
     make_user("boss", ["leader"])
