@@ -38,6 +38,7 @@ from casework.queries import (
     supervised_cases,
     timeline,
     urges_for_department,
+    waiting_too_long,
 )
 from casework.routing import find_duplicates, suggest_department
 from casework.workflow import (
@@ -112,6 +113,7 @@ __all__ = [
     "return_case",
     "review",
     "review_queue",
+    "waiting_too_long",
     "scan_deadlines",
     "set_holiday",
     "start_work",

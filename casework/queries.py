@@ -22,10 +22,21 @@ def timeline(session: Session, case: Case) -> list[CaseEvent]:
     return list(session.scalars(stmt))
 
 
+ONLINE_RESPONSE = timedelta(
+    minutes=3
+)  # online messages are to be answered within 3 minutes (国办 2020 No.53)
+
+
 def review_queue(session: Session) -> list[Case]:
     """Web/SMS submissions waiting for an agent, oldest first."""
     stmt = select(Case).where(Case.status == "pending_review").order_by(Case.created_at, Case.id)
     return list(session.scalars(stmt))
+
+
+def waiting_too_long(cases: list[Case], now: datetime | None = None) -> list[Case]:
+    """Those of the waiting submissions older than the 3 minutes an online request may wait."""
+    now = now or utcnow()
+    return [c for c in cases if now - aware(c.created_at) > ONLINE_RESPONSE]
 
 
 def overdue_cases(session: Session, now: datetime | None = None) -> list[Case]:
@@ -116,7 +127,6 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-ONLINE_RESPONSE = timedelta(minutes=3)  # online messages are to be answered within 3 minutes (国办 2020 No.53)
 REVIEW_ACTIONS = ("accepted_submission", "rejected_submission")
 
 

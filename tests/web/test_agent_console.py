@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 import casework
 import kb
-from hotline.db import session_scope
+from hotline.db import session_scope, utcnow
 from hotline.models import AuditEntry
 from selfservice import records
 from tests.conftest import login, make_user
@@ -144,6 +145,10 @@ def test_review_queue_accept_and_reject(sqlite_client: TestClient) -> None:
         a_no, b_no = a.case_number, b.case_number
     queue = sqlite_client.get("/agent/review")
     assert a_no in queue.text and b_no in queue.text
+    assert 'id="late-submissions"' not in queue.text  # both arrived just now
+    with session_scope() as db:
+        casework.get_case(db, b_no).created_at = utcnow() - timedelta(minutes=5)
+    assert "有 1 条留言已等待超过3分钟" in sqlite_client.get("/agent/review").text
     sqlite_client.post(f"/agent/cases/{a_no}/accept-submission", data={"csrf_token": t})
     rejected = sqlite_client.post(
         f"/agent/cases/{b_no}/reject-submission", data={"reason": "广告或恶意信息", "csrf_token": t}

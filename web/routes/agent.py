@@ -333,7 +333,8 @@ def close(request: Request, db: SessionDep, user: Agent, case_number: str) -> Re
 
 @router.get("/review")
 def review_page(request: Request, db: SessionDep, user: Agent) -> Response:
-    ctx = {"cases": casework.review_queue(db), "flash": pop_flash(request)}
+    cases = casework.review_queue(db)
+    ctx = {"cases": cases, "late": len(casework.waiting_too_long(cases)), "flash": pop_flash(request)}
     return render(request, "agent/review.html", ctx)
 
 
