@@ -64,6 +64,7 @@ class Dialog:
         agents_free: Callable[[], bool] | None = None,
     ) -> None:
         self.channel = channel
+        self.channel.barge_in_level_dbfs = menu.timing.barge_in_level_dbfs
         self.menu = menu
         self.call_id = call_id or uuid.uuid4().hex
         self.clock = clock
@@ -98,7 +99,8 @@ class Dialog:
             records.append(session, self.call_id, "path", step)
 
     async def say(self, name: str, *, speech_barge_in: bool = False, **values: object) -> None:
-        await self.channel.play(self.menu.say(name, **values), speech_barge_in=speech_barge_in)
+        barge_in = speech_barge_in and self.menu.timing.speech_barge_in
+        await self.channel.play(self.menu.say(name, **values), speech_barge_in=barge_in)
 
     async def ask(
         self,
@@ -114,7 +116,7 @@ class Dialog:
         timing = self.menu.timing
         for _ in range(timing.max_retries):
             if prompt:
-                await self.channel.play(prompt, speech_barge_in=speech_allowed)
+                await self.channel.play(prompt, speech_barge_in=speech_allowed and timing.speech_barge_in)
             got = await self.channel.gather(
                 max_digits=1,
                 timeout=timing.speech_timeout if speech_allowed else timing.digit_timeout,
@@ -139,7 +141,7 @@ class Dialog:
         """A longer number (case number, password, fax number): keys ended by #, or spoken digits."""
         timing = self.menu.timing
         for _ in range(timing.max_retries):
-            await self.channel.play(prompt, speech_barge_in=speech_allowed)
+            await self.channel.play(prompt, speech_barge_in=speech_allowed and timing.speech_barge_in)
             got = await self.channel.gather(
                 max_digits=max_digits,
                 timeout=timing.speech_timeout if speech_allowed else timing.digit_timeout,

@@ -20,18 +20,18 @@ POLL = 0.05  # seconds between looks at keys and audio
 class VoiceOnset:
     """Energy-based detection of the caller starting to talk over a prompt.
 
-    Frames of 20 ms count as voiced when their RMS exceeds VOICED_RMS (about -35 dBFS; line noise
-    and a quiet room stay well below); speech has started once ONSET_FRAMES of the last WINDOW_FRAMES
-    are voiced, so a click or a cough does not cut a prompt short. `start` is where the voiced run
-    began, less LEAD seconds, so the recogniser gets the first syllable too.
+    Frames of 20 ms count as voiced when their level exceeds `level_dbfs` (-35 dBFS by default; line
+    noise and a quiet room stay well below); speech has started once ONSET_FRAMES of the last
+    WINDOW_FRAMES are voiced, so a click or a cough does not cut a prompt short. `start` is where the
+    voiced run began, less LEAD seconds, so the recogniser gets the first syllable too.
     """
 
-    VOICED_RMS = 580.0
     ONSET_FRAMES = 10  # 200 ms of voice ...
     WINDOW_FRAMES = 15  # ... within 300 ms
     LEAD = 0.3
 
-    def __init__(self, sample_rate: int, position: int) -> None:
+    def __init__(self, sample_rate: int, position: int, level_dbfs: float = -35.0) -> None:
+        self.voiced_rms = 32768 * 10 ** (level_dbfs / 20)
         self.frame_bytes = sample_rate // 50 * 2
         self.lead_bytes = int(self.LEAD * sample_rate) * 2
         self.position = position  # bytes of caller audio examined so far
@@ -48,7 +48,7 @@ class VoiceOnset:
         )
         rms = np.sqrt(np.mean(frames * frames, axis=1))
         for i, level in enumerate(rms):
-            self.recent.append((self.position + i * self.frame_bytes, bool(level > self.VOICED_RMS)))
+            self.recent.append((self.position + i * self.frame_bytes, bool(level > self.voiced_rms)))
             self.recent = self.recent[-self.WINDOW_FRAMES :]
             if sum(voiced for _, voiced in self.recent) >= self.ONSET_FRAMES:
                 first = next(at for at, voiced in self.recent if voiced)
@@ -117,7 +117,11 @@ class LiveChannel(Channel):
         assert audio is not None
         await self.ready()
         self.log.add("IVR", text if text is not None else f"[音频 {audio.name}]")
-        onset = VoiceOnset(self.sample_rate, self.audio_position()) if speech_barge_in else None
+        onset = (
+            VoiceOnset(self.sample_rate, self.audio_position(), self.barge_in_level_dbfs)
+            if speech_barge_in
+            else None
+        )
         deadline = time.monotonic() + await self.start_prompt(text, audio) + 0.1
         while time.monotonic() < deadline:
             self._check()

@@ -35,6 +35,8 @@ class Timing(_Strict):
     max_retries: int = Field(3, ge=1, le=10)
     speech_timeout: float = Field(6.0, gt=0, le=60)
     voicemail_max_seconds: int = Field(120, ge=5, le=600)
+    speech_barge_in: bool = True  # talking over a prompt that asks for speech stops it
+    barge_in_level_dbfs: float = Field(-35.0, ge=-60, le=-10)  # voice louder than this counts
 
 
 class Hours(_Strict):

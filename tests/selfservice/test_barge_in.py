@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from selfservice.channel import read_wav_mono
 from selfservice.live_channel import VoiceOnset
+from selfservice.menu import load_menu
 from tests.selfservice.conftest import SPEECH
 
 RATE = 16000
+ROOT = Path(__file__).resolve().parents[2]
 QUESTION = SPEECH / "wenet_BAC009S0724W0121.wav"  # a real recording; the voice starts after ~0.48 s
 
 
@@ -37,3 +41,20 @@ def test_line_noise_and_a_click_do_not_stop_the_prompt() -> None:
     onset = VoiceOnset(RATE, position=0)
     assert not feed_in_chunks(onset, noise.astype("<i2").tobytes())
     assert onset.start is None
+
+
+def test_the_level_and_the_switch_are_set_in_the_menu_file(tmp_path: Path) -> None:
+    bundled = ROOT / "data" / "ivr" / "menu.toml"
+    text = bundled.read_text(encoding="utf-8")
+    assert load_menu(bundled).timing.barge_in_level_dbfs == -35.0
+    custom = tmp_path / "menu.toml"
+    custom.write_text(
+        text.replace("barge_in_level_dbfs = -35.0", "barge_in_level_dbfs = -15.0").replace(
+            "speech_barge_in = true", "speech_barge_in = false"
+        ),
+        encoding="utf-8",
+    )
+    timing = load_menu(custom).timing
+    assert timing.barge_in_level_dbfs == -15.0 and timing.speech_barge_in is False
+    pcm = read_wav_mono(QUESTION, RATE).astype("<i2").tobytes()
+    assert not feed_in_chunks(VoiceOnset(RATE, 0, level_dbfs=timing.barge_in_level_dbfs), pcm)  # too quiet
