@@ -1,5 +1,5 @@
-"""网上语音咨询 in headless Chromium: a WAV file as the microphone, the on-screen keypad, prompts
-heard and captioned, and the call recorded."""
+"""网上语音咨询 in headless Chromium: a WAV file as the microphone (quiet room, or a real recorded
+question), the on-screen keypad, prompts heard and captioned, and the call recorded."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ import pytest
 from hotline.db import session_scope
 from kb.importer import import_file
 from selfservice import records
-from selfservice.channel import write_wav_durably
+from selfservice.channel import read_wav_mono, write_wav_durably
 from selfservice.menu import Hours
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer
-from tests.selfservice.conftest import DATA
+from tests.selfservice.conftest import DATA, SPEECH
+
+QUESTION = SPEECH / "wenet_BAC009S0724W0121.wav"  # a real recording: 广州市房地产中介协会分析
 
 
 @pytest.fixture(scope="module")
@@ -28,21 +30,45 @@ def microphone(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def mic_browser(microphone: Path) -> Iterator[object]:
-    """Chromium with a fake microphone fed from a WAV file, and permission granted."""
+def asking_microphone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A caller who waits through the greeting, asks a question during the main menu, then is quiet."""
+    rng = np.random.default_rng(4)
+    quiet = lambda seconds: (rng.standard_normal(int(16000 * seconds)) * 30).astype(np.int16)  # noqa: E731
+    question = read_wav_mono(QUESTION, 16000).astype(np.int16)
+    audio = np.concatenate([quiet(8), question, quiet(40)])
+    return write_wav_durably(tmp_path_factory.mktemp("mic") / "question.wav", audio, 16000)
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as pw:
+        yield pw
+
+
+def launch_with_microphone(pw, wav: Path) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """Chromium with a fake microphone fed from a WAV file, and permission granted."""
     args = [
         *CHROMIUM_ARGS,
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={microphone}",
+        f"--use-file-for-fake-audio-capture={wav}",
         "--autoplay-policy=no-user-gesture-required",
     ]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
-        yield browser
-        browser.close()
+    browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="module")
+def mic_browser(playwright, microphone: Path) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    yield from launch_with_microphone(playwright, microphone)
+
+
+@pytest.fixture(scope="module")
+def asking_browser(playwright, asking_microphone: Path) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    yield from launch_with_microphone(playwright, asking_microphone)
 
 
 def finished_calls() -> list:  # type: ignore[type-arg]
@@ -101,3 +127,23 @@ def test_zero_in_the_browser_transfers_and_records_the_transfer(  # type: ignore
     calls = finished_calls()
     assert calls[0].channel == "browser" and calls[0].outcome == "transferred"
     assert calls[0].transfer_target
+
+
+def test_a_question_spoken_into_the_microphone_is_answered(asking_browser, live_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    """Microphone -> AudioWorklet -> WebSocket -> speech recognition -> search -> titles read out."""
+    assert not import_file(DATA / "kb.jsonl", publish=True).errors
+    context = asking_browser.new_context(base_url=live_server.url, locale="zh-CN", permissions=["microphone"])
+    page = context.new_page()
+    page.set_default_timeout(40000)
+    try:
+        page.goto("/voice")
+        page.get_by_role("button", name="开始通话").click()
+        captions = page.locator("#voice-captions")
+        captions.get_by_text("为您找到以下内容", exact=False).wait_for()
+        assert "中介" in captions.inner_text()
+        page.get_by_role("button", name="挂断").click()
+    finally:
+        context.close()
+    calls = finished_calls()
+    assert calls[0].channel == "browser"
+    assert calls[0].searches and "中介" in calls[0].searches[0]["query"]
