@@ -18,6 +18,7 @@ import kb
 import speech
 from hotline.config import get_settings
 from hotline.db import session_scope
+from hotline.textsim import similarity
 from selfservice import records
 from selfservice.channel import CallerHungUp, Channel, Input, beep, write_wav_durably
 from selfservice.menu import Menu
@@ -49,6 +50,25 @@ def _casework():  # noqa: ANN202 - the casework module, when its API is present
 
 def _case_number(case: object) -> str:
     return str(getattr(case, "case_number", None) or case.number)
+
+
+_HAN = re.compile(r"[\u4e00-\u9fff]+")
+LISTED_RESULTS = 3  # titles read to a caller after a spoken question
+SAME_TITLE = 0.8  # titles this similar sound the same to a caller (a copy, a 转发 of the same notice)
+
+
+def _spoken_words(title: str) -> str:
+    return "".join(_HAN.findall(title))
+
+
+def distinct_titles(hits: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """The hits without those whose title sounds like one read before it (the best-ranked copy is
+    kept): titles are compared on their Chinese characters, so 指引 and 指引（8c4baa） are one."""
+    kept: list[tuple[int, str]] = []
+    for doc_id, title in hits:
+        if all(similarity(_spoken_words(title), _spoken_words(other)) < SAME_TITLE for _, other in kept):
+            kept.append((doc_id, title))
+    return kept
 
 
 class Dialog:
@@ -303,8 +323,8 @@ class Dialog:
             await self.say("not_understood")
             return
         with session_scope() as session:
-            results = kb.search(session, text, limit=3, channel="ivr")
-            hits = [(h.id, h.title) for h in results.hits]
+            results = kb.search(session, text, limit=3 * LISTED_RESULTS, channel="ivr")
+            hits = distinct_titles([(h.id, h.title) for h in results.hits])[:LISTED_RESULTS]
             records.append(session, self.call_id, "searches", {"query": text, "hits": [h[0] for h in hits]})
             records.append(session, self.call_id, "path", "search")
         self.channel.log.add("IVR", f"[识别：{text}]")

@@ -123,6 +123,21 @@ def test_spoken_question_is_recognised_searched_and_read(call) -> None:
     assert result.outcome == "self_served"
 
 
+def test_a_copy_of_a_result_is_not_read_twice(call) -> None:
+    with session_scope() as session:
+        original = kb.get_document(session, _doc_id("广州市房地产中介服务管理条例"))
+        data = kb.DocumentInput(
+            title="广州市房地产中介服务管理条例（转载）", category="政策法规", body=original.body
+        )
+        copy = kb.create_document(session, data, actor="seed-editor")
+        kb.submit_document(session, copy.id, actor="seed-editor")
+        kb.approve_document(session, copy.id, actor="seed-reviewer")
+    result = call(f"say {QUESTION}\npress 1\nhangup")
+    listing = next(p for p in result.prompts if p.startswith("为您找到以下内容"))
+    assert listing.count("广州市房地产中介服务管理条例") == 1  # the copy, ranked next, is left out
+    assert len(result.record.searches[0]["hits"]) == len(set(result.record.searches[0]["hits"]))
+
+
 def test_result_chosen_by_saying_which_one(call, spoken) -> None:
     result = call(f"say {QUESTION}\nsay {spoken('第一个')}\nhangup")
     assert _first_part("广州市房地产中介服务管理条例") in result.prompts
