@@ -66,7 +66,18 @@ def serve(
     typer.echo(f"网站工作进程：{workers} 个")
     host, port = host or settings.host, port or settings.port
     if workers > 1:
-        code = web_workers.run(host, port, workers, _log_config())
+        try:
+            code = web_workers.run(host, port, workers, _log_config())
+        except OSError as exc:  # the port: taken by another program, or an address not on this host
+            typer.echo(
+                f"错误：无法在 {host}:{port} 上监听（{exc.strerror}）。请用 --port 换一个端口。", err=True
+            )
+            raise typer.Exit(1) from exc
+        if code == web_workers.STARTUP_FAILURE:
+            typer.echo(
+                "错误：网站工作进程未能启动（原因见上方日志中的错误，如 SIP 端口被占用、菜单文件有误）。",
+                err=True,
+            )
         if code:
             raise typer.Exit(code)
         return

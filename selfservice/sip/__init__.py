@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from selfservice.sip.channel import SipChannel
-from selfservice.sip.server import SipServer, caller_number
+from selfservice.sip.server import SipLineError, SipServer, caller_number
 
 
 async def start_sip(host: str | None = None, port: int | None = None) -> SipServer:
@@ -27,4 +27,4 @@ async def start_sip(host: str | None = None, port: int | None = None) -> SipServ
     return server
 
 
-__all__ = ["SipChannel", "SipServer", "caller_number", "start_sip"]
+__all__ = ["SipChannel", "SipLineError", "SipServer", "caller_number", "start_sip"]

@@ -6,7 +6,8 @@ Each call is recorded from the moment its media is up into `<recordings>/sip/<ca
 which the parent reads as it grows (ASR, voicemail). The parent and this process talk over a pipe
 with small dicts:
 
-    to the parent:   {"ev": "ready"} | {"ev": "incoming", "call": id, "from": uri}
+    to the parent:   {"ev": "ready"} | {"ev": "failed", "detail": why}  (the line could not be opened)
+                     {"ev": "incoming", "call": id, "from": uri}
                      {"ev": "media", "call": id, "recording": path} | {"ev": "dtmf", "call": id, "digit": "1"}
                      {"ev": "ended", "call": id}   (after the recorder is closed)
     from the parent: {"cmd": "play", "call": id, "wav": path} | {"cmd": "stop_play", "call": id}
@@ -53,7 +54,13 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
     transport.port = config.port
     transport.boundAddress = config.host
     transport.publicAddress = config.host
-    ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+    try:
+        ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+    except pj.Error as exc:  # the port is taken, or the address is not on this host
+        with contextlib.suppress(BrokenPipeError, OSError):
+            conn.send({"ev": "failed", "detail": exc.info()})
+        ep.libDestroy()
+        return
     ep.libStart()
     ep.audDevManager().setNullDev()
     for codec in ep.codecEnum2():

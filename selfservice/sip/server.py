@@ -25,6 +25,10 @@ def caller_number(uri: str) -> str:
     return match.group(1) if match else ""
 
 
+class SipLineError(RuntimeError):
+    """The SIP line could not be opened (the message says where and why)."""
+
+
 class SipServer:
     """`await start()` in the running event loop; `await stop()` hangs up and shuts PJSIP down.
     `dialog_factory(channel)` returns the coroutine that runs one call (a `Dialog(...).run()`)."""
@@ -43,14 +47,22 @@ class SipServer:
         self.process: multiprocessing.process.BaseProcess | None = None
         self.conn: Connection | None = None
         self.ready = asyncio.Event()
+        self.failure: str | None = None  # why the endpoint could not open the line
         self.stopping = False
         self.restarts = 0
         self.finished: deque[SipChannel] = deque(maxlen=100)  # the latest calls, for inspection
 
     async def start(self) -> None:
+        """Start the endpoint; raises SipLineError when the line cannot be opened."""
         self._spawn()
-        await asyncio.wait_for(self.ready.wait(), timeout=20)
-        log.info("SIP line listening on %s:%d", self.config.host, self.config.port)
+        where = f"{self.config.host}:{self.config.port}"
+        try:
+            await asyncio.wait_for(self.ready.wait(), timeout=20)
+        except TimeoutError:
+            raise SipLineError(f"SIP 线路 {where} 20 秒内未能启动") from None
+        if self.failure is not None:
+            raise SipLineError(f"SIP 线路 {where} 无法打开（端口被占用或地址不属于本机）：{self.failure}")
+        log.info("SIP line listening on %s", where)
 
     def _spawn(self) -> None:
         if self.stopping:  # a restart scheduled just before stop()
@@ -86,6 +98,10 @@ class SipServer:
         channel = self.channels.get(call) if call is not None else None
         if kind == "ready":
             self.ready.set()
+        elif kind == "failed":
+            self.failure = str(event.get("detail", ""))
+            self.stopping = True  # the same port would fail again: no restart
+            self.ready.set()  # wakes start(), which reports the failure
         elif kind == "incoming":
             channel = SipChannel(call, caller_number(event.get("from", "")), self.send)
             self.channels[call] = channel

@@ -249,3 +249,30 @@ def test_a_worker_that_cannot_start_stops_serve(tmp_path: Path) -> None:
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 3
     assert "invalid TOML" in done.stdout + done.stderr
+
+
+def test_a_taken_sip_port_or_web_port_is_a_clear_error(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "HOTLINE_HOME": str(tmp_path / "home"),
+        "HOTLINE_DATA_DIR": str(small_data_dir(tmp_path)),
+    }
+    env.pop("HOTLINE_DATABASE_URL", None)
+    hotline = shutil.which("hotline")
+    assert hotline
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sip_squatter:
+        sip_squatter.bind(("127.0.0.1", 0))
+        env["HOTLINE_SIP_PORT"] = str(sip_squatter.getsockname()[1])
+        cmd = [hotline, "serve", "--host", "127.0.0.1", "--port", str(free_port()), "--workers", "2"]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3
+    assert f"SIP 线路 127.0.0.1:{env['HOTLINE_SIP_PORT']} 无法打开" in done.stdout + done.stderr
+    assert "网站工作进程未能启动" in done.stderr
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as web_squatter:
+        web_squatter.bind(("127.0.0.1", 0))
+        web_squatter.listen()
+        port = web_squatter.getsockname()[1]
+        cmd = [hotline, "serve", "--no-sip", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert f"无法在 127.0.0.1:{port} 上监听" in done.stderr and "Traceback" not in done.stderr
