@@ -125,11 +125,16 @@ def safe_next(next_url: str | None) -> str:
     return "/"
 
 
-LOGIN_MAX_FAILURES = 5
+LOGIN_MAX_FAILURES = 5  # per address and username ...
+LOGIN_MAX_FAILURES_PER_ADDRESS = 30  # ... and per address over all usernames (password spraying)
 LOGIN_WINDOW = timedelta(minutes=5)
 
 
-def login_attempt_key(request: Request, username: str) -> str:
-    """The rate-limit key of a login attempt (hotline.attempts): client address and username."""
+def login_attempt_keys(request: Request, username: str) -> dict[str, int]:
+    """The rate-limit keys of a login attempt (hotline.attempts) with their limits: the client
+    address with the username, and the address alone."""
     host = request.client.host if request.client else "-"
-    return f"login:{host}:{username[:64]}"
+    return {
+        f"login:{host}:{username[:64]}": LOGIN_MAX_FAILURES,
+        f"login:{host}": LOGIN_MAX_FAILURES_PER_ADDRESS,
+    }

@@ -54,6 +54,23 @@ def test_login_limit_holds_across_processes(client: TestClient) -> None:
     assert blocked.status_code == 429 and "尝试次数过多" in blocked.text
 
 
+def test_one_address_trying_many_usernames_is_stopped(sqlite_client: TestClient) -> None:
+    """Password spraying: a few guesses for each of many accounts from one address."""
+    from web.security import LOGIN_MAX_FAILURES_PER_ADDRESS
+
+    make_user("agent1", ["agent"])
+    token = sqlite_client.get("/api/session").json()["csrf_token"]
+    codes = [
+        sqlite_client.post(
+            "/login", data={"username": f"user{n}", "password": "123456", "csrf_token": token}
+        ).status_code
+        for n in range(LOGIN_MAX_FAILURES_PER_ADDRESS + 1)
+    ]
+    assert codes == [401] * LOGIN_MAX_FAILURES_PER_ADDRESS + [429]
+    right = {"username": "agent1", "password": "correct-horse", "csrf_token": token}
+    assert sqlite_client.post("/login", data=right, follow_redirects=False).status_code == 429
+
+
 def test_a_successful_login_clears_the_count(client: TestClient) -> None:
     make_user("agent1", ["agent"])
     assert fail_logins_elsewhere(4) == [401] * 4

@@ -7,14 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from hotline import attempts, audit
 from hotline.users import authenticate
-from web.security import (
-    LOGIN_MAX_FAILURES,
-    LOGIN_WINDOW,
-    SessionDep,
-    csrf_token,
-    login_attempt_key,
-    safe_next,
-)
+from web.security import LOGIN_WINDOW, SessionDep, csrf_token, login_attempt_keys, safe_next
 from web.templating import render
 
 router = APIRouter()
@@ -33,8 +26,8 @@ def login(
     password: str = Form(...),
     next: str = Form("/"),
 ) -> Response:
-    key = login_attempt_key(request, username)
-    if attempts.blocked(db, key, LOGIN_MAX_FAILURES, LOGIN_WINDOW):
+    keys = login_attempt_keys(request, username)
+    if any(attempts.blocked(db, key, limit, LOGIN_WINDOW) for key, limit in keys.items()):
         return render(
             request,
             "login.html",
@@ -43,12 +36,12 @@ def login(
         )
     user = authenticate(db, username, password)
     if user is None:
-        attempts.record_failure(db, [key], LOGIN_WINDOW)
+        attempts.record_failure(db, keys, LOGIN_WINDOW)
         db.commit()
         return render(
             request, "login.html", {"next": safe_next(next), "error": "用户名或密码错误。"}, status_code=401
         )
-    attempts.clear(db, key)
+    attempts.clear(db, list(keys)[0])  # this username's count; the address's stays
     request.session.clear()
     request.session["uid"] = user.id
     csrf_token(request)
