@@ -19,6 +19,7 @@ import zhconv
 from pypinyin import Style, lazy_pinyin
 
 USER_DICT = Path(__file__).with_name("userdict.txt")
+PLACES_FILE = Path(__file__).with_name("places.txt")  # built by scripts/build_places.py
 
 # Function words and question words that carry no topic; removed from documents and queries alike.
 STOP_WORDS = frozenset(
@@ -122,6 +123,19 @@ def char_bigrams(text: str) -> list[str]:
             grams.append(run)
         grams.extend(run[i : i + 2] for i in range(len(run) - 1))
     return grams
+
+
+@lru_cache(maxsize=1)
+def place_names() -> frozenset[str]:
+    """Province-level units and cities as jieba segments them (陕西, 淮安), without 省/市."""
+    lines = PLACES_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def places(terms: list[str]) -> list[str]:
+    """The place names among a text's terms (search-mode terms include 陕西 for 陕西省), once each."""
+    known = place_names()
+    return [t for t in dict.fromkeys(terms) if t in known]
 
 
 def joined(terms: list[str]) -> str:

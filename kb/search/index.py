@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 from kb.search import analysis, highlight, query, schema
-from kb.search.engines import Engine
+from kb.search.engines import Engine, EngineHit
 from kb.search.types import IndexDoc, IndexHit, SearchOutcome
 
 ENGINES = ("tantivy", "whoosh")
@@ -88,10 +89,15 @@ class SearchIndex:
         if plan.empty:
             return SearchOutcome(total=0, hits=[], suggestion=suggestion)
         limit, offset = max(1, limit), max(0, offset)
-        total, found = self.engine.search(plan, filters, limit, offset)
+        places = analysis.places(analysis.tokens(text)) if schema.PLACE_PENALTY < 1 else []
+        window = max(offset + limit, schema.PLACE_WINDOW) if places else limit
+        start = 0 if places else offset
+        total, found = self.engine.search(plan, filters, window, start)
         if total == 0 and suggestion is None:
             plan = query.build(text, synonyms, with_pinyin=True, doc_ratio=doc_ratio)
-            total, found = self.engine.search(plan, filters, limit, offset)
+            total, found = self.engine.search(plan, filters, window, start)
+        if places:
+            found = prefer_places(found, places)[offset : offset + limit]
         marker = highlight.Highlighter(plan.marks)
         hits = [
             IndexHit(
@@ -140,6 +146,19 @@ class SearchIndex:
     def close(self) -> None:
         """Release the engine's open files (the index stays on disk)."""
         self.engine.close()
+
+
+def prefer_places(hits: list[EngineHit], places: list[str]) -> list[EngineHit]:
+    """Re-rank candidates for a question naming places: those naming none of them score
+    schema.PLACE_PENALTY times less, provided some candidate names one (else the order stays)."""
+    names = [any(p in h.title or p in h.text for p in places) for h in hits]
+    if not any(names):
+        return hits
+    scored = [
+        replace(h, score=h.score * (1.0 if named else schema.PLACE_PENALTY))
+        for h, named in zip(hits, names, strict=True)
+    ]
+    return sorted(scored, key=lambda h: -h.score)
 
 
 def open_index(directory: Path, engine: str = "tantivy") -> SearchIndex:

@@ -31,6 +31,11 @@ TERM_BOOSTS: dict[str, float] = {
     KEYWORDS_FIELD: 0.5,
     QUESTION_FIELD: 0.3,
 }
+# A question that names a province or city is about that place: among the best PLACE_WINDOW
+# candidates, those that do not name it score PLACE_PENALTY times less (when some candidate does).
+# A boost for naming it instead would pull in documents that only mention the place.
+PLACE_PENALTY = 0.8
+PLACE_WINDOW = 30
 SYNONYM_WEIGHT = 0.7  # terms of expanded synonyms count a little less than the user's own
 PINYIN_BOOST = 0.3  # only when the query has a word unknown to the index (see query.build)
 # Proximity: each pair of adjacent query words found near each other in the text.

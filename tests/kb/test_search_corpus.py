@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from kb.search import IndexDoc, SearchIndex, open_index
+from kb.search.engines import EngineHit
+from kb.search.index import prefer_places
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "data" / "kb" / "ncp_policies.jsonl"
@@ -55,3 +57,29 @@ def test_spoken_style_query_with_homophones(corpus: tuple[SearchIndex, dict[int,
     assert written.hits
     spoken = index.search("北京市单位食堂就餐人员如何做好自我防户", limit=5)  # 防户: ASR homophone of 防护
     assert {h.id for h in spoken.hits[:3]} & {h.id for h in written.hits[:3]}
+
+
+@pytest.mark.parametrize(
+    ("question", "external_id"),
+    [
+        ("陕西省政府在援企稳岗方面有哪些举措？", "ncp-2224dc162e2831f693b41749dd361b17"),
+        ("广西省乡村振兴专项资金用于什么？", "ncp-bc854affe61a380c976788dbd4e64a85"),
+    ],
+)
+def test_a_question_naming_a_province_gets_that_provinces_document(
+    corpus: tuple[SearchIndex, dict[int, str]], question: str, external_id: str
+) -> None:
+    """Beijing's and Shandong's measures match these words as well; only the place tells them apart."""
+    index, external = corpus
+    assert external[index.search(question, limit=3).hits[0].id] == external_id
+
+
+def test_place_re_ranking_rule() -> None:
+    hits = [
+        EngineHit(1, 10.0, "北京市援企稳岗措施", "北京市……"),
+        EngineHit(2, 9.0, "支持中小微企业若干措施", "陕西省人民政府……"),
+        EngineHit(3, 8.5, "稳岗返还", "全国……"),
+    ]
+    assert [h.id for h in prefer_places(hits, ["陕西"])] == [2, 1, 3]  # 10 x 0.8 < 9
+    assert [h.id for h in prefer_places(hits, ["深圳"])] == [1, 2, 3]  # nobody names it: unchanged
+    assert [h.id for h in prefer_places(hits, ["北京", "陕西"])] == [1, 2, 3]  # either place counts
