@@ -16,6 +16,7 @@ from hotline.db import utcnow
 from hotline.models import FailedAttempt
 
 MAX_KEY = 160
+RETENTION = timedelta(days=1)  # no limit looks further back; older failures of any key are dropped
 
 
 def _key(key: str) -> str:
@@ -41,10 +42,12 @@ def blocked(
 def record_failure(
     session: Session, keys: Iterable[str], window: timedelta, *, now: datetime | None = None
 ) -> None:
-    """Count one failure under each key; older entries of these keys (outside `window`) are dropped."""
+    """Count one failure under each key; older entries of these keys (outside `window`), and entries of
+    any key older than RETENTION (keys that never fail again), are dropped."""
     now = now or utcnow()
     keys = [_key(k) for k in keys]
     session.execute(delete(FailedAttempt).where(FailedAttempt.key.in_(keys), FailedAttempt.at < now - window))
+    session.execute(delete(FailedAttempt).where(FailedAttempt.at < now - max(window, RETENTION)))
     session.add_all([FailedAttempt(key=key, at=now) for key in keys])
     session.flush()
 

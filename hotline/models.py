@@ -58,7 +58,7 @@ class FailedAttempt(Base):
     so that every web worker and the IVR count the same failures (see hotline.attempts)."""
 
     __tablename__ = "failed_attempts"
-    __table_args__ = (Index("ix_failed_attempts_key_at", "key", "at"),)
+    __table_args__ = (Index("ix_failed_attempts_key_at", "key", "at"), Index("ix_failed_attempts_at", "at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(160))  # "<scope>:<what>", e.g. "login:127.0.0.1:alice"

@@ -93,6 +93,10 @@ def test_attempts_window_and_pruning(hotline_env: Path) -> None:
         assert s.scalar(text("SELECT count(*) FROM failed_attempts WHERE key = 't:a'")) == 1  # pruned
         attempts.clear(s, "t:b")
         assert attempts.failures(s, "t:b", window) == 0
+        attempts.record_failure(s, ["t:once"], window, now=start + timedelta(minutes=7))  # never again
+        attempts.record_failure(s, ["t:c"], window, now=start + timedelta(days=2))
+        remaining = s.scalars(text("SELECT key FROM failed_attempts ORDER BY key")).all()
+        assert remaining == ["t:c"]  # t:a and t:once, over a day old, are gone too
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

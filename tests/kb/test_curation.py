@@ -95,15 +95,3 @@ def test_suggest_offers_public_titles_only(hotline_env):
         )
     with session_scope() as s:
         assert kb.suggest(s, "住房公积") == ["住房公积金提取办理指南"]
-
-
-def test_kb_migration_matches_the_models(hotline_env):
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
-    from hotline.db import Base, get_engine
-
-    with get_engine().connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-    kb_diff = [d for d in diff if "kb_" in repr(d)]
-    assert kb_diff == []
