@@ -125,6 +125,25 @@ def char_bigrams(text: str) -> list[str]:
     return grams
 
 
+def query_bigrams(text: str) -> list[str]:
+    """Character bigrams of a query, taken within the runs of words between its stop words.
+
+    A bigram across a stop word (税务局对纳税人: 局对, 对纳) is not a term of the question and
+    meets documents at random; bigrams across two content words (纳税人提供: 人提) stay, since
+    they find names that a document segments differently.
+    """
+    grams: list[str] = []
+    run: list[str] = []
+    for word in tokenizer().cut(fold(text), True):
+        if _keep(word):
+            run.append(word)
+        else:
+            grams.extend(char_bigrams("".join(run)))
+            run = []
+    grams.extend(char_bigrams("".join(run)))
+    return grams
+
+
 @lru_cache(maxsize=1)
 def place_names() -> frozenset[str]:
     """Province-level units and cities as jieba segments them (陕西, 淮安), without 省/市."""

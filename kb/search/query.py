@@ -62,10 +62,11 @@ def expand_synonyms(text: str, groups: Sequence[Sequence[str]]) -> list[str]:
 def _clauses(text: str, weight: float) -> list[TermClause]:
     out: list[TermClause] = []
     tokens = list(dict.fromkeys(analysis.tokens(text)))
+    grams = list(dict.fromkeys(analysis.query_bigrams(text)))
     for field_name, boost in sch.TERM_BOOSTS.items():
         if not boost:
             continue
-        terms = analysis.char_bigrams(text) if field_name == sch.GRAMS_FIELD else tokens
+        terms = grams if field_name == sch.GRAMS_FIELD else tokens
         out.extend(TermClause(field_name, t, boost * weight) for t in terms)
     return out
 

@@ -1,4 +1,4 @@
-"""Query rewriting: which proximity (phrase) clauses a question keeps."""
+"""Query rewriting: which bigram and proximity (phrase) clauses a question keeps."""
 
 from __future__ import annotations
 
@@ -36,3 +36,18 @@ def test_words_missing_from_the_index_make_no_phrase() -> None:
     plan = query.build("公积金 提取", doc_ratio=lambda word: 0.0 if word == "提取" else 0.1)
     assert plan.phrases == []
     assert plan.terms  # the words are still searched one by one
+
+
+def grams(plan: query.QueryPlan) -> set[str]:
+    return {c.term for c in plan.terms if c.field == sch.GRAMS_FIELD}
+
+
+def test_bigrams_do_not_cross_stop_words() -> None:
+    got = grams(query.build("税务局对纳税人提供的服务"))
+    assert {"税务", "务局", "纳税", "税人", "服务"} <= got
+    assert not {"局对", "对纳", "供的", "的服"} & got  # across 对 and 的
+    assert "人提" in got  # across two content words: kept (names segmented differently still meet)
+
+
+def test_a_query_of_one_run_keeps_all_its_bigrams() -> None:
+    assert grams(query.build("住房公积金提取")) == set(analysis.char_bigrams("住房公积金提取"))
