@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -104,8 +104,11 @@ def call_context(session: Session, call_id: str | int) -> dict[str, Any]:
 
 
 def call_outcomes(session: Session, day: date) -> dict[str, int]:
-    """How the finished calls of one local day ended: outcome -> count."""
-    start = datetime.combine(day, time.min, LOCAL_ZONE)
+    """How the finished calls of one local day ended: outcome -> count.
+
+    The bounds are given in UTC, as the times are stored (SQLite keeps no offset: a local bound
+    compared with UTC times missed the calls of the first 8 hours of the local day)."""
+    start = datetime.combine(day, time.min, LOCAL_ZONE).astimezone(UTC)
     end = start + timedelta(days=1)
     return dict(
         session.execute(
