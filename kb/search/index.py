@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from kb.search import analysis, highlight, query, schema
 from kb.search.engines import Engine, EngineHit
+from kb.search.passages import PassageScorer
 from kb.search.types import IndexDoc, IndexHit, SearchOutcome
 
 ENGINES = ("tantivy", "whoosh")
@@ -89,15 +91,12 @@ class SearchIndex:
         if plan.empty:
             return SearchOutcome(total=0, hits=[], suggestion=suggestion)
         limit, offset = max(1, limit), max(0, offset)
-        places = analysis.places(analysis.tokens(text)) if schema.PLACE_PENALTY < 1 else []
-        window = max(offset + limit, schema.PLACE_WINDOW) if places else limit
-        start = 0 if places else offset
-        total, found = self.engine.search(plan, filters, window, start)
+        window = max(offset + limit, schema.RERANK_WINDOW)
+        total, found = self.engine.search(plan, filters, window, 0)
         if total == 0 and suggestion is None:
             plan = query.build(text, synonyms, with_pinyin=True, doc_ratio=doc_ratio)
-            total, found = self.engine.search(plan, filters, window, start)
-        if places:
-            found = prefer_places(found, places)[offset : offset + limit]
+            total, found = self.engine.search(plan, filters, window, 0)
+        found = self._rerank(text, found)[offset : offset + limit]
         marker = highlight.Highlighter(plan.marks)
         hits = [
             IndexHit(
@@ -106,6 +105,29 @@ class SearchIndex:
             for h in found
         ]
         return SearchOutcome(total=total, hits=hits, suggestion=suggestion)
+
+    def _rerank(self, text: str, hits: list[EngineHit]) -> list[EngineHit]:
+        """The best schema.RERANK_WINDOW candidates re-ranked by the places the question names and
+        by passage evidence; the rest keep the engine's order, so pages stay consistent."""
+        head, tail = hits[: schema.RERANK_WINDOW], hits[schema.RERANK_WINDOW :]
+        if not head:
+            return hits
+        places = analysis.places(analysis.tokens(text)) if schema.PLACE_PENALTY < 1 else []
+        if places:
+            head = prefer_places(head, places)
+        if schema.PASSAGE_WEIGHT:
+            head = prefer_passages(head, self._bigram_weights(text))
+        return head + tail
+
+    def _bigram_weights(self, text: str) -> dict[str, float]:
+        """IDF of the query's bigrams over the grams field (bigrams in no document left out)."""
+        total = max(1, self.engine.count())
+        weights: dict[str, float] = {}
+        for gram in dict.fromkeys(analysis.query_bigrams(text)):
+            df = self.engine.doc_freq(schema.GRAMS_FIELD, gram)
+            if df:
+                weights[gram] = math.log(1 + (total - df + 0.5) / (df + 0.5))
+        return weights
 
     def suggest_spelling(self, query_text: str) -> str | None:
         """ "Did you mean": replace unknown runs that sound like an indexed title/keyword word."""
@@ -157,6 +179,20 @@ def prefer_places(hits: list[EngineHit], places: list[str]) -> list[EngineHit]:
     scored = [
         replace(h, score=h.score * (1.0 if named else schema.PLACE_PENALTY))
         for h, named in zip(hits, names, strict=True)
+    ]
+    return sorted(scored, key=lambda h: -h.score)
+
+
+def prefer_passages(hits: list[EngineHit], weights: dict[str, float]) -> list[EngineHit]:
+    """Re-rank candidates by passage evidence: each gains schema.PASSAGE_WEIGHT x the best score x
+    the share of the question it covers in its title and one passage (kb.search.passages)."""
+    scorer = PassageScorer(weights)
+    if not scorer.total:
+        return hits
+    lift = schema.PASSAGE_WEIGHT * max(h.score for h in hits)
+    scored = [
+        replace(h, score=h.score + lift * scorer.coverage(h.title, h.text, schema.PASSAGE_WIDTH))
+        for h in hits
     ]
     return sorted(scored, key=lambda h: -h.score)
 

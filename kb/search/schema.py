@@ -31,11 +31,17 @@ TERM_BOOSTS: dict[str, float] = {
     KEYWORDS_FIELD: 0.5,
     QUESTION_FIELD: 0.3,
 }
-# A question that names a province or city is about that place: among the best PLACE_WINDOW
-# candidates, those that do not name it score PLACE_PENALTY times less (when some candidate does).
-# A boost for naming it instead would pull in documents that only mention the place.
+# Re-ranking of the best RERANK_WINDOW candidates (pages further down keep the engine's order).
+RERANK_WINDOW = 30
+# A question that names a province or city is about that place: candidates that do not name it
+# score PLACE_PENALTY times less (when some candidate does). A boost for naming it instead would
+# pull in documents that only mention the place.
 PLACE_PENALTY = 0.8
-PLACE_WINDOW = 30
+# Passage evidence (kb.search.passages): a candidate gains PASSAGE_WEIGHT x the best score among the
+# candidates x the share of the question's IDF-weighted bigrams found in its title or within
+# PASSAGE_WIDTH characters of its text.
+PASSAGE_WEIGHT = 1.0
+PASSAGE_WIDTH = 150
 SYNONYM_WEIGHT = 0.7  # terms of expanded synonyms count a little less than the user's own
 PINYIN_BOOST = 0.3  # only when the query has a word unknown to the index (see query.build)
 # Proximity: each pair of adjacent query words found near each other in the text.

@@ -9,7 +9,7 @@ import pytest
 
 from kb.search import IndexDoc, SearchIndex, open_index
 from kb.search.engines import EngineHit
-from kb.search.index import prefer_places
+from kb.search.index import prefer_passages, prefer_places
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "data" / "kb" / "ncp_policies.jsonl"
@@ -48,7 +48,7 @@ def test_dev_questions_find_their_document(corpus: tuple[SearchIndex, dict[int, 
     mrr = sum(1 / r for r in ranks if r) / len(ranks)
     # the design's body-only BM25 baseline reaches Recall@5 0.90 and MRR@10 0.78 on this set
     assert recall10 >= 0.93, recall10
-    assert mrr >= 0.80, mrr
+    assert mrr >= 0.82, mrr
 
 
 def test_spoken_style_query_with_homophones(corpus: tuple[SearchIndex, dict[int, str]]) -> None:
@@ -83,3 +83,43 @@ def test_place_re_ranking_rule() -> None:
     assert [h.id for h in prefer_places(hits, ["陕西"])] == [2, 1, 3]  # 10 x 0.8 < 9
     assert [h.id for h in prefer_places(hits, ["深圳"])] == [1, 2, 3]  # nobody names it: unchanged
     assert [h.id for h in prefer_places(hits, ["北京", "陕西"])] == [1, 2, 3]  # either place counts
+
+
+@pytest.mark.parametrize(
+    ("question", "external_id"),
+    [
+        ("在疫情防控期间有必需到办税服务厅办理的事项，税务总局采取什么措施？", "ncp-ee19fd0d1bc13f17a3dfe052692b1000"),
+        ("广东省要做好哪些医疗防控物资的生产供应保障？", "ncp-9b86348a8e3c30c5b4561e3cf924d291"),
+    ],
+)
+def test_the_document_answering_in_one_passage_comes_first(
+    corpus: tuple[SearchIndex, dict[int, str]], question: str, external_id: str
+) -> None:
+    """Other documents use these words more often, spread out; the answer has them in one passage."""
+    index, external = corpus
+    assert external[index.search(question, limit=3).hits[0].id] == external_id
+
+
+def test_passage_re_ranking_rule() -> None:
+    weights = {"房租": 4.0, "减免": 4.0}
+    spread = "房租" + "。" * 400 + "减免"
+    hits = [
+        EngineHit(1, 10.0, "措施", spread),  # both words, far apart: half the question in any passage
+        EngineHit(2, 8.0, "措施", "对承租的企业减免房租。"),  # the whole question in one passage
+        EngineHit(3, 7.0, "通知", "其他内容"),
+    ]
+    ranked = prefer_passages(hits, weights)
+    assert [h.id for h in ranked] == [2, 1, 3]  # 8 + 10 x 1.0 > 10 + 10 x 0.5
+    assert [h.score for h in ranked] == pytest.approx([18.0, 15.0, 7.0])
+    assert prefer_passages(hits, {}) == hits  # no weighed bigram: the engine's order
+
+
+def test_pages_beyond_the_re_ranked_window_keep_the_engine_order(
+    corpus: tuple[SearchIndex, dict[int, str]],
+) -> None:
+    index, _ = corpus
+    question = "山东省疫情期间企业复工复产有哪些税收优惠政策？"  # both re-rankings apply
+    whole = [h.id for h in index.search(question, limit=50).hits]
+    pages = [h.id for offset in range(0, 50, 10) for h in index.search(question, limit=10, offset=offset).hits]
+    assert len(whole) == 50
+    assert pages == whole  # no document shown twice or skipped when paging

@@ -1,0 +1,50 @@
+"""Passage evidence: how much of a question one stretch of a document covers.
+
+A question is answered in one place of a document. Among the best candidates, one whose title
+and a single stretch of its text hold most of the question's rare bigrams is a likelier answer
+than one whose matches are spread over a long text (BM25 sees only the whole document).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class PassageScorer:
+    """A question's bigrams with their weights (IDF), scanned for in candidate texts."""
+
+    def __init__(self, weights: Mapping[str, float]) -> None:
+        self.weights = {g: w for g, w in weights.items() if w > 0}
+        self.total = sum(self.weights.values())
+
+    def coverage(self, title: str, text: str, width: int) -> float:
+        """Largest share of the bigram weight found in the title or within `width` characters of
+        the text: title bigrams count wherever the stretch is, the others inside it."""
+        if not self.total:
+            return 0.0
+        in_title = 0.0
+        events: list[tuple[int, str]] = []  # (position, bigram) of every occurrence in the text
+        for gram, weight in self.weights.items():
+            if gram in title:
+                in_title += weight
+                continue
+            at = text.find(gram)
+            while at != -1:
+                events.append((at, gram))
+                at = text.find(gram, at + 1)
+        events.sort()
+        counts: dict[str, int] = {}
+        left = 0
+        covered = best = 0.0
+        for at, gram in events:
+            if not counts.get(gram):
+                covered += self.weights[gram]
+            counts[gram] = counts.get(gram, 0) + 1
+            while at + len(gram) - events[left][0] > width:  # the whole bigram inside the stretch
+                gone = events[left][1]
+                counts[gone] -= 1
+                if not counts[gone]:
+                    covered -= self.weights[gone]
+                left += 1
+            best = max(best, covered)
+        return (in_title + best) / self.total
