@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from html import escape, unescape
 
+from kb.search.windows import densest_window
+
 SNIPPET_CHARS = 120
 
 
@@ -34,13 +36,7 @@ class Highlighter:
         start = 0
         if self.pattern is not None and len(text) > width:
             matches = [(m.start(), m.group(0).lower()) for m in self.pattern.finditer(text)]
-            best, j = -1, 0
-            for i, (pos, _) in enumerate(matches):
-                while matches[j][0] < pos - width + 10:
-                    j += 1
-                distinct = len({w for _, w in matches[j : i + 1]})
-                if distinct > best:
-                    best, start = distinct, matches[j][0]
+            _, start = densest_window(matches, lambda _: 1.0, width - 10)
             start = max(0, min(start - 10, len(text) - width))
         piece = text[start : start + width]
         prefix = "…" if start > 0 else ""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from kb.search.windows import densest_window
+
 
 class PassageScorer:
     """A question's bigrams with their weights (IDF), scanned for in candidate texts."""
@@ -33,18 +35,5 @@ class PassageScorer:
                 events.append((at, gram))
                 at = text.find(gram, at + 1)
         events.sort()
-        counts: dict[str, int] = {}
-        left = 0
-        covered = best = 0.0
-        for at, gram in events:
-            if not counts.get(gram):
-                covered += self.weights[gram]
-            counts[gram] = counts.get(gram, 0) + 1
-            while at + len(gram) - events[left][0] > width:  # the whole bigram inside the stretch
-                gone = events[left][1]
-                counts[gone] -= 1
-                if not counts[gone]:
-                    covered -= self.weights[gone]
-                left += 1
-            best = max(best, covered)
+        best, _ = densest_window(events, self.weights.__getitem__, width - 2)  # whole bigrams inside
         return (in_title + best) / self.total
