@@ -7,7 +7,7 @@ Indexes data/kb/ncp_policies.jsonl (or every data/kb/*.jsonl with --corpus all, 
 law articles compete as distractors) into a temporary index, runs the questions of
 data/eval/ncp_dev_queries.jsonl and prints MRR@10 and Recall@1/5/10 for the whole set and for two
 fixed halves (split by a hash of the question) as an overfitting check.
---baseline ranks by the body field only: no title/keyword/question fields, phrases or pinyin.
+--baseline ranks by the body field only: no title/keyword/question fields, phrases, pinyin or re-ranking.
 """
 
 from __future__ import annotations
@@ -81,6 +81,8 @@ def use_baseline() -> None:
     search_schema.PHRASE_BOOSTS = {}
     search_schema.PINYIN_BOOST = 0.0
     search_schema.POPULARITY_WEIGHT = 0.0
+    search_schema.PLACE_PENALTY = 1.0  # no re-ranking of the candidates either
+    search_schema.PASSAGE_WEIGHT = 0.0
 
 
 def evaluate(engine: str, docs: list[dict], questions: list[dict]) -> dict[str, dict[str, float]]:
