@@ -1,13 +1,14 @@
 """Speech: offline Chinese TTS, ASR (sherpa-onnx, Vosk), telephony audio, text normalisation.
 
 Public API (docs/architecture.md, "speech"): synthesize, synthesize_sentences, prerender,
-normalize_for_speech, split_sentences, recognize_file, open_stream, Recognition, StreamingRecognizer,
+normalize_for_speech, plain_text, split_sentences, recognize_file, open_stream, Recognition, StreamingRecognizer,
 spoken_digits, g711_bytes, write_g711_wav, decode_g711, SpeechError.
 """
 
 from speech.asr import Endpointing, Recognition, StreamingRecognizer, open_stream, recognize_file
 from speech.errors import SpeechError
 from speech.normalize import normalize_for_speech, split_sentences, spoken_digits
+from speech.plaintext import plain_text
 from speech.telephony import decode_g711, g711_bytes, write_g711_wav
 from speech.tts import prerender, synthesize, synthesize_sentences
 
@@ -20,6 +21,7 @@ __all__ = [
     "g711_bytes",
     "normalize_for_speech",
     "open_stream",
+    "plain_text",
     "prerender",
     "recognize_file",
     "spoken_digits",

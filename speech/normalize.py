@@ -6,8 +6,13 @@ Rules (tested in tests/speech/test_normalize.py):
   numbers (110, 119, 120, 122, 12345 ...) are read digit by digit with 1 as 幺: 12345 -> 幺二三四五;
 - shorter bare numbers are cardinal: 请按1 -> 请按一; decimals: 3.5 -> 三点五;
 - dates 2024-05-01 / 2024年5月1日 -> 二零二四年五月一日; times 14:30 -> 十四点三十分; 12.5% -> 百分之十二点五;
-- ranges 3-5个工作日 -> 三至五个工作日; Latin acronyms are spelled (APP -> A P P);
-- markdown markup is dropped and punctuation is reduced to pause marks (，。？！).
+- ranges 3-5个工作日 -> 三至五个工作日, 10%-20% -> 百分之十到百分之二十; 2‰ -> 千分之二; 1/3 -> 三分之一;
+- 两 for 2 before measure words and as the leading 2 of 千/万/亿: 共2批 -> 共两批, 2000元 -> 两千元;
+- "/" between a quantity and a unit is 每 (元/月 -> 元每月), between words 或 (身份证/户口本);
+- a decimal at the start of a line is a number (1.5亿元), not a list number (1. 提交材料);
+- Latin acronyms are spelled (APP -> A P P); `letters_to_chinese` gives Chinese letter names for voices
+  that cannot read Latin letters (Kokoro): APP -> 诶皮皮;
+- markdown markup is dropped (`plain_text`) and punctuation is reduced to pause marks (，。？！).
 """
 
 from __future__ import annotations
@@ -25,8 +30,46 @@ UNITS = (
     "度|升|毫升|页|章|节|款|点|号线|路"
 )
 COUNTERS_TAKING_LIANG = (
-    "个|位|名|人|户|家|件|项|条|份|本|张|套|辆|台|间|所|种|类|倍|次|天|年|周|小时|个月|个工作日|岁"
+    "个|位|名|人|户|家|件|项|条|份|本|张|套|辆|台|间|所|种|类|倍|次|天|年|周|小时|个月|个工作日|岁|周岁|"
+    "批|笔|只|部|座|处|遍|趟|句|元|块|角|分钟|秒钟|公里|千米|米|公斤|千克|克|吨|万元|亿元|千元|千|万|亿|点"
 )
+# after a quantity and its unit, "/" is 每 when a unit or period follows: 元/月, 人/次, 5只/人
+PER_UNITS = "平方厘米|平方公里|立方米|人次|人|次|户|家|月|年|日|天|周|小时|分钟|秒|只|件|个|平方米|平米|亩|吨|公斤|千克|克|升|毫升|张|份|套|间|辆|台|批"
+UNIT_SYMBOLS = {
+    "mg": "毫克",
+    "kg": "千克",
+    "km": "公里",
+    "ml": "毫升",
+    "mL": "毫升",
+    "cm": "厘米",
+    "mm": "毫米",
+    "m²": "平方米",
+    "㎡": "平方米",
+    "m2": "平方米",
+    "g": "克",
+    "L": "升",
+    "m": "米",
+    "℃": "摄氏度",
+    "°C": "摄氏度",
+}
+SYMBOLS = {
+    "+": "加",
+    "＋": "加",
+    "&": "和",
+    "@": "艾特",
+    "×": "乘",
+    "=": "等于",
+    "≥": "大于等于",
+    "≤": "小于等于",
+}
+LETTER_NAMES = dict(
+    zip(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        "诶 必 西 迪 伊 艾弗 吉 艾尺 艾 杰 开 艾勒 艾姆 恩 欧 皮 丘 阿 艾斯 提 优 维 达布留 艾克斯 歪 贼德".split(),
+        strict=True,
+    )
+)
+LATIN_WORDS = {"email": "伊妹儿", "wifi": "歪法艾", "ok": "欧开"}
 NUMBER = r"\d+(?:\.\d+)?"
 
 
@@ -62,12 +105,22 @@ def _time(match: re.Match[str]) -> str:
     return text
 
 
+def read_quantity(number: str) -> str:
+    """A cardinal as said before a unit: 两 for a leading 2 of 千/万/亿 (2000 -> 两千, 2万 -> 两万)."""
+    spoken = read_number(number)
+    return "两" + spoken[1:] if re.match(r"二[千万亿]", spoken) else spoken
+
+
 def _amount(match: re.Match[str]) -> str:
     number, unit = match.group(1), match.group(2)
-    spoken = read_number(number)
-    if number == "2" and re.fullmatch(COUNTERS_TAKING_LIANG + "|千|万|亿|万元|亿元|千元", unit):
+    spoken = read_quantity(number)
+    if number == "2" and re.fullmatch(COUNTERS_TAKING_LIANG, unit):
         spoken = "两"
     return spoken + unit
+
+
+def _per(match: re.Match[str]) -> str:
+    return "每"
 
 
 def _bare_number(match: re.Match[str]) -> str:
@@ -76,11 +129,31 @@ def _bare_number(match: re.Match[str]) -> str:
         return read_number(number)
     if len(number) >= 5 or (number.startswith("0") and len(number) > 1) or number in SERVICE_NUMBERS:
         return read_digits(number)
-    return read_number(number)
+    return read_quantity(number)
 
 
 def _acronym(match: re.Match[str]) -> str:
     return " ".join(match.group(0))
+
+
+def _percent_range(match: re.Match[str]) -> str:
+    low, high, sign = match.group(1), match.group(2), match.group(3)
+    word = "百分之" if sign in "%％" else "千分之"
+    return word + read_number(low) + "到" + word + read_number(high)
+
+
+def letters_to_chinese(text: str) -> str:
+    """Latin letters as Chinese letter names, for voices that cannot read them: APP -> 诶皮皮,
+    PDF -> 皮迪艾弗; a few words keep their usual Chinese reading (Email -> 伊妹儿)."""
+
+    def word(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token.lower() in LATIN_WORDS:
+            return LATIN_WORDS[token.lower()]
+        return "".join(LETTER_NAMES[ch] for ch in token.upper())
+
+    text = re.sub(r"[A-Za-z]+", word, text)
+    return re.sub(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])", "", text)
 
 
 def normalize_for_speech(text: str) -> str:
@@ -88,21 +161,49 @@ def normalize_for_speech(text: str) -> str:
     text = re.sub(r"^\s{0,3}#{1,6}\s*", "", text, flags=re.MULTILINE)  # markdown headings
     text = re.sub(r"\*\*|__|`|^\s*[-*+>]\s+", "", text, flags=re.MULTILINE)
     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # links: keep the label
+    # a list number (1. / 1、 / 1）), not a decimal at the start of a line (1.5亿元)
     text = re.sub(
-        r"^\s*(\d{1,2})[.、．)）]\s*", lambda m: read_number(m.group(1)) + "，", text, flags=re.MULTILINE
+        r"^\s*(\d{1,2})(?:[.．](?!\d)|[、)）])\s*",
+        lambda m: read_number(m.group(1)) + "，",
+        text,
+        flags=re.MULTILINE,
     )
-    text = re.sub(r"https?://\S+", "", text)
+    text = re.sub(
+        r"https?://[!-~]+|(?:www\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.(?:cn|com|org|net)(?:/[!-~]*)?",
+        "",
+        text,
+    )
     text = text.replace("＃", "#").replace("＊", "*")
     text = re.sub(r"(按|拨)?#(号)?(键)?", lambda m: (m.group(1) or "") + "井号" + (m.group(3) or ""), text)
     text = re.sub(r"按\*(号)?", "按星号", text)
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # thousands separators
-    text = re.sub(r"[¥￥](" + NUMBER + r")", r"\1元", text)
+    text = re.sub(r"[¥￥]\s*(" + NUMBER + r")\s*(万|亿)?元?", r"\1\2元", text)  # ¥100元: one 元
     text = re.sub(r"(\d{4})[-/.年](\d{1,2})[-/.月](?:(\d{1,2})[日号]?)?(?!\d)", _date, text)
     text = re.sub(r"(\d{4})年", lambda m: read_digits(m.group(1), yao=False) + "年", text)
     clock = r"(?<!\d)(\d{1,2}):(\d{2})(?::(\d{2}))?(?!\d)"
     text = re.sub(clock + r"\s*[-~～—至到]\s*(?=\d{1,2}:\d{2})", lambda m: _time(m) + "至", text)
     text = re.sub(clock, _time, text)
-    text = re.sub(r"(" + NUMBER + r")%", lambda m: "百分之" + read_number(m.group(1)), text)
+    text = re.sub(r"(" + NUMBER + r")[%％‰]?\s*[-~～—至到]\s*(" + NUMBER + r")([%％‰])", _percent_range, text)
+    text = re.sub(r"(" + NUMBER + r")[%％]", lambda m: "百分之" + read_number(m.group(1)), text)
+    text = re.sub(r"(" + NUMBER + r")‰", lambda m: "千分之" + read_number(m.group(1)), text)
+    text = re.sub(
+        r"(?<![\d/])(\d{1,3})/(\d{1,3})(?![\d/])",
+        lambda m: read_number(m.group(2)) + "分之" + read_number(m.group(1)),
+        text,
+    )
+    units = "|".join(sorted(map(re.escape, UNIT_SYMBOLS), key=len, reverse=True))
+    text = re.sub(
+        r"(" + NUMBER + r")\s*(" + units + r")(?![A-Za-z])",
+        lambda m: m.group(1) + UNIT_SYMBOLS[m.group(2)],
+        text,
+    )
+    text = re.sub(
+        r"(克|升|公里|米)/(L|kg|m²|㎡)", lambda m: m.group(1) + "每" + UNIT_SYMBOLS[m.group(2)], text
+    )
+    text = re.sub(r"(?<=[\u4e00-\u9fff\d])[/／](?=(?:" + PER_UNITS + r")(?![\u4e00-\u9fff]{2}))", _per, text)
+    text = re.sub(r"(?<=[\u4e00-\u9fff])[/／](?=[\u4e00-\u9fff])", "或", text)
+    for symbol, reading in SYMBOLS.items():
+        text = text.replace(symbol, reading)
     text = re.sub(
         r"(?<!\d)(0\d{2,3})-(\d{7,8})(?!\d)",
         lambda m: read_digits(m.group(1)) + "，" + read_digits(m.group(2)),
@@ -121,7 +222,8 @@ def normalize_for_speech(text: str) -> str:
     text = re.sub(NUMBER, _bare_number, text)
     text = re.sub(r"(?<![A-Za-z])[A-Z]{2,6}(?![A-Za-z])", _acronym, text)
     text = re.sub(r"[、；;：:]", "，", text)
-    text = re.sub(r"[——…]+|[（(【\[「『《]|[)）】\]」』》]", "，", text)
+    text = re.sub(r"[——…→]+|[（(【\[「『《〔﹝〈]|[)）】\]」』》〕﹞〉]", "，", text)
+    text = re.sub(r"[■●★☆◆◇□○·•]", "", text)
     text = re.sub(r"[\"“”‘’'|~～^]", "", text)
     text = re.sub(r"[!！]", "！", text)
     text = re.sub(r"[?？]", "？", text)

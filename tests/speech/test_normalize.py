@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from speech import normalize_for_speech, split_sentences, spoken_digits
+from speech.normalize import letters_to_chinese
 
 
 @pytest.mark.parametrize(
@@ -29,6 +30,34 @@ from speech import normalize_for_speech, split_sentences, spoken_digits
         ("第3个", "第三个"),
         ("下载APP", "下载A P P"),
         ("按#号键返回", "按井号键返回"),
+        # two as 两 before measure words and as a leading 千/万/亿
+        ("2000元", "两千元"),
+        ("共2批", "共两批"),
+        ("2万元", "两万元"),
+        ("22000元", "两万二千元"),
+        ("2.5万元", "二点五万元"),
+        ("2月", "二月"),
+        ("2号线", "二号线"),
+        # a decimal at the start of a line is a number, not a list number
+        ("1.5亿元", "一点五亿元"),
+        ("说明\n1.5亿元用于补贴", "说明\n一点五亿元用于补贴"),
+        ("1. 提交材料", "一，提交材料"),
+        # "/" is 每 after a quantity before a unit, 或 between words; fractions
+        ("500元/月", "五百元每月"),
+        ("800元/人/月", "八百元每人每月"),
+        ("4公斤/平方厘米", "四公斤每平方厘米"),
+        ("身份证/户口本", "身份证或户口本"),
+        ("占1/3", "占三分之一"),
+        ("500mg/L", "五百毫克每升"),
+        # per mille, percentage ranges, currency sign without doubling
+        ("按日加收2‰的滞纳金", "按日加收千分之二的滞纳金"),
+        ("10%-20%", "百分之十到百分之二十"),
+        ("在2%至3.15%之间", "在百分之二到百分之三点一五之间"),
+        ("¥100", "一百元"),
+        ("¥100元", "一百元"),
+        ("￥3万", "三万元"),
+        ("体温38℃", "体温三十八摄氏度"),
+        ("登录www.gov.cn查询", "登录查询"),
     ],
 )
 def test_rules(text: str, spoken: str) -> None:
@@ -39,6 +68,19 @@ def test_markdown_and_punctuation_become_pauses() -> None:
     text = "## 办理流程\n1. 提交材料；\n2. 审核（3个工作日）"
     assert normalize_for_speech(text) == "办理流程\n一，提交材料，\n二，审核，三个工作日，"
     assert not any(ch.isdigit() for ch in normalize_for_speech("2026年共受理12345件，增长3.2%。"))
+
+
+@pytest.mark.parametrize(
+    ("text", "chinese"),
+    [
+        ("下载APP", "下载诶皮皮"),
+        ("打开PDF文件", "打开皮迪艾弗文件"),
+        ("发Email", "发伊妹儿"),
+        ("下载A P P", "下载诶皮皮"),  # normalize_for_speech's spelling, joined again
+    ],
+)
+def test_letters_to_chinese(text: str, chinese: str) -> None:
+    assert letters_to_chinese(text) == chinese
 
 
 def test_split_sentences_keeps_order_and_bounds_length() -> None:
