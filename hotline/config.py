@@ -30,8 +30,11 @@ class Settings(BaseSettings):
     data_dir: Path = BUNDLED_DATA
     search_engine: str = "tantivy"
     # speech
-    tts_engine: str = "espeak"
-    tts_voice: str | None = None
+    tts_engine: str = "kokoro"  # kokoro (neural, offline), espeak (light fallback), edge (online)
+    tts_voice: str | None = None  # unset: the engine's default (kokoro: zm_yunjian)
+    tts_speed: float = 1.0  # speaking rate of the kokoro voice (0.8 slower, 1.2 faster)
+    tts_threads: int = 1  # onnxruntime threads per Kokoro synthesis (docs/performance.md)
+    kokoro_model_path: Path | None = None  # unset: joined from the model wheels (speech/kokoro.py)
     edge_tts_timeout: float = 5.0
     vosk_model_path: Path | None = None
     asr_engine: str = "sherpa"

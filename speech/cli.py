@@ -22,9 +22,14 @@ def tts(
     ],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output WAV file.")],
     engine: Annotated[
-        str | None, typer.Option(help="espeak (offline, default) or edge (online, falls back).")
+        str | None,
+        typer.Option(help="kokoro (neural, offline, default), espeak (light) or edge (online, falls back)."),
     ] = None,
-    voice: Annotated[str | None, typer.Option(help="Engine voice, e.g. cmn or zh-CN-XiaoxiaoNeural.")] = None,
+    voice: Annotated[
+        str | None,
+        typer.Option(help="Engine voice, e.g. zm_yunjian, zf_xiaobei, cmn or zh-CN-XiaoxiaoNeural."),
+    ] = None,
+    speed: Annotated[float | None, typer.Option(help="Kokoro speaking rate (1.0 normal).")] = None,
     rate: Annotated[
         int, typer.Option(help="Sample rate in Hz: 8000 for the phone, 16000/24000 for the web.")
     ] = 8000,
@@ -36,7 +41,7 @@ def tts(
     try:
         if codec not in ("pcm", "ulaw", "alaw"):
             raise SpeechError(f"未知的编码 {codec!r}（可选：pcm、ulaw、alaw）")
-        path = synthesize(text, engine=engine, voice=voice, rate=rate)
+        path = synthesize(text, engine=engine, voice=voice, rate=rate, speed=speed)
         output.parent.mkdir(parents=True, exist_ok=True)
         if codec == "pcm":
             shutil.copyfile(path, output)

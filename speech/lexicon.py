@@ -119,3 +119,84 @@ def _segment(syllables: list[str], lexicon: dict[tuple[str, ...], tuple[str, flo
         words.append(word)
         end = start
     return words[::-1]
+
+
+# --- Pronunciation for the neural voice: readings that pypinyin gets wrong in policy words -------------
+# word -> tone3 syllables. pypinyin reads most policy words right (银行, 重庆, 长春, 单位, 调整, 重新: tested),
+# but not these; an entry wins where it starts at a jieba word boundary or lies inside one jieba word, so
+# 严重/新冠 keeps 严重's zhong4. Add a word here (and to tests/speech/test_lexicon.py) when a reading is wrong.
+PRONUNCIATIONS: dict[str, tuple[str, ...]] = {
+    "银行": ("yin2", "hang2"),
+    "支行": ("zhi1", "hang2"),
+    "总行": ("zong3", "hang2"),
+    "分行": ("fen1", "hang2"),
+    "行长": ("hang2", "zhang3"),
+    "重庆": ("chong2", "qing4"),
+    "长春": ("chang2", "chun1"),
+    "长沙": ("chang2", "sha1"),
+    "长效": ("chang2", "xiao4"),
+    "单位": ("dan1", "wei4"),
+    "调整": ("tiao2", "zheng3"),
+    "调档": ("diao4", "dang4"),
+    "重新": ("chong2", "xin1"),
+    "重置": ("chong2", "zhi4"),
+    "重设": ("chong2", "she4"),
+    "重办": ("chong2", "ban4"),
+    "重填": ("chong2", "tian2"),
+    "重发": ("chong2", "fa1"),
+    "重名": ("chong2", "ming2"),
+    "重号": ("chong2", "hao4"),
+    "重复": ("chong2", "fu4"),
+    "还款": ("huan2", "kuan3"),
+    "还贷": ("huan2", "dai4"),
+    "还房贷": ("huan2", "fang2", "dai4"),
+    "还清": ("huan2", "qing1"),
+    "还本": ("huan2", "ben3"),
+    "还钱": ("huan2", "qian2"),
+    "还息": ("huan2", "xi1"),
+    "提取": ("ti2", "qu3"),
+    "便民": ("bian4", "min2"),
+    "应缴": ("ying1", "jiao3"),
+    "应付": ("ying1", "fu4"),
+    "应收": ("ying1", "shou1"),
+    "参保": ("can1", "bao3"),
+    "给予": ("ji3", "yu3"),
+    "处理": ("chu3", "li3"),
+    "幺": ("yao1",),
+}
+MAX_PRONUNCIATION = max(map(len, PRONUNCIATIONS))
+
+
+def pronounce(text: str) -> list[tuple[str, list[str]]]:
+    """(word, tone3 syllables) for a run of Chinese characters: jieba's words, read by pypinyin, with
+    the readings of PRONUNCIATIONS where they apply (neutral tone as 5, the style the voice expects)."""
+    import jieba
+    from pypinyin import Style, lazy_pinyin
+
+    words = jieba.lcut(text)
+    syllables: list[str] = []
+    starts: set[int] = set()
+    word_of: list[int] = []
+    for index, word in enumerate(words):
+        starts.add(len(syllables))
+        readings = lazy_pinyin(word, style=Style.TONE3, neutral_tone_with_five=True)
+        if len(readings) != len(word):  # not all Hanzi: one reading per character
+            readings = [lazy_pinyin(ch, style=Style.TONE3, neutral_tone_with_five=True)[0] for ch in word]
+        syllables += readings
+        word_of += [index] * len(word)
+    i = 0
+    while i < len(text):
+        for size in range(min(MAX_PRONUNCIATION, len(text) - i), 0, -1):
+            entry = PRONUNCIATIONS.get(text[i : i + size])
+            if entry and (i in starts or word_of[i] == word_of[i + size - 1]):
+                syllables[i : i + size] = entry
+                i += size
+                break
+        else:
+            i += 1
+    out: list[tuple[str, list[str]]] = []
+    position = 0
+    for word in words:
+        out.append((word, syllables[position : position + len(word)]))
+        position += len(word)
+    return out

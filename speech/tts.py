@@ -1,9 +1,10 @@
 """Text to speech: engines behind one interface, a disk cache, sentence streaming and prompt pre-rendering.
 
-Engines: "espeak" (offline default: eSpeak NG 1.52 Mandarin voice bundled in PyPI's espeakng-loader)
-and "edge" (Microsoft's online neural voices via edge-tts; on any error or after
-settings.edge_tts_timeout seconds it falls back to the offline engine). Why espeak is the default:
-docs/speech.md.
+Engines: "kokoro" (offline default: Kokoro-82M v1.0 with its Mandarin voice packs, speech/kokoro.py),
+"espeak" (the light offline fallback: eSpeak NG 1.52 bundled in PyPI's espeakng-loader) and "edge"
+(Microsoft's online neural voices via edge-tts; on any error or after settings.edge_tts_timeout seconds
+it falls back to the offline engine). If the Kokoro model cannot be loaded, eSpeak speaks and a warning
+is logged: a caller never hears silence. Why Kokoro is the default: docs/speech.md.
 """
 
 from __future__ import annotations
@@ -14,30 +15,63 @@ import io
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from speech import espeak
+from speech import espeak, kokoro
 from speech.audio import SUPPORTED_RATES, resample, to_int16, write_wav
 from speech.errors import SpeechError
 from speech.normalize import normalize_for_speech, split_sentences
 
 log = logging.getLogger(__name__)
-OFFLINE_ENGINE = "espeak"
+FALLBACK_ENGINE = "espeak"  # always there, never falls back itself
+OFFLINE_ENGINES = ("kokoro", "espeak")
+ENGINES = ("kokoro", "espeak", "edge")
 RETRY_ONLINE_AFTER = 60.0  # seconds an online engine is skipped after a failure
 _online_down_until: dict[str, float] = {}
+OFFLINE_ENGINE = FALLBACK_ENGINE  # old name
 
 
 class TtsEngine(Protocol):
     name: str
     default_voice: str
 
+    @property
+    def cache_key(self) -> str:
+        """What, besides voice, rate and text, makes this engine's audio differ (cache file names)."""
+
     def render(self, text: str, voice: str) -> tuple[np.ndarray, int]:
         """Speak already normalised text; returns (samples, sample rate)."""
+
+
+@dataclass(frozen=True)
+class KokoroEngine:
+    """The neural offline voice (speech/kokoro.py); speed 1.0 is the voice's normal rate."""
+
+    speed: float = 1.0
+    threads: int = 1
+    name: str = "kokoro"
+    default_voice: str = kokoro.DEFAULT_VOICE
+
+    @property
+    def cache_key(self) -> str:
+        # the lexicon's size stands in for its version: adding a reading renders the texts again
+        from speech.lexicon import PRONUNCIATIONS
+
+        return f"kokoro-v1.0-int8|lex{len(PRONUNCIATIONS)}|speed{self.speed:g}"
+
+    def check_voice(self, voice: str) -> None:
+        kokoro.voice_pack(voice)
+
+    def render(self, text: str, voice: str) -> tuple[np.ndarray, int]:
+        audio = kokoro.synthesize(text, voice=voice, speed=self.speed, threads=self.threads)
+        return audio, kokoro.SAMPLE_RATE
 
 
 @dataclass(frozen=True)
@@ -45,6 +79,10 @@ class EspeakEngine:
     name: str = "espeak"
     default_voice: str = "cmn"
     words_per_minute: int = 130
+
+    @property
+    def cache_key(self) -> str:
+        return self.name
 
     def render(self, text: str, voice: str) -> tuple[np.ndarray, int]:
         return espeak.synthesize(text, voice=voice, words_per_minute=self.words_per_minute)
@@ -57,6 +95,10 @@ class EdgeEngine:
     timeout: float
     name: str = "edge"
     default_voice: str = "zh-CN-XiaoxiaoNeural"
+
+    @property
+    def cache_key(self) -> str:
+        return self.name
 
     def render(self, text: str, voice: str) -> tuple[np.ndarray, int]:
         import soundfile
@@ -95,16 +137,31 @@ def _run_in_thread(coro, timeout: float) -> bytes:  # noqa: ANN001 - a coroutine
     return result["value"]  # type: ignore[return-value]
 
 
-def get_engine(name: str | None = None) -> TtsEngine:
+def get_engine(name: str | None = None, *, speed: float | None = None) -> TtsEngine:
     from hotline.config import get_settings
 
     settings = get_settings()
     name = name or settings.tts_engine
+    if name == "kokoro":
+        return KokoroEngine(speed=speed or settings.tts_speed, threads=settings.tts_threads)
     if name == "espeak":
         return EspeakEngine()
     if name == "edge":
         return EdgeEngine(timeout=settings.edge_tts_timeout)
-    raise SpeechError(f"未知的语音合成引擎 {name!r}（可选：espeak、edge）")
+    raise SpeechError(f"未知的语音合成引擎 {name!r}（可选：{'、'.join(ENGINES)}）")
+
+
+def _fallback(engine: TtsEngine) -> TtsEngine:
+    """The engine that speaks when `engine` fails: for an online one the configured offline engine
+    (Kokoro unless eSpeak is configured), for Kokoro eSpeak."""
+    from hotline.config import get_settings
+
+    configured = get_settings().tts_engine
+    if engine.name not in OFFLINE_ENGINES and configured in OFFLINE_ENGINES:
+        return get_engine(configured)
+    if engine.name not in OFFLINE_ENGINES:
+        return get_engine("kokoro")
+    return EspeakEngine()
 
 
 def _cache_path(engine: str, voice: str, rate: int, text: str) -> Path:
@@ -119,25 +176,30 @@ def _render_cached(spoken: str, engine: TtsEngine, voice: str | None, rate: int)
         rates = "/".join(str(r) for r in SUPPORTED_RATES)
         raise SpeechError(f"不支持的输出采样率 {rate} Hz（支持 {rates} Hz）")
     voice = voice or _default_voice(engine)
-    path = _cache_path(engine.name, voice, rate, spoken)
+    path = _cache_path(engine.cache_key, voice, rate, spoken)
     if path.exists():
         return path
-    if engine.name != OFFLINE_ENGINE and time.monotonic() < _online_down_until.get(engine.name, 0.0):
-        return _render_cached(spoken, EspeakEngine(), None, rate)  # failed a moment ago: don't wait again
+    check_voice = getattr(engine, "check_voice", None)
+    if check_voice is not None:
+        check_voice(voice)  # a wrong voice name is the caller's error, not a reason to fall back
+    if engine.name not in OFFLINE_ENGINES and time.monotonic() < _online_down_until.get(engine.name, 0.0):
+        return _render_cached(spoken, _fallback(engine), None, rate)  # failed a moment ago: don't wait again
     try:
         samples, source_rate = engine.render(spoken, voice)
-    except Exception as exc:  # noqa: BLE001 - any failure of the online engine means: speak offline
-        if engine.name == OFFLINE_ENGINE:
+    except Exception as exc:  # noqa: BLE001 - any failure of a better engine means: speak with the fallback
+        if engine.name == FALLBACK_ENGINE:
             raise
-        _online_down_until[engine.name] = time.monotonic() + RETRY_ONLINE_AFTER
+        if engine.name not in OFFLINE_ENGINES:
+            _online_down_until[engine.name] = time.monotonic() + RETRY_ONLINE_AFTER
+        fallback = _fallback(engine)
         log.warning(
             "TTS engine %s failed (%s: %s); falling back to %s",
             engine.name,
             type(exc).__name__,
             exc,
-            OFFLINE_ENGINE,
+            fallback.name,
         )
-        return _render_cached(spoken, EspeakEngine(), None, rate)
+        return _render_cached(spoken, fallback, None, rate)
     if samples.size == 0:
         raise SpeechError("语音合成没有产生音频")
     audio = resample(samples, source_rate, rate) if source_rate != rate else samples
@@ -151,28 +213,75 @@ def _default_voice(engine: TtsEngine) -> str:
     return configured if configured and engine.name == get_settings().tts_engine else engine.default_voice
 
 
-def synthesize(text: str, *, engine: str | None = None, voice: str | None = None, rate: int = 8000) -> Path:
-    """Speak text into a cached mono 16-bit WAV at `rate` Hz; returns its path."""
+def synthesize(
+    text: str,
+    *,
+    engine: str | None = None,
+    voice: str | None = None,
+    rate: int = 8000,
+    speed: float | None = None,
+) -> Path:
+    """Speak text into a cached mono 16-bit WAV at `rate` Hz; returns its path.
+
+    engine, voice and speed default to the settings (HOTLINE_TTS_ENGINE, _VOICE, _SPEED)."""
     spoken = normalize_for_speech(text)
     if not spoken.strip("，。？！ \n"):
         raise SpeechError("没有可朗读的文字")
-    return _render_cached(spoken, get_engine(engine), voice, rate)
+    return _render_cached(spoken, get_engine(engine, speed=speed), voice, rate)
 
 
 def synthesize_sentences(
-    text: str, *, engine: str | None = None, voice: str | None = None, rate: int = 8000
+    text: str,
+    *,
+    engine: str | None = None,
+    voice: str | None = None,
+    rate: int = 8000,
+    speed: float | None = None,
+    ahead: int = 1,
 ) -> Iterator[Path]:
-    """Speak text sentence by sentence: each WAV is yielded as soon as it is rendered."""
-    tts = get_engine(engine)
-    sentences = [s for s in split_sentences(normalize_for_speech(text)) if s.strip("，。？！ ")]
-    if not sentences:
+    """Speak text part by part, the first clause first ("您好，"), then sentence by sentence: each WAV is
+    yielded as soon as it is rendered, and up to `ahead` parts after it are rendered meanwhile (one
+    background thread) so that the next part is ready when the caller has heard this one. Closing the
+    generator (the caller hung up) stops rendering after the part in progress."""
+    tts = get_engine(engine, speed=speed)
+    parts = [
+        s for s in split_sentences(normalize_for_speech(text), first_clause=True) if s.strip("，。？！ ")
+    ]
+    if not parts:
         raise SpeechError("没有可朗读的文字")
-    for sentence in sentences:
-        yield _render_cached(sentence, tts, voice, rate)
+    if ahead <= 0 or len(parts) == 1:
+        for part in parts:
+            yield _render_cached(part, tts, voice, rate)
+        return
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts-ahead")
+    pending: deque[Future[Path]] = deque()
+    queue = iter(parts)
+    try:
+        for part in queue:
+            pending.append(pool.submit(_render_cached, part, tts, voice, rate))
+            if len(pending) > ahead:
+                break
+        while pending:
+            path = pending.popleft().result()
+            following = next(queue, None)
+            if following is not None:
+                pending.append(pool.submit(_render_cached, following, tts, voice, rate))
+            yield path
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=False)
 
 
 def prerender(
-    prompts: Iterable[str], *, engine: str | None = None, voice: str | None = None, rate: int = 8000
+    prompts: Iterable[str],
+    *,
+    engine: str | None = None,
+    voice: str | None = None,
+    rate: int = 8000,
+    speed: float | None = None,
 ) -> dict[str, Path]:
     """Render (or find in the cache) every prompt, e.g. all menu prompts at start-up."""
-    return {prompt: synthesize(prompt, engine=engine, voice=voice, rate=rate) for prompt in prompts}
+    return {
+        prompt: synthesize(prompt, engine=engine, voice=voice, rate=rate, speed=speed) for prompt in prompts
+    }

@@ -18,6 +18,12 @@ from hotline.db import reset_caches, session_scope
 from hotline.users import create_user
 
 PG_ADMIN_DSN = os.environ.get("HOTLINE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+# The voice in tests: users get Kokoro (the default, ~0.5-1 s a prompt on 2 cores), but most tests run IVR
+# dialogs on a fresh HOTLINE_HOME that would render every prompt again, and they test the dialog, not the
+# voice. They speak with eSpeak (same TTS interface, ~60 ms a prompt). The tests of the voice itself run the
+# real Kokoro: tests/speech/test_kokoro.py (engine, round-trip intelligibility at 8 kHz, fallback, the
+# `hotline tts` command end to end). HOTLINE_TTS_ENGINE=kokoro scripts/test runs everything with Kokoro.
+os.environ.setdefault("HOTLINE_TTS_ENGINE", "espeak")
 
 
 def _postgres_available() -> bool:

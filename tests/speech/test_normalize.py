@@ -105,3 +105,10 @@ def test_split_sentences_keeps_order_and_bounds_length() -> None:
 )
 def test_spoken_digits(said: str, digits: str) -> None:
     assert spoken_digits(said) == digits
+
+
+def test_split_sentences_first_clause_alone() -> None:
+    text = "您好，这里是幺二三四五市民服务热线。请讲。"
+    assert split_sentences(text, first_clause=True) == ["您好，", "这里是幺二三四五市民服务热线。", "请讲。"]
+    assert split_sentences(text) == ["您好，这里是幺二三四五市民服务热线。", "请讲。"]
+    assert split_sentences("好的，谢谢。", first_clause=True) == ["好的，谢谢。"]  # too short to split

@@ -68,12 +68,42 @@ def test_synthesize_sentences_yields_first_sentence_before_rendering_the_rest(
         return real(text, **kwargs)
 
     monkeypatch.setattr(espeak, "synthesize", counting)
-    stream = synthesize_sentences("第一句话。第二句话比较长一些。第三句话！", rate=16000)
+    stream = synthesize_sentences("第一句话。第二句话比较长一些。第三句话！", rate=16000, ahead=0)
     first = next(stream)
     assert calls == ["第一句话。"]
     rest = list(stream)
     assert len(rest) == 2 and calls[1:] == ["第二句话比较长一些。", "第三句话！"]
     assert _duration(first) < _duration(rest[0])
+
+
+def test_synthesize_sentences_speaks_the_first_clause_first_and_renders_ahead(
+    speech_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real = espeak.synthesize
+
+    def counting(text: str, **kwargs: object):
+        calls.append(text)
+        return real(text, **kwargs)
+
+    monkeypatch.setattr(espeak, "synthesize", counting)
+    text = "您好，这里是12345市民服务热线。请问有什么可以帮您？谢谢。"
+    stream = synthesize_sentences(text, rate=8000)
+    first = next(stream)
+    assert calls[0] == "您好，"
+    assert first == synthesize("您好，")
+    assert [first, *stream] == [
+        synthesize(part) for part in ("您好，", "这里是12345市民服务热线。", "请问有什么可以帮您？", "谢谢。")
+    ]
+    assert calls == ["您好，", "这里是幺二三四五市民服务热线。", "请问有什么可以帮您？", "谢谢。"]
+
+
+def test_closing_the_sentence_stream_stops_rendering(speech_home: Path) -> None:
+    stream = synthesize_sentences("第一句。" + "".join(f"第{n}句话。" for n in range(2, 30)), rate=8000)
+    next(stream)
+    stream.close()  # the caller hung up
+    time.sleep(0.3)
+    assert len(list((speech_home / "audio-cache").rglob("*.wav"))) <= 3
 
 
 def test_prerender_renders_each_prompt_once(speech_home: Path) -> None:
