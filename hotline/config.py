@@ -41,7 +41,19 @@ class Settings(BaseSettings):
     # IVR SIP line (`hotline serve` answers SIP calls on it when enabled)
     sip_enabled: bool = False
     sip_host: str = "127.0.0.1"
-    sip_port: int = 5060
+    sip_port: int = 5060  # the media node's own port (behind Kamailio: `hotline serve` moves it to 5070)
+    sip_max_calls: int = 256  # concurrent calls of the media node (IVR, queue, bridged legs)
+    sip_rtp_port: int = 20000  # first RTP port; each call leg takes two
+    # call centre: Kamailio in front (registrar for agents' phones, proxy), ACD in the database
+    kamailio_enabled: bool = False
+    kamailio_host: str = "127.0.0.1"
+    kamailio_port: int = 5060
+    sip_trusted_networks: str = "127.0.0.0/8"  # where agents' phones may register from (comma-separated)
+    sip_flood_limit: int = 40  # INVITE/REGISTER per source address per 2 s before Kamailio drops them
+    sip_trunk: str | None = None  # "host:port" of the carrier gateway for outside numbers (transfers)
+    acd_ring_seconds: float = 15.0  # an agent's phone rings this long, then the call goes to the next
+    acd_wrap_up_seconds: float = 30.0  # after-call work before an agent is ready again
+    recording_retention_days: int = 180  # `hotline callcentre purge` removes older call recordings
     # web
     host: str = "127.0.0.1"
     port: int = 8000
@@ -58,6 +70,22 @@ class Settings(BaseSettings):
     kannel_dlr_token: str = ""
     # fax: HylaFAX submit command (e.g. "sendfax -n"); unset: TIFFs stay in <outbox>/fax
     fax_command: str | None = None
+    # outbound caps (docs/security.md): per destination and per source a day, per call; staff per user
+    fax_international: bool = False  # fax only to domestic numbers unless set
+    sms_per_destination_per_day: int = 5
+    fax_per_destination_per_day: int = 3
+    sms_per_source_per_day: int = 10  # anonymous source: calling number or client address
+    fax_per_source_per_day: int = 5
+    sms_per_call: int = 2
+    fax_per_call: int = 1
+    sms_per_staff_per_day: int = 300
+    fax_per_staff_per_day: int = 100
+    # staff sessions and login (docs/security.md)
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    session_cookie_secure: bool = False  # set behind a TLS proxy: the cookie only travels over HTTPS
+    trusted_proxies: list[str] = []  # addresses/networks whose X-Forwarded-For is believed
+    password_checks_at_once: int = 2  # concurrent argon2 checks per process (64 MiB each)
 
     @classmethod
     def settings_customise_sources(

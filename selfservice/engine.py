@@ -13,6 +13,10 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 import kb
 import speech
@@ -20,18 +24,38 @@ from hotline.config import get_settings
 from hotline.db import session_scope
 from hotline.textsim import similarity
 from selfservice import records
-from selfservice.channel import CallerHungUp, Channel, Input, beep, write_wav_durably
-from selfservice.menu import Menu
+from selfservice.channel import (
+    CallerHungUp,
+    Channel,
+    Input,
+    beep,
+    read_wav_mono,
+    voiced_seconds,
+    write_wav_durably,
+)
+from selfservice.menu import REPEAT_KEY, Menu
+
+if TYPE_CHECKING:
+    from selfservice.switchboard import Switchboard
 
 log = logging.getLogger("hotline.ivr")
 
 CHOICE_WORDS = ["第一个", "第二个", "第三个"]
 DIGIT_WORDS = ["零", "洞", "幺", "一", "二", "两", "三", "四", "五", "六", "七", "拐", "八", "九"]
+YES_WORDS = ["对", "是的", "正确", "确认"]
+YES_NO_WORDS = [*YES_WORDS, "不对", "不是", "错了", "重新输入"]
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
+CALLBACK = re.compile(r"^\d{5,12}$")  # a number that can be called back (mobile, landline, extension)
+NO_NUMBER = "未留号码"  # the case's number when a browser caller leaves none
+MIN_VOICE_SECONDS = 1.0  # a voicemail with less voice than this is no message
 
 
 class _ToAgent(Exception):
-    """The caller asked for (or needs) a person."""
+    """The caller asked for (or needs) a person (of a skill group, when the menu item names one)."""
+
+    def __init__(self, group: str | None = None) -> None:
+        super().__init__(group)
+        self.group = group
 
 
 class _ToMain(Exception):
@@ -40,6 +64,10 @@ class _ToMain(Exception):
 
 class _CallOver(Exception):
     """The IVR's part of the call is over (transferred, voicemail left)."""
+
+
+class _Back(Exception):
+    """The caller pressed * in an entry: back to where the entry was asked for."""
 
 
 def _casework():  # noqa: ANN202 - the casework module, when its API is present
@@ -71,6 +99,31 @@ def distinct_titles(hits: list[tuple[int, str]]) -> list[tuple[int, str]]:
     return kept
 
 
+def without_title(title: str, sections: list[str]) -> list[str]:
+    """The document's parts without a first line that only repeats the title (read once, before)."""
+    first, _, rest = sections[0].partition("\n")
+    if _spoken_words(first) == _spoken_words(title) and rest.strip():
+        return [rest.strip(), *sections[1:]]
+    if _spoken_words(first) == _spoken_words(title) and len(sections) > 1:
+        return sections[1:]
+    return sections
+
+
+def category_listing(session: Session, category: str, limit: int) -> list[tuple[int, str]]:
+    """(id, title) of a category's public documents in a stable order, never by views (a key must
+    read the same document on the next call): newest publication date first, undated documents
+    after them in the order they were added (the editors' import order), at most `limit`."""
+    today = datetime.now(UTC).date()
+    stmt = (
+        select(kb.Document.id, kb.Document.title)
+        .where(kb.Document.live.is_(True), kb.Document.category == category)
+        .where(or_(kb.Document.valid_until.is_(None), kb.Document.valid_until >= today))
+        .order_by(kb.Document.published_at.is_(None), kb.Document.published_at.desc(), kb.Document.id)
+        .limit(max(1, limit))
+    )
+    return [(doc_id, title) for doc_id, title in session.execute(stmt)]
+
+
 class Dialog:
     """One call's dialog. `run()` returns the outcome stored in the call record."""
 
@@ -82,8 +135,10 @@ class Dialog:
         call_id: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         agents_free: Callable[[], bool] | None = None,
+        switchboard: Switchboard | None = None,
     ) -> None:
         self.channel = channel
+        self.switchboard = switchboard  # the call centre's queue (SIP calls); None: transfer by SIP REFER
         self.channel.barge_in_level_dbfs = menu.timing.barge_in_level_dbfs
         self.menu = menu
         self.call_id = call_id or uuid.uuid4().hex
@@ -132,9 +187,10 @@ class Dialog:
         on_timeout: Callable[[], None] | None = None,
     ) -> Input:
         """Play a prompt and wait for one of `keys` (or speech); retries, then an agent.
-        Key 0 always means an agent, # the main menu."""
+        Key 0 always means an agent, # the main menu, 9 (REPEAT_KEY) the prompt again."""
         timing = self.menu.timing
-        for _ in range(timing.max_retries):
+        tries = 0
+        while tries < timing.max_retries:
             if prompt:
                 await self.channel.play(prompt, speech_barge_in=speech_allowed and timing.speech_barge_in)
             got = await self.channel.gather(
@@ -145,6 +201,9 @@ class Dialog:
             )
             if got.kind == "speech":
                 return got
+            if got.kind == "digits" and got.digits == REPEAT_KEY and REPEAT_KEY not in keys:
+                continue  # the prompt again; not a wrong key
+            tries += 1
             if got.kind == "digits" and got.digits == "0":
                 raise _ToAgent
             if got.kind == "digits" and got.digits == "#" and "#" not in keys:
@@ -157,10 +216,20 @@ class Dialog:
         self._step("max-retries")
         raise _ToAgent
 
-    async def entry(self, prompt: str, *, max_digits: int, speech_allowed: bool = False) -> str | None:
-        """A longer number (case number, password, fax number): keys ended by #, or spoken digits."""
+    async def entry(
+        self,
+        prompt: str,
+        *,
+        max_digits: int,
+        speech_allowed: bool = False,
+        retries: int | None = None,
+        allow_empty: bool = False,
+    ) -> str | None:
+        """A longer number (case number, password, fax number): keys ended by # (also at full length),
+        or spoken digits (read back for confirmation). 0 alone is an agent, * cancels (raises _Back),
+        # alone gives "" when `allow_empty`; None after `retries` (max_retries) failed tries."""
         timing = self.menu.timing
-        for _ in range(timing.max_retries):
+        for _ in range(retries or timing.max_retries):
             await self.channel.play(prompt, speech_barge_in=speech_allowed and timing.speech_barge_in)
             got = await self.channel.gather(
                 max_digits=max_digits,
@@ -172,17 +241,39 @@ class Dialog:
             value = got.digits
             if got.kind == "speech" and got.recognition is not None:
                 value = speech.spoken_digits("".join(got.recognition.words))
+            if value == "*":
+                raise _Back
             if value == "0":
                 raise _ToAgent
+            if allow_empty and got.kind == "digits" and got.terminated and not value:
+                return ""
+            if value.isdigit() and got.kind == "speech":
+                if await self.confirm_number(value):
+                    return value
+                continue
             if value.isdigit():
                 return value
             await self.say("no_input" if got.kind == "timeout" else "invalid")
         return None
 
+    async def confirm_number(self, number: str) -> bool:
+        """Read a spoken number back: 1 (or "对/是/正确") confirms, 2 (or "不对/重新输入") asks again."""
+        self._step("confirm-number")
+        got = await self.ask(
+            self.menu.say("confirm_number", number=number), "12", speech_allowed=True, grammar=YES_NO_WORDS
+        )
+        if got.kind == "speech":
+            said = got.recognition.words if got.recognition else []
+            return bool(said) and said[0] in YES_WORDS
+        return got.digits == "1"
+
     # -- main menu ------------------------------------------------------------------------------
 
     async def _main(self) -> None:
         await self.say("welcome")
+        if self.menu.queue.direct_now(self.clock(), self.menu.hours.timezone):
+            self._step("direct")  # service mode "direct": a person first, no menu
+            await self.agent()
         self._step("main")
         while True:
             try:
@@ -198,7 +289,7 @@ class Dialog:
                 assert item is not None
                 self._step(f"key:{item.key}")
                 if item.action == "category":
-                    await self.browse(item.category or "")
+                    await self.browse(item.category or "", item.items)
                 elif item.action == "progress":
                     await self.progress()
                 elif item.action == "voicemail":
@@ -207,11 +298,11 @@ class Dialog:
                     await self.say("search_ask", speech_barge_in=True)
                     await self.search_spoken(await self._listen())
                 else:
-                    raise _ToAgent
+                    raise _ToAgent(item.group)
             except _ToMain:
                 self._step("main")
-            except _ToAgent:
-                await self.agent()
+            except _ToAgent as request:
+                await self.agent(request.group)
 
     async def _listen(self) -> Input:
         return await self.channel.gather(
@@ -220,14 +311,16 @@ class Dialog:
 
     # -- reading documents ----------------------------------------------------------------------
 
-    async def browse(self, category: str) -> None:
+    async def browse(self, category: str, limit: int = 5) -> None:
+        """A category's short listing, in a stable order (the same key reads the same document on every
+        call): see `category_listing`."""
         with session_scope() as session:
-            docs = kb.popular_documents(session, category=category, limit=9)
+            docs = category_listing(session, category, limit)
         if not docs:
             await self.say("category_empty")
             return
         listing = self.menu.say("category_intro", category=category) + "".join(
-            self.menu.say("category_item", n=n, title=d.title) for n, d in enumerate(docs, 1)
+            self.menu.say("category_item", n=n, title=title) for n, (_, title) in enumerate(docs, 1)
         )
         listing += self.menu.prompts["category_tail"]
         keys = "".join(str(n) for n in range(1, len(docs) + 1)) + "*"
@@ -235,7 +328,7 @@ class Dialog:
             got = await self.ask(listing, keys)
             if got.digits == "*":
                 return
-            await self.read_document(docs[int(got.digits) - 1].id)
+            await self.read_document(docs[int(got.digits) - 1][0])
 
     async def read_document(self, doc_id: int) -> None:
         with session_scope() as session:
@@ -246,8 +339,11 @@ class Dialog:
             kb.record_view(session, doc_id, "ivr")
             records.append(session, self.call_id, "documents", {"id": doc.id, "title": doc.title})
             records.append(session, self.call_id, "path", f"doc:{doc.id}")
-        sections = doc.sections or [doc.body]
-        await self.say("document_title", title=doc.title)
+        sections = without_title(doc.title, doc.sections or [doc.body])
+        if _spoken_words(sections[0]).startswith(_spoken_words(doc.title)):
+            pass  # the text itself begins with the title: it is read once, there
+        else:
+            await self.say("document_title", title=doc.title)
         index, replay, keys_told = 0, True, False
         timeouts = 0
         while True:
@@ -258,7 +354,7 @@ class Dialog:
                     await self.say("document_keys")
                     keys_told = True
             replay = False
-            got = await self.ask(None, "123*78#", on_timeout=lambda: None)
+            got = await self.ask(None, "123*78#" + REPEAT_KEY, on_timeout=lambda: None)
             if got.kind == "timeout":
                 if index + 1 < len(sections):
                     index, replay = index + 1, True
@@ -276,7 +372,7 @@ class Dialog:
                 return
             if key == "1":
                 index, replay = max(0, index - 1), True
-            elif key == "2":
+            elif key in ("2", REPEAT_KEY):
                 replay = True
             elif key == "3":
                 if index + 1 < len(sections):
@@ -289,29 +385,75 @@ class Dialog:
                 await self.send_fax(doc)
 
     async def send_sms(self, doc: kb.DocumentView) -> None:
+        """To the calling mobile number only (a typed number is not verified; docs/security.md)."""
         self._step(f"sms:{doc.id}")
-        number = self.channel.caller_number
-        if not MOBILE.match(number or ""):
-            number = await self.entry(self.menu.prompts["sms_number"], max_digits=11) or ""
         cw = _casework()
-        if cw is None or not MOBILE.match(number):
-            await self.say("send_failed" if cw else "service_unavailable")
+        if cw is None:
+            await self.say("service_unavailable")
             return
+        origin = cw.Origin.call(
+            channel=self.channel.name,
+            call_id=self.call_id,
+            caller_number=self.channel.caller_number or "",
+            client_key=getattr(self.channel, "client_key", ""),
+        )
         summary = re.sub(r"\s+", " ", doc.body)[:300]
         text = f"【12345】{doc.title}：{summary}" + (f" 详见：{doc.source_url}" if doc.source_url else "")
-        with session_scope() as session:
-            cw.queue_sms(session, to=number, text=text, kind="document", ref=doc.external_id)
+        refused = None
+        with session_scope() as session:  # a refusal is audited: commit it too
+            try:
+                cw.queue_sms(
+                    session,
+                    to=origin.verified_number or "",
+                    text=text,
+                    kind="document",
+                    ref=doc.external_id,
+                    origin=origin,
+                )
+            except cw.OutboundRefused as exc:
+                refused = exc
+        if refused is not None:
+            self._step(f"sms-refused:{refused.reason}")
+            await self.channel.play(str(refused))
+            return
         await self.say("sms_sent")
 
     async def send_fax(self, doc: kb.DocumentView) -> None:
         self._step(f"fax:{doc.id}")
-        number = await self.entry(self.menu.prompts["fax_number"], max_digits=20)
         cw = _casework()
-        if cw is None or not number or len(number) < 5:
-            await self.say("send_failed" if cw else "service_unavailable")
+        if cw is None:
+            await self.say("service_unavailable")
             return
-        with session_scope() as session:
-            cw.queue_fax(session, to=number, title=doc.title, body=doc.body, ref=doc.external_id)
+        origin = cw.Origin.call(
+            channel=self.channel.name,
+            call_id=self.call_id,
+            caller_number=self.channel.caller_number or "",
+            client_key=getattr(self.channel, "client_key", ""),
+        )
+        refused = None
+        try:
+            cw.check_sender(origin, "fax")  # an anonymous browser call: say so before asking
+        except cw.OutboundRefused as exc:
+            refused = exc
+        if refused is None:
+            try:
+                number = await self.entry(self.menu.prompts["fax_number"], max_digits=20)
+            except _Back:
+                return
+            if not number or len(number) < 5:
+                await self.say("send_failed")
+                return
+            with session_scope() as session:  # a refusal is audited: commit it too
+                try:
+                    cw.queue_fax(
+                        session, to=number, title=doc.title, body=doc.body, ref=doc.external_id, origin=origin
+                    )
+                except cw.OutboundRefused as exc:
+                    refused = exc
+        if refused is not None:
+            self._step(f"fax-refused:{refused.reason}")
+            await self.channel.play(str(refused))
+            return
         await self.say("fax_sent")
 
     # -- speech search --------------------------------------------------------------------------
@@ -359,12 +501,17 @@ class Dialog:
         if cw is None:
             await self.say("service_unavailable")
             return
-        caller_key = self.channel.caller_number or self.call_id
+        caller_key = self.channel.caller_number or getattr(self.channel, "client_key", "") or self.call_id
         for _ in range(3):
-            number = await self.entry(self.menu.prompts["progress_case"], max_digits=20, speech_allowed=True)
-            if number is None:
-                raise _ToAgent
-            password = await self.entry(self.menu.prompts["progress_password"], max_digits=6)
+            try:
+                number = await self.entry(
+                    self.menu.prompts["progress_case"], max_digits=20, speech_allowed=True
+                )
+                if number is None:
+                    raise _ToAgent
+                password = await self.entry(self.menu.prompts["progress_password"], max_digits=6)
+            except _Back:
+                return
             if password is None:
                 raise _ToAgent
             with session_scope() as session:  # failures are counted in the database: commit them too
@@ -390,17 +537,24 @@ class Dialog:
             )
             return
         self._step("progress:locked")
-        await self.say("progress_locked")
-        raise _ToAgent
+        got = await self.ask(self.menu.prompts["progress_locked"], "4#")  # 0: an agent, in ask
+        if got.digits == "4":
+            await self.voicemail()
+        raise _ToMain
 
     # -- voicemail ------------------------------------------------------------------------------
 
     async def voicemail(self) -> None:
+        """Record a message and open a case for it. The recording is saved before anything else; a
+        recording with less than MIN_VOICE_SECONDS of voice makes no case (the caller is told); a saved
+        message whose case cannot be opened is logged as an error and kept in the call record."""
         self._step("voicemail")
         cw = _casework()
         if cw is None:
             await self.say("service_unavailable")
             return
+        self.channel.discard_keys()  # keys typed ahead must not cut the intro and the beep
+        callback = await self._callback_number()
         await self.say("voicemail_intro")
         rate = self.channel.sample_rate
         beep_path = get_settings().audio_cache_dir / f"beep-{rate}.wav"
@@ -409,12 +563,25 @@ class Dialog:
         await self.channel.play(audio=beep_path)
         path = self._recording_path()
         hung_up = await self.channel.record(path, max_seconds=self.menu.timing.voicemail_max_seconds)
-        if not path.exists():
+        voiced = voiced_seconds(read_wav_mono(path, rate), rate) if path.exists() else 0.0
+        if voiced < MIN_VOICE_SECONDS:
+            self._step("voicemail:empty")
             if hung_up:
                 raise CallerHungUp
             await self.say("voicemail_empty")
             return
-        case_number, password = await asyncio.to_thread(self._voicemail_case, cw, path)
+        try:
+            case_number, password = await asyncio.to_thread(self._voicemail_case, cw, path, callback)
+        except Exception:
+            log.exception("voicemail %s of call %s is saved but no case was opened", path, self.call_id)
+            self._step(f"voicemail:no-case:{path.name}")
+            self.outcome = "voicemail"
+            if hung_up:
+                raise CallerHungUp from None
+            await self.say("voicemail_kept")
+            await self.say("goodbye")
+            await self.channel.hangup()
+            raise _CallOver from None
         self.outcome, self.case_number = "voicemail", case_number
         if hung_up:
             raise CallerHungUp
@@ -423,19 +590,35 @@ class Dialog:
         await self.channel.hangup()
         raise _CallOver
 
+    async def _callback_number(self) -> str:
+        """The number to call back: the caller's own, or (browser, withheld number) one keyed in;
+        NO_NUMBER when the caller gives none (the case is kept all the same)."""
+        number = self.channel.caller_number or ""
+        if CALLBACK.match(number):
+            return number
+        try:
+            keyed = await self.entry(
+                self.menu.prompts["voicemail_number"], max_digits=12, retries=1, allow_empty=True
+            )
+        except (_Back, _ToAgent):
+            keyed = None
+        if keyed and CALLBACK.match(keyed):
+            return keyed
+        return NO_NUMBER
+
     def _recording_path(self) -> Path:
         day = self.clock().strftime("%Y%m%d")
         return get_settings().recordings_dir / "voicemail" / day / f"{self.call_id}.wav"
 
-    def _voicemail_case(self, cw, path: Path) -> tuple[str, str]:  # noqa: ANN001 - the casework module
+    def _voicemail_case(self, cw, path: Path, number: str) -> tuple[str, str]:  # noqa: ANN001 - casework
         """The recording is already on disk: transcribe it, then open the case (casework texts the
         case number and password to mobile callers)."""
         try:
             text = speech.recognize_file(path).text
         except speech.SpeechError:
             text = ""
-        content = f"电话留言（语音自动转写）：{text}" if text else "电话留言（语音未能自动转写，请听录音）"
-        number = self.channel.caller_number
+        kind = "网上语音留言" if self.channel.name == "browser" else "电话留言"
+        content = f"{kind}（语音自动转写）：{text}" if text else f"{kind}（语音未能自动转写，请听录音）"
         with session_scope() as session:
             case, password = cw.create_case(
                 session,
@@ -450,7 +633,19 @@ class Dialog:
 
     # -- agents ---------------------------------------------------------------------------------
 
-    async def agent(self) -> None:
+    async def agent(self, group: str | None = None) -> None:
+        """A person: the call centre's queue where this call has one (SIP behind the switchboard), else a
+        SIP transfer to the agents' number; voicemail when nobody is on duty."""
+        self._step("agent" if group is None else f"agent:{group}")
+        if self.switchboard is not None:
+            outcome = await self.switchboard.serve(self, group)
+            if outcome is not None:
+                self.outcome = self.outcome or outcome
+                raise _CallOver
+            self._step("no-agents")
+            await self.say("queue_no_agents")
+            await self.voicemail()
+            raise _CallOver
         if not self.menu.hours.is_open(self.clock()):
             self._step("after-hours")
             await self.say("after_hours")
@@ -458,7 +653,10 @@ class Dialog:
             raise _CallOver
         if not self.agents_free():
             self._step("agents-busy")
-            got = await self.ask(self.menu.prompts["agents_busy"], "14", on_timeout=lambda: None)
+            try:
+                got = await self.ask(self.menu.prompts["agents_busy"], "14", on_timeout=lambda: None)
+            except (_ToAgent, _ToMain):  # 0 or # here: the caller still wants a person
+                got = Input("digits", "1")
             if got.digits == "4":
                 await self.voicemail()
                 raise _CallOver

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import date, datetime, time
 from pathlib import Path
@@ -17,8 +18,13 @@ REQUIRED_PROMPTS = (
     "document_title document_keys document_end sms_sent sms_number fax_number fax_sent send_failed search_ask "
     "search_results search_item search_choose search_none not_understood progress_case progress_password "
     "progress_result progress_wrong progress_locked voicemail_intro voicemail_saved "
-    "voicemail_empty transfer after_hours agents_busy service_unavailable"
+    "voicemail_empty transfer after_hours agents_busy service_unavailable "
+    "voicemail_number voicemail_kept confirm_number "
+    "queue_notice queue_position queue_next queue_callback_booked queue_no_agents queue_transfer_failed"
 ).split()
+
+
+REPEAT_KEY = "9"  # repeats the prompt at every step (selfservice.engine)
 
 
 class MenuError(ValueError):
@@ -75,10 +81,64 @@ class Agents(_Strict):
     seats: int = Field(20, ge=0)
 
 
+class QueueGroup(_Strict):
+    """A skill group's queue; a call waiting longer than `overflow_after` seconds also goes to the agents
+    of `overflow_to`."""
+
+    name: str = Field(min_length=1, max_length=40)
+    overflow_to: str | None = None
+    overflow_after: float = Field(60.0, ge=0)
+
+
+class Queue(_Strict):
+    """Callers waiting for a person: skill groups, announcements and the service mode."""
+
+    default_group: str = "综合"
+    groups: list[QueueGroup] = Field(default_factory=lambda: [QueueGroup(name="综合")])
+    announce_every: float = Field(30.0, ge=5, le=600)  # position and expected wait, repeated
+    # menu: the IVR first, 0 for a person; direct: straight to the queue (self-service offered while
+    # waiting), during `direct_hours` ("HH:MM-HH:MM", local time; empty: always) when mode is direct
+    mode: Literal["menu", "direct"] = "menu"
+    direct_hours: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _known_groups(self) -> Queue:
+        names = {g.name for g in self.groups}
+        if self.default_group not in names:
+            raise ValueError(f"default_group {self.default_group!r} is not one of the groups")
+        for group in self.groups:
+            if group.overflow_to and group.overflow_to not in names:
+                raise ValueError(f"group {group.name!r}: overflow_to {group.overflow_to!r} is not a group")
+        for period in self.direct_hours:
+            if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d", period):
+                raise ValueError(f"direct_hours: {period!r} is not HH:MM-HH:MM")
+        return self
+
+    def group(self, name: str | None) -> QueueGroup:
+        return next((g for g in self.groups if g.name == name), None) or next(
+            g for g in self.groups if g.name == self.default_group
+        )
+
+    def direct_now(self, moment: datetime, timezone: str) -> bool:
+        """Whether callers go straight to the queue at this moment."""
+        if self.mode != "direct":
+            return False
+        if not self.direct_hours:
+            return True
+        now = moment.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
+        for period in self.direct_hours:
+            start, end = period.split("-")
+            if (start <= now < end) if start <= end else (now >= start or now < end):
+                return True
+        return False
+
+
 class MenuItem(_Strict):
     key: str = Field(pattern=r"^[0-9]$")
     action: Literal["category", "progress", "voicemail", "agent", "search"]
     category: str | None = None
+    group: str | None = None  # action agent: the skill group whose queue the caller joins
+    items: int = Field(5, ge=1, le=8)  # documents a category listing reads (keys 1..items)
 
     @model_validator(mode="after")
     def _category_needs_name(self) -> MenuItem:
@@ -91,6 +151,7 @@ class Menu(_Strict):
     timing: Timing = Field(default_factory=Timing)
     hours: Hours = Field(default_factory=Hours)
     agents: Agents = Field(default_factory=Agents)
+    queue: Queue = Field(default_factory=Queue)
     prompts: dict[str, str]
     menu: list[MenuItem]
 
@@ -111,7 +172,17 @@ class Menu(_Strict):
             raise ValueError(f"duplicate menu keys: {', '.join(dupes)}")
         if "0" in keys and next(i for i in value if i.key == "0").action != "agent":
             raise ValueError("key 0 is reserved for the agent")
+        if REPEAT_KEY in keys:
+            raise ValueError(f"key {REPEAT_KEY} is reserved for repeating the prompt")
         return value
+
+    @model_validator(mode="after")
+    def _agent_announced_first(self) -> Menu:
+        """A person is always reachable: the main menu names key 0 before any other key."""
+        keys = re.findall(r"请按([0-9])", self.prompts.get("main_menu", ""))
+        if keys and keys[0] != "0":
+            raise ValueError("prompts.main_menu must announce key 0 (人工服务请按0) before the other keys")
+        return self
 
     def item(self, key: str) -> MenuItem | None:
         return next((i for i in self.menu if i.key == key), None)

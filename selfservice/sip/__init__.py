@@ -7,23 +7,36 @@ from selfservice.sip.server import SipLineError, SipServer, caller_number
 
 
 async def start_sip(host: str | None = None, port: int | None = None) -> SipServer:
-    """Start answering SIP calls with the IVR dialog (menu from the settings' data directory)."""
+    """Start answering SIP calls with the IVR dialog (menu from the settings' data directory) and the
+    call centre's switchboard (queue, agents' phones, recording)."""
     from hotline.config import get_settings
     from selfservice.engine import Dialog
     from selfservice.menu import load_menu
+    from selfservice.switchboard import Switchboard
 
     settings = get_settings()
     menu = load_menu()  # validated now: a broken menu file stops the start with a clear error
+    switchboard: Switchboard | None = None
 
     def dialog(channel: SipChannel):  # type: ignore[no-untyped-def]
-        return Dialog(channel, menu).run()
+        return Dialog(channel, menu, switchboard=switchboard).run()
 
-    server = SipServer(host or settings.sip_host, port or settings.sip_port, settings.recordings_dir, dialog)
+    server = SipServer(
+        host or settings.sip_host,
+        port or settings.sip_port,
+        settings.recordings_dir,
+        dialog,
+        max_calls=settings.sip_max_calls,
+        rtp_port=settings.sip_rtp_port,
+    )
     try:
         await server.start()
     except BaseException:
         await server.stop()  # no endpoint process left behind (or respawning) after a failed start
         raise
+    switchboard = Switchboard(server, menu)
+    switchboard.start()
+    server.on_stop.append(switchboard.stop)
     return server
 
 

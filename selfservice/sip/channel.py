@@ -62,11 +62,17 @@ class SipChannel(LiveChannel):
         self.send = send
         self.recording: GrowingRecording | None = None
         self.media_ready = asyncio.Event()
+        self.conversation: Path | None = None  # the finished recording of the caller's talk with agents
+        self.conversation_done = asyncio.Event()
 
     # events from the endpoint
     def on_media(self, path: str) -> None:
         self.recording = GrowingRecording(Path(path))
         self.media_ready.set()
+
+    def on_recorded(self, path: str) -> None:
+        self.conversation = Path(path)
+        self.conversation_done.set()
 
     # the transport
     async def ready(self) -> None:

@@ -9,10 +9,19 @@ with small dicts:
     to the parent:   {"ev": "ready"} | {"ev": "failed", "detail": why}  (the line could not be opened)
                      {"ev": "incoming", "call": id, "from": uri}
                      {"ev": "media", "call": id, "recording": path} | {"ev": "dtmf", "call": id, "digit": "1"}
-                     {"ev": "ended", "call": id}   (after the recorder is closed)
-    from the parent: {"cmd": "play", "call": id, "wav": path} | {"cmd": "stop_play", "call": id}
+                     {"ev": "ended", "call": id, "code": sip_status}   (after the recorder is closed)
+                     outbound legs: {"ev": "progress", "call": leg} (ringing) | {"ev": "answered", "call": leg}
+                     {"ev": "recorded", "call": id, "path": path}   (a conversation recording is complete)
+    from the parent: {"cmd": "play", "call": id, "wav": path, "loop": bool} | {"cmd": "stop_play", "call": id}
                      {"cmd": "transfer", "call": id, "target": uri} | {"cmd": "hangup", "call": id}
+                     {"cmd": "dial", "call": leg, "uri": uri, "headers": {name: value}}
+                     {"cmd": "connect", "calls": [id, leg, ...], "record": {"owner": id, "path": path}}
+                     {"cmd": "disconnect", "call": id}   (from everyone it was connected with)
                      {"cmd": "shutdown"}
+
+Inbound calls are keyed by PJSIP's call id (an int); outbound legs by the parent's key (a str).
+Connected calls hear each other through PJSIP's conference bridge; a conversation recorder mixes every
+connected party into one WAV (8 kHz, 16-bit) owned by the caller's call and closed when it ends.
 """
 
 from __future__ import annotations
@@ -30,6 +39,8 @@ class EndpointConfig:
     port: int
     recordings_dir: str
     log_level: int = 0
+    max_calls: int = 256
+    rtp_port: int = 20000
 
 
 def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
@@ -42,6 +53,8 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
     cfg.uaConfig.threadCnt = 0
     cfg.uaConfig.mainThreadOnly = True
     cfg.uaConfig.userAgent = "hotline-12345-ivr"
+    cfg.uaConfig.maxCalls = config.max_calls
+    cfg.medConfig.maxMediaPorts = config.max_calls * 3 + 16  # each call: its port, a player, a recorder
     cfg.logConfig.level = config.log_level
     cfg.logConfig.consoleLevel = config.log_level
     cfg.medConfig.clockRate = 8000
@@ -69,33 +82,47 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
 
     recordings = Path(config.recordings_dir)
     recordings.mkdir(parents=True, exist_ok=True)
-    calls: dict[int, Any] = {}
-    finished: list[int] = []
+    calls: dict[int | str, Any] = {}
+    finished: list[int | str] = []
+    links: set[tuple[int | str, int | str]] = set()  # (source, sink) pairs transmitting to each other
 
     def send(message: dict) -> None:
         with contextlib.suppress(BrokenPipeError, OSError):
             conn.send(message)
 
     class IvrCall(pj.Call):  # type: ignore[misc]
-        def __init__(self, account: Any, call_id: int) -> None:
+        def __init__(self, account: Any, call_id: int = pj.PJSUA_INVALID_ID, key: int | str | None = None) -> None:
             super().__init__(account, call_id)
-            self.cid = call_id
+            self.cid: int | str = call_id if key is None else key
+            self.outbound = key is not None
             self.audio: Any = None
             self.recorder: Any = None
+            self.conversation: tuple[Any, str] | None = None  # (recorder, path) of the whole conversation
             self.player: Any = None
             self.ended = False
+            self.code = 0
+            self.answered = False
 
         def onCallState(self, prm: Any) -> None:  # noqa: N802 - PJSIP's name
-            if self.getInfo().state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.ended:
+            info = self.getInfo()
+            if info.lastStatusCode:
+                self.code = int(info.lastStatusCode)
+            if info.state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.ended:
                 self.ended = True
                 finished.append(self.cid)
+            elif self.outbound and info.state == pj.PJSIP_INV_STATE_EARLY:
+                send({"ev": "progress", "call": self.cid})
 
         def onCallMediaState(self, prm: Any) -> None:  # noqa: N802
             info = self.getInfo()
             for media in info.media:
                 if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                     self.audio = self.getAudioMedia(media.index)
-                    if self.recorder is None:
+                    if self.outbound:
+                        if not self.answered:
+                            self.answered = True
+                            send({"ev": "answered", "call": self.cid})
+                    elif self.recorder is None:
                         path = recordings / f"call-{config.port}-{self.cid}-{id(self)}.wav"
                         self.recorder = pj.AudioMediaRecorder()
                         self.recorder.createRecorder(str(path))
@@ -117,6 +144,50 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
                 with contextlib.suppress(Exception):
                     self.audio.stopTransmit(self.recorder)
                 self.recorder = None  # destroying the recorder flushes and closes the WAV
+            if self.conversation is not None:
+                recorder, path = self.conversation
+                for other in list(calls.values()):
+                    if other.audio is not None:
+                        with contextlib.suppress(Exception):
+                            other.audio.stopTransmit(recorder)
+                self.conversation = None
+                del recorder
+                send({"ev": "recorded", "call": self.cid, "path": path})
+
+    def link(a: Any, b: Any) -> None:
+        """a hears b and b hears a."""
+        if (a.cid, b.cid) not in links:
+            a.audio.startTransmit(b.audio)
+            b.audio.startTransmit(a.audio)
+            links.update({(a.cid, b.cid), (b.cid, a.cid)})
+
+    def unlink_all(call: Any) -> None:
+        for source, sink in [pair for pair in links if call.cid in pair]:
+            links.discard((source, sink))
+            src, dst = calls.get(source), calls.get(sink)
+            if src is not None and dst is not None and src.audio is not None and dst.audio is not None:
+                with contextlib.suppress(Exception):
+                    src.audio.stopTransmit(dst.audio)
+
+    def connect(parties: list[Any], record: dict | None) -> None:
+        for call in parties:
+            call.stop_player()
+        for i, a in enumerate(parties):
+            for b in parties[i + 1 :]:
+                link(a, b)
+        if record is not None:
+            owner = calls.get(record["owner"])
+            if owner is None or owner.ended:
+                return
+            if owner.conversation is None and record.get("path"):
+                path = Path(record["path"])
+                path.parent.mkdir(parents=True, exist_ok=True)
+                recorder = pj.AudioMediaRecorder()
+                recorder.createRecorder(str(path))
+                owner.conversation = (recorder, str(path))
+            if owner.conversation is not None:  # a party added later (three-way, transfer) is recorded too
+                for call in parties:
+                    call.audio.startTransmit(owner.conversation[0])
 
     class IvrAccount(pj.Account):  # type: ignore[misc]
         def onIncomingCall(self, prm: Any) -> None:  # noqa: N802
@@ -129,29 +200,66 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
 
     account_cfg = pj.AccountConfig()
     account_cfg.idUri = f"sip:ivr@{config.host}:{config.port}"
+    account_cfg.mediaConfig.transportConfig.port = config.rtp_port
+    account_cfg.mediaConfig.transportConfig.portRange = config.max_calls * 4
+    account_cfg.mediaConfig.transportConfig.boundAddress = config.host
     account = IvrAccount()
     account.create(account_cfg)
+    account_ref = [account]  # for dial(); emptied before libDestroy()
     send({"ev": "ready"})
 
+    def dial(key: str, uri: str, headers: dict[str, str]) -> None:
+        call = IvrCall(account_ref[0], key=key)
+        calls[key] = call
+        prm = pj.CallOpParam(True)
+        for name, value in headers.items():
+            header = pj.SipHeader()
+            header.hName, header.hValue = name, value
+            prm.txOption.headers.append(header)
+        try:
+            call.makeCall(uri, prm)
+        except pj.Error as exc:  # a malformed URI, no more call slots: the leg ends at once
+            call.ended, call.code = True, 500
+            finished.append(key)
+            send({"ev": "error", "call": key, "detail": str(exc.info())})
+
     def handle(message: dict) -> bool:
-        call = calls.get(message.get("call", -1))
         cmd = message.get("cmd")
         if cmd == "shutdown":
             return False
+        if cmd == "dial":
+            dial(message["call"], message["uri"], message.get("headers") or {})
+            return True
+        if cmd == "connect":
+            parties = [calls.get(key) for key in message["calls"]]
+            live = [c for c in parties if c is not None and not c.ended and c.audio is not None]
+            if len(live) == len(parties):
+                try:
+                    connect(live, message.get("record"))
+                except pj.Error as exc:
+                    send({"ev": "error", "call": message["calls"][0], "detail": str(exc.info())})
+            return True
+        call = calls.get(message.get("call", -1))
         if call is None or call.ended:
             return True
         try:
             if cmd == "play" and call.audio is not None:
                 call.stop_player()
                 call.player = pj.AudioMediaPlayer()
-                call.player.createPlayer(message["wav"], pj.PJMEDIA_FILE_NO_LOOP)
+                flags = 0 if message.get("loop") else pj.PJMEDIA_FILE_NO_LOOP
+                call.player.createPlayer(message["wav"], flags)
                 call.player.startTransmit(call.audio)
             elif cmd == "stop_play":
                 call.stop_player()
+            elif cmd == "disconnect":
+                unlink_all(call)
             elif cmd == "transfer":
                 call.xfer(message["target"], pj.CallOpParam(True))
             elif cmd == "hangup":
-                call.hangup(pj.CallOpParam(True))
+                prm = pj.CallOpParam(True)
+                if call.outbound and not call.answered:
+                    prm.statusCode = 487  # CANCEL a ringing leg
+                call.hangup(prm)
         except pj.Error as exc:  # a call that went away under us: report it ended
             send({"ev": "error", "call": call.cid, "detail": str(exc.info())})
         return True
@@ -167,11 +275,15 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
                     running = False
             while finished:
                 cid = finished.pop()
-                call = calls.pop(cid, None)
+                call = calls.get(cid)
+                code = 0
                 if call is not None:
+                    code = call.code
+                    unlink_all(call)
                     call.release_media()
+                    calls.pop(cid, None)
                     del call
-                send({"ev": "ended", "call": cid})
+                send({"ev": "ended", "call": cid, "code": code})
     finally:
         for call in list(calls.values()):
             with contextlib.suppress(Exception):
@@ -180,5 +292,6 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
         for _ in range(20):
             ep.libHandleEvents(10)
         calls.clear()
+        account_ref.clear()
         del account
         ep.libDestroy()

@@ -8,12 +8,13 @@ import logging
 import multiprocessing
 import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 from selfservice.sip.channel import SipChannel
 from selfservice.sip.endpoint import EndpointConfig, run_endpoint
+from selfservice.sip.leg import SipLeg
 
 log = logging.getLogger("hotline.sip")
 NUMBER = re.compile(r"sip:([^@;>]+)@")
@@ -39,10 +40,21 @@ class SipServer:
         port: int,
         recordings_dir: Path,
         dialog_factory: Callable[[SipChannel], object],
+        *,
+        max_calls: int = 256,
+        rtp_port: int = 20000,
     ) -> None:
-        self.config = EndpointConfig(host=host, port=port, recordings_dir=str(recordings_dir / "sip"))
+        self.config = EndpointConfig(
+            host=host,
+            port=port,
+            recordings_dir=str(recordings_dir / "sip"),
+            max_calls=max_calls,
+            rtp_port=rtp_port,
+        )
         self.dialog_factory = dialog_factory
         self.channels: dict[int, SipChannel] = {}
+        self.legs: dict[str, SipLeg] = {}
+        self._leg_serial = 0
         self.tasks: set[asyncio.Task] = set()
         self.process: multiprocessing.process.BaseProcess | None = None
         self.conn: Connection | None = None
@@ -51,6 +63,7 @@ class SipServer:
         self.stopping = False
         self.restarts = 0
         self.finished: deque[SipChannel] = deque(maxlen=100)  # the latest calls, for inspection
+        self.on_stop: list[Callable[[], Awaitable[None]]] = []  # e.g. the switchboard's loop
 
     async def start(self) -> None:
         """Start the endpoint; raises SipLineError when the line cannot be opened."""
@@ -93,8 +106,33 @@ class SipServer:
         except (EOFError, OSError):
             self._endpoint_died()
 
+    def dial(self, uri: str, headers: dict[str, str] | None = None) -> SipLeg:
+        """Place an outbound call (through Kamailio to a registered phone, or to any SIP URI)."""
+        self._leg_serial += 1
+        leg = SipLeg(f"leg-{self._leg_serial}", uri, self.send)
+        self.legs[leg.key] = leg
+        self.send({"cmd": "dial", "call": leg.key, "uri": uri, "headers": headers or {}})
+        return leg
+
+    def connect(self, parties: list[int | str], record: tuple[int, str] | None = None) -> None:
+        """Let the parties (inbound call ids, leg keys) hear each other; `record` = (the caller's call,
+        path): the whole conversation goes into one WAV owned by that call."""
+        message: dict = {"cmd": "connect", "calls": parties}
+        if record is not None:
+            message["record"] = {"owner": record[0], "path": record[1]}
+        self.send(message)
+
     def _handle(self, event: dict) -> None:
         kind, call = event.get("ev"), event.get("call")
+        if isinstance(call, str):  # an outbound leg
+            leg = self.legs.get(call)
+            if leg is not None:
+                leg.on_event(str(kind), event)
+                if kind == "ended":
+                    self.legs.pop(call, None)
+                elif kind == "error":
+                    log.warning("SIP leg %s (%s): %s", call, leg.uri, event.get("detail"))
+            return
         channel = self.channels.get(call) if call is not None else None
         if kind == "ready":
             self.ready.set()
@@ -114,6 +152,8 @@ class SipServer:
             channel.on_media(event["recording"])
         elif kind == "dtmf":
             channel.on_digit(event["digit"])
+        elif kind == "recorded":
+            channel.on_recorded(event["path"])
         elif kind == "ended":  # sent after the recorder is closed: all the caller said is on disk
             channel.on_hangup()
             self.channels.pop(call, None)
@@ -139,6 +179,9 @@ class SipServer:
         for channel in self.channels.values():
             channel.on_hangup()
         self.channels.clear()
+        for leg in self.legs.values():
+            leg.on_event("ended", {"code": 503})
+        self.legs.clear()
         if not self.stopping:
             self.restarts += 1
             log.error("SIP endpoint process died; restarting in 1 s (%d)", self.restarts)
@@ -146,6 +189,8 @@ class SipServer:
 
     async def stop(self) -> None:
         self.stopping = True
+        for stop in self.on_stop:
+            await stop()
         for task in list(self.tasks):
             task.cancel()
         self.send({"cmd": "shutdown"})

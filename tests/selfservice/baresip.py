@@ -39,7 +39,10 @@ def write_voice(
 class Baresip:
     """One baresip process as the caller `number`."""
 
-    def __init__(self, workdir: Path, voice_wav: Path, number: str = "13800138000") -> None:
+    def __init__(
+        self, workdir: Path, voice_wav: Path, number: str = "13800138000", registrar: str | None = None
+    ) -> None:
+        """`registrar` ("host:port"): register `number` there (an agent's phone behind Kamailio)."""
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.ctrl_port = free_port()
@@ -71,7 +74,8 @@ class Baresip:
                 ]
             )
         )
-        (self.dir / "accounts").write_text(f"<sip:{number}@127.0.0.1>;regint=0;audio_codecs=PCMU,PCMA\n")
+        account = f"<sip:{number}@{registrar}>;regint=60" if registrar else f"<sip:{number}@127.0.0.1>;regint=0"
+        (self.dir / "accounts").write_text(f"{account};audio_codecs=PCMU,PCMA\n")
         self.log = open(self.dir / "baresip.log", "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [BARESIP, "-f", str(self.dir)], stdout=self.log, stderr=subprocess.STDOUT
@@ -112,9 +116,10 @@ class Baresip:
         while time.monotonic() < deadline:
             for event in self.events:
                 if event.get("type") == kind:
+                    self.events.remove(event)  # taken: a later call's event is waited for anew
                     return event
             self._read(0.2)
-        raise AssertionError(f"no {kind} from baresip; events: {[e.get('type') for e in self.events]}")
+        raise AssertionError(f"no {kind} from baresip; events left: {[e.get('type') for e in self.events]}")
 
     def dial(self, uri: str) -> None:
         self.command("dial", uri)
@@ -128,6 +133,13 @@ class Baresip:
     def hangup(self) -> None:
         self.command("hangup")
 
+    def answer(self, seconds: float = 30.0) -> dict:
+        """Wait for an incoming call and pick it up (as a person at the phone would)."""
+        event = self.wait_event("CALL_INCOMING", seconds)
+        self.command("accept")
+        self.wait_event("CALL_ESTABLISHED", 10)
+        return event
+
     def closed(self, seconds: float = 30.0) -> bool:
         try:
             self.wait_event("CALL_CLOSED", seconds)
@@ -137,7 +149,8 @@ class Baresip:
 
     def heard(self) -> np.ndarray:
         """What the caller heard (the decoded audio from the IVR), as int16 samples."""
-        files = sorted(p for p in self.dumps.glob("*.wav") if "dec" in p.name)
+        # sndfile names a dump after the call's peer: no .wav suffix when the peer is a plain number
+        files = sorted(p for p in self.dumps.iterdir() if "-dec" in p.name)
         if not files:
             return np.zeros(0, dtype=np.int16)
         with wave.open(str(files[-1]), "rb") as wav:

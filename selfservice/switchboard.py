@@ -1,0 +1,453 @@
+"""The switchboard: callers waiting for a person, ringing agents' phones, bridging and recording the
+conversation, and carrying out the agents' console requests (hold, transfer, three-way, hang-up).
+
+It runs in the process that answers the SIP line (the media node), next to the IVR dialogs. Which agent
+takes which call is decided in the database (selfservice.acd), so consoles in any web worker and other
+media nodes see the same state. One loop, every DISPATCH_SECONDS:
+- agents whose after-call work is over become ready;
+- each caller waiting on this node, oldest first, gets the longest-idle ready agent of its skill group
+  (or of the overflow group once the caller has waited long enough), whose phone then rings;
+- console requests for calls on this node are carried out.
+
+A caller's part runs in the caller's dialog task (`serve`): the recording notice, the queue position
+and expected wait every `announce_every` seconds, hold music, keys 4 (voicemail) and 5 (call-back),
+then the conversation until the last person on the other side hangs up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+import wave
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hotline.config import get_settings
+from hotline.db import session_scope
+from selfservice import acd
+from selfservice.menu import Menu
+from selfservice.sip.leg import SipLeg
+
+if TYPE_CHECKING:
+    from selfservice.engine import Dialog
+    from selfservice.sip.channel import SipChannel
+    from selfservice.sip.server import SipServer
+
+log = logging.getLogger("hotline.acd")
+DISPATCH_SECONDS = 0.2
+
+
+@dataclass
+class Waiting:
+    """A caller on this node who asked for a person."""
+
+    call_id: str
+    channel: SipChannel
+    group: str
+    started: float = field(default_factory=time.monotonic)
+    state: str = "waiting"  # waiting | ringing | connected | held | left | done
+    agent_leg: SipLeg | None = None
+    agent_seat: int | None = None
+    others: list[SipLeg] = field(default_factory=list)  # third parties (three-way, consultation)
+    consulting: SipLeg | None = None
+    ringing: SipLeg | None = None
+    answered: bool = False
+    outcome: str | None = None  # how the caller left the queue: voicemail | callback
+    ring_task: asyncio.Task | None = None
+    music_on: bool = False
+
+    def parties(self) -> list[int | str]:
+        legs = [self.agent_leg, *self.others]
+        return [self.channel.call, *(leg.key for leg in legs if leg is not None and not leg.ended.is_set())]
+
+
+def hold_music(rate: int = 8000) -> Path:
+    """A soft, royalty-free hold tune (a slow arpeggio of sine tones), written once into the audio cache."""
+    path = get_settings().audio_cache_dir / f"hold-music-{rate}.wav"
+    if path.exists():
+        return path
+    notes = [261.6, 329.6, 392.0, 523.3, 392.0, 329.6, 293.7, 349.2, 440.0, 587.3, 440.0, 349.2]
+    beat = int(0.5 * rate)
+    t = np.arange(beat) / rate
+    envelope = np.minimum(1.0, t / 0.05) * np.exp(-3.0 * t)
+    tune = np.concatenate([np.sin(2 * np.pi * f * t) * envelope for f in notes])
+    samples = (tune * 0.18 * 32767).astype("<i2")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with wave.open(str(tmp), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(samples.tobytes())
+    tmp.replace(path)
+    return path
+
+
+def node_name(sip_host: str, sip_port: int) -> str:
+    return f"{socket.gethostname()}:{sip_host}:{sip_port}"
+
+
+class Switchboard:
+    def __init__(self, server: SipServer, menu: Menu) -> None:
+        settings = get_settings()
+        self.server = server
+        self.menu = menu
+        self.node = node_name(server.config.host, server.config.port)
+        self.front = (
+            f"{settings.kamailio_host}:{settings.kamailio_port}" if settings.kamailio_enabled else None
+        )
+        self.ring_seconds = settings.acd_ring_seconds
+        self.wrap_seconds = settings.acd_wrap_up_seconds
+        self.recordings = settings.recordings_dir / "calls"
+        self.waiting: dict[str, Waiting] = {}
+        self._loop: asyncio.Task | None = None
+        self._tasks: set[asyncio.Task] = set()
+
+    # -- the dispatch loop ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        hold_music()
+        self._loop = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._dispatch()
+            except Exception:  # the database away for a moment: try again on the next round
+                log.exception("call dispatch failed")
+            await asyncio.sleep(DISPATCH_SECONDS)
+
+    async def _dispatch(self) -> None:
+        await asyncio.to_thread(self._end_wrap_ups)
+        for waiting in sorted(self.waiting.values(), key=lambda w: w.started):
+            if waiting.state == "waiting" and waiting.ring_task is None:
+                seat = await asyncio.to_thread(self._claim, waiting)
+                if seat is not None:
+                    waiting.state = "ringing"
+                    waiting.ring_task = self._spawn(self._ring(waiting, *seat))
+        live = [w.call_id for w in self.waiting.values() if w.state in ("connected", "held")]
+        if live:
+            for control in await asyncio.to_thread(self._take_controls, live):
+                self._spawn(self._carry_out(*control))
+
+    def _spawn(self, coro: Any) -> asyncio.Task:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _end_wrap_ups(self) -> None:
+        with session_scope() as session:
+            acd.end_wrap_ups(session, self.wrap_seconds)
+
+    def _claim(self, waiting: Waiting) -> tuple[int, str] | None:
+        group = self.menu.queue.group(waiting.group)
+        groups = [group.name]
+        if group.overflow_to and time.monotonic() - waiting.started >= group.overflow_after:
+            groups.append(group.overflow_to)
+        with session_scope() as session:
+            call = acd.get_call(session, waiting.call_id)
+            if call is None:
+                return None
+            seat = acd.claim_agent(session, call, groups, self.menu.queue.default_group)
+            return (seat.id, seat.extension) if seat is not None else None
+
+    def _take_controls(self, call_ids: list[str]) -> list[tuple[int, str, str, str]]:
+        with session_scope() as session:
+            return [(c.id, c.call_id, c.action, c.target) for c in acd.take_controls(session, call_ids)]
+
+    def uri_for(self, target: str) -> str:
+        """An extension or number as a SIP URI through Kamailio (a full SIP URI is taken as it is)."""
+        if target.startswith("sip:"):
+            return target
+        if self.front is None:
+            raise ValueError("没有配置 Kamailio，无法呼叫分机")
+        return f"sip:{target}@{self.front}"
+
+    def _dial(self, waiting: Waiting, target: str) -> SipLeg:
+        return self.server.dial(
+            self.uri_for(target),
+            {"X-Hotline-Caller": waiting.channel.caller_number or "unknown", "X-Hotline-Call": waiting.call_id},
+        )
+
+    # -- ringing an agent -------------------------------------------------------------------------
+
+    async def _ring(self, waiting: Waiting, seat_id: int, extension: str) -> None:
+        try:
+            leg = self._dial(waiting, extension)
+        except ValueError:
+            await asyncio.to_thread(self._db, acd.ring_failed, waiting.call_id, seat_id, 404)
+            waiting.state, waiting.ring_task = "waiting", None
+            return
+        waiting.ringing = leg
+        answered = await leg.wait_answer(self.ring_seconds)
+        waiting.ringing = None
+        if waiting.state != "ringing" or waiting.channel.ended.is_set():  # the caller left meanwhile
+            leg.hangup()
+            await asyncio.to_thread(self._db, acd.release_ring, seat_id)
+            waiting.ring_task = None
+            return
+        if not answered:
+            log.info("call %s: agent %s did not answer (%s)", waiting.call_id, extension, leg.code)
+            await asyncio.to_thread(self._db, acd.ring_failed, waiting.call_id, seat_id, leg.code)
+            waiting.state, waiting.ring_task = "waiting", None
+            return
+        path = self.recordings / datetime.now(UTC).strftime("%Y%m%d") / f"{waiting.call_id}.wav"
+        waiting.agent_leg, waiting.agent_seat = leg, seat_id
+        self._stop_music(waiting)
+        self.server.connect(waiting.parties(), record=(waiting.channel.call, str(path)))
+        waiting.state, waiting.answered, waiting.ring_task = "connected", True, None
+        await asyncio.to_thread(self._db, acd.answered, waiting.call_id, seat_id, str(path))
+        self._spawn(self._watch_agent(waiting, leg, seat_id))
+
+    async def _watch_agent(self, waiting: Waiting, leg: SipLeg, seat_id: int) -> None:
+        """When an agent's leg ends: after-call work; the caller is hung up if nobody else is on the line."""
+        await leg.ended.wait()
+        await asyncio.to_thread(self._db, acd.agent_left, waiting.call_id, seat_id)
+        if waiting.agent_leg is leg:
+            waiting.agent_leg = None
+        await asyncio.to_thread(self._db, acd.note_leg, waiting.call_id, kind="agent", agent=seat_id, result="挂机")
+        if waiting.state in ("connected", "held") and not self._others_live(waiting):
+            waiting.state = "done"
+
+    def _others_live(self, waiting: Waiting) -> bool:
+        legs = [waiting.agent_leg, *waiting.others]
+        return any(leg is not None and leg.answered.is_set() and not leg.ended.is_set() for leg in legs)
+
+    @staticmethod
+    def _db(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        with session_scope() as session:
+            return fn(session, *args, **kwargs)
+
+    # -- console requests -------------------------------------------------------------------------
+
+    async def _carry_out(self, control_id: int, call_id: str, action: str, target: str) -> None:
+        waiting = self.waiting.get(call_id)
+        result = "完成"
+        try:
+            if waiting is None or waiting.state not in ("connected", "held"):
+                result = "通话已结束"
+            else:
+                result = await self._act(waiting, action, target)
+        except ValueError as exc:
+            result = str(exc)
+        except Exception:
+            log.exception("console request %s on call %s failed", action, call_id)
+            result = "操作失败"
+        await asyncio.to_thread(self._db, acd.control_result, control_id, result)
+        if waiting is not None:
+            await asyncio.to_thread(
+                self._db, acd.note_leg, call_id, kind=action, target=target, result=result
+            )
+
+    async def _act(self, waiting: Waiting, action: str, target: str) -> str:
+        server, caller = self.server, waiting.channel.call
+        if action == "hangup":
+            waiting.state = "done"
+            return "已挂断"
+        if action == "hold":
+            server.send({"cmd": "disconnect", "call": caller})
+            waiting.state = "held"
+            self._start_music(waiting)
+            return "已保持"
+        if action == "resume":
+            self._stop_music(waiting)
+            server.connect(waiting.parties())
+            waiting.state = "connected"
+            return "已恢复通话"
+        if action == "conference":
+            leg = self._dial(waiting, target)
+            if not await leg.wait_answer(self.ring_seconds):
+                return f"{target} 未接通"
+            waiting.others.append(leg)
+            server.connect(waiting.parties(), record=(caller, ""))
+            self._spawn(self._watch_other(waiting, leg))
+            return f"已与 {target} 三方通话"
+        if action == "transfer":
+            return await self._transfer(waiting, target)
+        if action == "consult":
+            server.send({"cmd": "disconnect", "call": caller})
+            waiting.state = "held"
+            self._start_music(waiting)
+            leg = self._dial(waiting, target)
+            if not await leg.wait_answer(self.ring_seconds):
+                self._stop_music(waiting)
+                server.connect(waiting.parties())
+                waiting.state = "connected"
+                return f"{target} 未接通，已恢复通话"
+            waiting.consulting = leg
+            if waiting.agent_leg is not None:
+                server.connect([waiting.agent_leg.key, leg.key])
+            return f"正在与 {target} 通话，来电人保持中"
+        if action in ("complete", "cancel"):
+            leg, waiting.consulting = waiting.consulting, None
+            if leg is None or leg.ended.is_set():
+                raise ValueError("没有进行中的咨询")
+            self._stop_music(waiting)
+            if action == "cancel":
+                leg.hangup()
+                server.connect(waiting.parties())
+                waiting.state = "connected"
+                return "已取消咨询，恢复通话"
+            waiting.others.append(leg)
+            self._spawn(self._watch_other(waiting, leg))
+            agent = waiting.agent_leg
+            server.connect([caller, leg.key], record=(caller, ""))
+            waiting.state = "connected"
+            if agent is not None:
+                agent.hangup()
+            return "已完成转接"
+        raise ValueError("不支持的操作")
+
+    async def _transfer(self, waiting: Waiting, target: str) -> str:
+        """Blind transfer: to a skill group (the caller queues again, keeping the place), or to an
+        extension / department number (rings; back to the queue when nobody answers)."""
+        agent = waiting.agent_leg
+        group = target.removeprefix("group:")
+        if target.startswith("group:"):
+            if group not in {g.name for g in self.menu.queue.groups}:
+                raise ValueError(f"没有技能组 {group}")
+            waiting.group = group
+            waiting.agent_leg = None
+            await asyncio.to_thread(self._db, acd.set_status, waiting.call_id, "waiting", group=group)
+            waiting.state = "waiting"
+            self._start_music(waiting)
+            if agent is not None:
+                agent.hangup()
+            return f"已转至{group}队列"
+        waiting.state = "held"
+        self._start_music(waiting)
+        if agent is not None:
+            agent.hangup()
+        leg = self._dial(waiting, target)
+        if await leg.wait_answer(self.ring_seconds) and not waiting.channel.ended.is_set():
+            waiting.others.append(leg)
+            self._stop_music(waiting)
+            self.server.connect(waiting.parties(), record=(waiting.channel.call, ""))
+            waiting.state = "connected"
+            self._spawn(self._watch_other(waiting, leg))
+            return f"已转接 {target}"
+        await asyncio.to_thread(self._db, acd.set_status, waiting.call_id, "waiting")
+        waiting.state = "waiting"
+        return f"{target} 未接通，来电已回到队列"
+
+    async def _watch_other(self, waiting: Waiting, leg: SipLeg) -> None:
+        await leg.ended.wait()
+        if waiting.state in ("connected", "held") and not self._others_live(waiting):
+            waiting.state = "done"
+
+    # -- hold music -------------------------------------------------------------------------------
+
+    def _start_music(self, waiting: Waiting) -> None:
+        if not waiting.music_on:
+            self.server.send({"cmd": "play", "call": waiting.channel.call, "wav": str(hold_music()), "loop": True})
+            waiting.music_on = True
+
+    def _stop_music(self, waiting: Waiting) -> None:
+        if waiting.music_on:
+            self.server.send({"cmd": "stop_play", "call": waiting.channel.call})
+            waiting.music_on = False
+
+    # -- the caller's side ------------------------------------------------------------------------
+
+    def staffed(self, group: str) -> bool:
+        """Whether any agent who takes the group's calls (or its overflow's) is signed in."""
+        queue = self.menu.queue
+        names = [group, queue.group(group).overflow_to or group]
+        with session_scope() as session:
+            return any(acd.agents_for(session, name, queue.default_group) for name in names)
+
+    async def serve(self, dialog: Dialog, group: str | None) -> str | None:
+        """Queue the caller for a person. Returns the call's outcome ("agent": talked to a person;
+        "callback": asked to be called back; "voicemail"), or None when no agent is signed in."""
+        channel: SipChannel = dialog.channel  # type: ignore[assignment]
+        name = self.menu.queue.group(group).name
+        if not await asyncio.to_thread(self.staffed, name):
+            return None
+        waiting = Waiting(call_id=dialog.call_id, channel=channel, group=name)
+        await asyncio.to_thread(
+            self._db, acd.enqueue, call_id=dialog.call_id, caller_number=channel.caller_number, group=name,
+            node=self.node,
+        )
+        self.waiting[waiting.call_id] = waiting
+        try:
+            await dialog.say("queue_notice")
+            return await self._wait_and_talk(dialog, waiting)
+        finally:
+            await self._leave(waiting)
+
+    async def _wait_and_talk(self, dialog: Dialog, waiting: Waiting) -> str:
+        channel = waiting.channel
+        announce_at = 0.0
+        while True:
+            if channel.ended.is_set():
+                from selfservice.channel import CallerHungUp
+
+                raise CallerHungUp
+            if waiting.state == "done":
+                return "agent"
+            if waiting.state in ("waiting", "ringing"):
+                if waiting.state == "waiting" and time.monotonic() >= announce_at:
+                    await self._announce(dialog, waiting)
+                    announce_at = time.monotonic() + self.menu.queue.announce_every
+                if waiting.state in ("waiting", "ringing"):
+                    self._start_music(waiting)
+                got = await channel.gather(max_digits=1, timeout=0.2)
+                if got.kind == "digits" and waiting.state in ("waiting", "ringing"):
+                    if got.digits in ("4", "5"):
+                        waiting.outcome = "voicemail" if got.digits == "4" else "callback"
+                        await self._leave(waiting)
+                        if waiting.outcome == "voicemail":
+                            await dialog.voicemail()
+                        else:
+                            await dialog.say("queue_callback_booked")
+                        return waiting.outcome
+            else:
+                await asyncio.sleep(0.1)
+
+    async def _announce(self, dialog: Dialog, waiting: Waiting) -> None:
+        def figures() -> tuple[int, float]:
+            with session_scope() as session:
+                call = acd.get_call(session, waiting.call_id)
+                if call is None:
+                    return 1, 0.0
+                return acd.position(session, call), acd.expected_wait(session, call, self.menu.queue.default_group)
+
+        ahead, seconds = await asyncio.to_thread(figures)
+        self._stop_music(waiting)
+        if waiting.state != "waiting":
+            return
+        if ahead <= 1:
+            await dialog.say("queue_next")
+        else:
+            await dialog.say("queue_position", ahead=ahead - 1, minutes=max(1, round(seconds / 60)))
+
+    async def _leave(self, waiting: Waiting) -> None:
+        """The caller's part is over (or the caller left the queue for voicemail / a call-back): hang up
+        every leg, close the records. Runs once."""
+        if self.waiting.pop(waiting.call_id, None) is None:
+            return
+        previous, waiting.state = waiting.state, "left"
+        self._stop_music(waiting)
+        for leg in [waiting.ringing, waiting.agent_leg, waiting.consulting, *waiting.others]:
+            if leg is not None:
+                leg.hangup()
+        if waiting.ring_task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(waiting.ring_task), 5)
+        if previous in ("connected", "held", "done") and not waiting.channel.ended.is_set():
+            await waiting.channel.hangup()
+        await asyncio.to_thread(self._db, acd.finish, waiting.call_id, waiting.outcome)

@@ -1,0 +1,180 @@
+"""Callers reach a person: real calls through Kamailio to the media node, queued, ringing the agents'
+registered baresip phones, bridged and recorded; transfer and three-way calls from the console's requests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hotline.config import get_settings
+from hotline.db import session_scope
+from hotline.models import User
+from selfservice import acd, records
+from selfservice.models import QueuedCall
+from tests.conftest import free_port
+from tests.selfservice.baresip import BARESIP
+from tests.selfservice.callcentre import (
+    CallCentre,
+    queued_call,
+    read_wav,
+    seat,
+    tone_seconds,
+    tone_wav,
+    wait_for,
+)
+
+pytestmark = pytest.mark.e2e
+CALLER = "13912345678"
+CALLER_TONE, AGENT_TONE, THIRD_TONE = 600.0, 1400.0, 1000.0
+
+
+@pytest.fixture
+def centre(ivr_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CallCentre]:
+    if not Path(BARESIP).exists():
+        pytest.fail("baresip not installed (scripts/install installs baresip-core)")
+    import socket
+
+    monkeypatch.setenv("HOTLINE_KAMAILIO_ENABLED", "1")
+    monkeypatch.setenv("HOTLINE_KAMAILIO_PORT", str(free_port(socket.SOCK_DGRAM)))
+    monkeypatch.setenv("HOTLINE_SIP_PORT", str(free_port(socket.SOCK_DGRAM)))
+    monkeypatch.setenv("HOTLINE_SIP_RTP_PORT", str(30000 + free_port() % 20000))
+    monkeypatch.setenv("HOTLINE_ACD_RING_SECONDS", "4")
+    monkeypatch.setenv("HOTLINE_ACD_WRAP_UP_SECONDS", "1")
+    get_settings.cache_clear()
+    with CallCentre(ivr_env) as live:
+        yield live
+
+
+def call_in(centre: CallCentre, tmp: Path, *, number: str = CALLER, seconds: float = 60):  # type: ignore[no-untyped-def]
+    """A caller dials 12345 through Kamailio and presses 0 for a person; the caller's tone starts later,
+    so the IVR's speech recognition hears nothing at the menu."""
+    caller = centre.phone(f"caller-{number}", number, tone_wav(tmp / f"{number}.wav", CALLER_TONE, seconds=seconds, lead=4))
+    caller.dial(centre.number)
+    time.sleep(1.0)
+    caller.press("0")
+    return caller
+
+
+def test_a_queued_caller_talks_to_the_longest_idle_agent_and_the_talk_is_recorded(
+    centre: CallCentre, tmp_path: Path
+) -> None:
+    first = centre.agent("zhang", "1001", tone_wav(tmp_path / "a1.wav", AGENT_TONE, seconds=60))
+    time.sleep(0.2)
+    second = centre.agent("li", "1002", tone_wav(tmp_path / "a2.wav", AGENT_TONE, seconds=60))
+    caller = call_in(centre, tmp_path)
+
+    incoming = first.answer(20)  # zhang has been idle longest: his phone rings
+    assert incoming["type"] == "CALL_INCOMING"
+    wait_for(lambda: seat("zhang").state == "on_call", 5, "zhang on the call")
+    assert seat("li").state == "ready"
+    time.sleep(4.0)  # talk
+    first.hangup()
+    assert caller.closed(10), "the caller is hung up when the agent hangs up"
+    assert second.events == [] or all(e.get("type") != "CALL_INCOMING" for e in second.events)
+
+    call = wait_for(lambda: (c := queued_call(CALLER)) is not None and c.ended_at is not None and c, what="end")
+    assert call.status == "ended"
+    assert call.wait_seconds is not None and call.wait_seconds < 15
+    assert call.talk_seconds is not None and call.talk_seconds >= 3
+    # audio both ways: each side heard the other's tone
+    assert tone_seconds(first.heard(), CALLER_TONE) >= 1.0
+    assert tone_seconds(caller.heard(), AGENT_TONE) >= 1.0
+    # one recording of the conversation with both voices
+    recording = Path(call.recording_path)
+    wait_for(lambda: recording.exists() and recording.stat().st_size > 8000, 5, "recording")
+    audio = read_wav(recording)
+    assert tone_seconds(audio, CALLER_TONE) >= 1.0
+    assert tone_seconds(audio, AGENT_TONE) >= 1.0
+    with session_scope() as session:
+        record = records.get_call(session, call.call_id)
+        assert record is not None and record.outcome == "agent"
+        figures = acd.kpis(session, _today())
+    assert figures["offered"] == 1 and figures["answered"] == 1 and figures["answered_within_15s"] == 1
+    # after-call work, then ready again
+    assert seat("zhang").state in ("wrap_up", "ready")
+    wait_for(lambda: seat("zhang").state == "ready", 10, "end of after-call work")
+
+
+def _today():  # type: ignore[no-untyped-def]
+    from datetime import datetime
+
+    return datetime.now(acd.LOCAL_ZONE).date()
+
+
+def test_an_unanswered_phone_passes_the_call_to_the_next_agent(centre: CallCentre, tmp_path: Path) -> None:
+    absent = centre.agent("wang", "1003", tone_wav(tmp_path / "a1.wav", AGENT_TONE, seconds=60))
+    time.sleep(0.2)
+    present = centre.agent("zhao", "1004", tone_wav(tmp_path / "a2.wav", AGENT_TONE, seconds=60))
+    caller = call_in(centre, tmp_path)
+
+    absent.wait_event("CALL_INCOMING", 20)  # rings first, nobody picks up
+    present.answer(20)
+    assert seat("wang").state == "not_ready"
+    assert seat("wang").reason == "未接听"
+    call = queued_call(CALLER)
+    assert call.status == "connected" and call.attempts == 1
+    caller.hangup()
+    wait_for(lambda: queued_call(CALLER).ended_at is not None, 10, "end")
+    assert present.closed(10)
+
+
+def test_a_caller_who_hangs_up_in_the_queue_is_abandoned_with_the_wait_and_listed_for_call_back(
+    centre: CallCentre, tmp_path: Path
+) -> None:
+    busy = centre.agent("sun", "1005", tone_wav(tmp_path / "a.wav", AGENT_TONE, seconds=60))
+    with session_scope() as session:
+        user = session.query(User).filter_by(username="sun").one()
+        acd.set_state(session, user, "not_ready", "会议")
+    caller = call_in(centre, tmp_path)
+    wait_for(lambda: queued_call(CALLER) is not None, 10, "queued")
+    time.sleep(3)
+    caller.hangup()
+    call = wait_for(lambda: (c := queued_call(CALLER)).ended_at is not None and c, 10, "abandon")
+    assert call.status == "abandoned"
+    assert 2.0 <= call.wait_seconds < 15
+    assert busy.events == [] or all(e.get("type") != "CALL_INCOMING" for e in busy.events)
+    with session_scope() as session:
+        due = acd.callbacks_due(session)
+        assert [c.caller_number for c in due] == [CALLER]
+
+
+def test_three_way_call_with_an_expert_and_transfer_to_a_department(centre: CallCentre, tmp_path: Path) -> None:
+    agent = centre.agent("qian", "1006", tone_wav(tmp_path / "a.wav", AGENT_TONE, seconds=90))
+    expert = centre.phone("expert", "8001", tone_wav(tmp_path / "e.wav", THIRD_TONE, seconds=90), register=True)
+    caller = call_in(centre, tmp_path, seconds=90)
+    agent.answer(20)
+    wait_for(lambda: seat("qian").state == "on_call", 5, "the console shows the call")
+    with session_scope() as session:
+        user = session.query(User).filter_by(username="qian").one()
+        acd.request_control(session, user, "conference", "8001")
+    expert.answer(15)
+    time.sleep(4.0)
+    expert.hangup()
+    expert.wait_event("CALL_CLOSED", 10)
+    # all three heard each other
+    assert tone_seconds(expert.heard(), CALLER_TONE) >= 1.0
+    assert tone_seconds(expert.heard(), AGENT_TONE) >= 1.0
+    time.sleep(0.5)
+    # the agent hands the caller over to a department's phone and leaves
+    department = centre.phone("dept", "8002", tone_wav(tmp_path / "d.wav", THIRD_TONE, seconds=90), register=True)
+    with session_scope() as session:
+        user = session.query(User).filter_by(username="qian").one()
+        acd.request_control(session, user, "transfer", "8002")
+    department.answer(15)
+    assert agent.closed(10), "a blind transfer releases the agent"
+    time.sleep(3.0)
+    department.hangup()
+    assert caller.closed(10)
+    department.wait_event("CALL_CLOSED", 10)
+    assert tone_seconds(department.heard(), CALLER_TONE) >= 1.0
+    assert tone_seconds(caller.heard(), THIRD_TONE) >= 2.0
+    call = wait_for(lambda: (c := queued_call(CALLER)).ended_at is not None and c, 10, "end")
+    kinds = [leg.get("kind") for leg in call.legs]
+    assert "conference" in kinds and "transfer" in kinds
+    recording = read_wav(Path(call.recording_path))
+    assert tone_seconds(recording, THIRD_TONE) >= 2.0  # the department's part is in the same recording
+    with session_scope() as session:
+        assert session.query(QueuedCall).count() == 1
