@@ -34,6 +34,54 @@ class Input:
 
 
 @dataclass
+class KeyBuffer:
+    """The keys a caller pressed that no gather has taken yet (type-ahead). Every channel keeps its keys
+    here, so the simulator treats keys exactly as the live line does.
+
+    An entry of several digits ends with the terminator (#), also when it is already at its full
+    length: the # that follows a full-length entry within `grace` seconds belongs to that entry and is
+    absorbed, never left behind to cut the next prompt short. In such an entry `*` cancels (back)."""
+
+    def __init__(self) -> None:
+        self.pending = ""
+        self._absorb_until: float | None = None
+
+    def press(self, key: str, now: float) -> bool:
+        """A key from the caller at time `now`; False when it was the # of a full-length entry."""
+        absorb = self._absorb_until is not None and now <= self._absorb_until
+        self._absorb_until = None
+        if key == "#" and absorb:
+            return False
+        self.pending += key
+        return True
+
+    def take(
+        self, entry: str, *, max_digits: int, terminator: str, now: float, grace: float
+    ) -> tuple[str, Input | None]:
+        """Move pending keys into `entry`; returns the entry so far and, once it is complete, the Input."""
+        while self.pending:
+            key, self.pending = self.pending[0], self.pending[1:]
+            if max_digits > 1 and key == terminator:
+                return entry, Input("digits", entry, terminated=True)
+            if max_digits > 1 and key == "*":
+                return "", Input("digits", "*")  # cancel the entry: back
+            entry += key
+            if len(entry) >= max_digits:
+                if max_digits > 1:
+                    if self.pending[:1] == terminator:
+                        self.pending = self.pending[1:]
+                        return entry, Input("digits", entry, terminated=True)
+                    self._absorb_until = now + grace  # the caller's # may still be on its way
+                return entry, Input("digits", entry)
+        return entry, None
+
+    def clear(self) -> str:
+        """Drop the keys typed ahead (before a recording); returns them."""
+        dropped, self.pending, self._absorb_until = self.pending, "", None
+        return dropped
+
+
+@dataclass
 class CallLog:
     """Transcript of a call: prompts played and actions taken, in order."""
 
@@ -54,6 +102,12 @@ class Channel(ABC):
     def __init__(self, caller_number: str = "") -> None:
         self.caller_number = caller_number
         self.log = CallLog()
+        self.keys = KeyBuffer()
+
+    def discard_keys(self) -> None:
+        """Forget keys typed ahead, so the next prompt is heard (before a voicemail's intro)."""
+        if self.keys.clear():
+            self.log.add("IVR", "（清除提前按下的按键）")
 
     async def prompt_audio(self, text: str) -> Path:
         """The prompt's WAV from the TTS cache. Prompts found before are answered without a thread hop,
@@ -131,6 +185,23 @@ def write_wav_durably(path: Path, samples: np.ndarray, rate: int) -> Path:
     finally:
         os.close(dir_fd)
     return path
+
+
+VOICE_FRAME = 0.02  # seconds
+
+
+def voiced_seconds(samples: np.ndarray, rate: int, *, floor_dbfs: float = -45.0) -> float:
+    """Seconds of voice in a recording: 20 ms frames louder than the line's own noise (its quietest
+    tenth) by 12 dB and than `floor_dbfs`. Silence, steady line noise and a click give (almost) 0."""
+    size = int(rate * VOICE_FRAME)
+    count = samples.size // size
+    if count == 0:
+        return 0.0
+    frames = samples[: count * size].astype(np.float64).reshape(count, size)
+    rms = np.sqrt(np.mean(frames * frames, axis=1))
+    noise = float(np.percentile(rms, 10))
+    level = max(noise * 4.0, 32768 * 10 ** (floor_dbfs / 20))
+    return float(np.count_nonzero(rms > level)) * VOICE_FRAME
 
 
 def read_wav_mono(path: Path, rate: int) -> np.ndarray:

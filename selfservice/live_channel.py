@@ -64,10 +64,14 @@ class LiveChannel(Channel):
 
     def __init__(self, caller_number: str = "") -> None:
         super().__init__(caller_number)
-        self.digits = ""
         self.ended = asyncio.Event()
         self.transferred_to: str | None = None
         self.speech_from: int | None = None  # audio position where the caller began talking over a prompt
+
+    @property
+    def digits(self) -> str:
+        """Keys pressed and not yet taken (type-ahead)."""
+        return self.keys.pending
 
     # -- what a transport provides -----------------------------------------------------------------
 
@@ -94,8 +98,8 @@ class LiveChannel(Channel):
 
     def on_digit(self, digit: str) -> None:
         if len(digit) == 1 and digit in "0123456789*#":
-            self.digits += digit
-            self.log.add("来电", f"按键 {digit}")
+            kept = self.keys.press(digit, time.monotonic())
+            self.log.add("来电", f"按键 {digit}" if kept else f"按键 {digit}（结束输入）")
 
     def on_hangup(self) -> None:
         self.ended.set()
@@ -153,15 +157,14 @@ class LiveChannel(Channel):
         taken = ""
         while True:
             self._check()
-            while self.digits and len(taken) < max_digits:
-                key, self.digits = self.digits[0], self.digits[1:]
-                last_key = time.monotonic()
-                if key == terminator and max_digits > 1:
-                    return Input("digits", taken, terminated=True)
-                taken += key
-            if len(taken) >= max_digits:
-                return Input("digits", taken)
             now = time.monotonic()
+            if self.digits:
+                last_key = now
+                taken, done = self.keys.take(
+                    taken, max_digits=max_digits, terminator=terminator, now=now, grace=interdigit_timeout
+                )
+                if done is not None:
+                    return done
             if taken and now - last_key > interdigit_timeout:
                 return Input("digits", taken)
             if stream is not None and not taken:
@@ -182,7 +185,7 @@ class LiveChannel(Channel):
     async def record(self, path: Path, *, max_seconds: float) -> bool:
         self._check()
         await self.ready()
-        self.digits = ""
+        self.keys.clear()
         start = self.audio_position()
         limit = start + int(max_seconds * self.sample_rate) * 2
         hung_up = False
@@ -191,7 +194,7 @@ class LiveChannel(Channel):
                 hung_up = True
                 break
             if "#" in self.digits:
-                self.digits = self.digits.split("#", 1)[1]
+                self.keys.pending = self.digits.split("#", 1)[1]
                 break
             await asyncio.sleep(POLL)
         samples = np.frombuffer(self.read_audio(start, min(self.audio_position(), limit)), dtype="<i2")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,26 +68,49 @@ def parse_script(text: str, base: Path) -> list[Step]:
     return steps
 
 
+KEY_GAP = 0.3  # simulated seconds per key pressed
+INTERDIGIT = 4.0  # the live channel's default gap that ends an entry (a silence step this long ends it)
+
+
+def recognition_seconds(path: str) -> float:
+    """The length of a caller's utterance (a WAV file)."""
+    with wave.open(path, "rb") as wav:
+        return wav.getnframes() / wav.getframerate()
+
+
 class SimulatedChannel(Channel):
     """A scripted caller. Prompts are rendered by the real TTS; speech goes through the real ASR.
-    Time is simulated: a silence step is consumed against the waiting time of a gather."""
+    Time is simulated (`now`): keys take KEY_GAP each, a silence step its seconds, speech its length;
+    a silence step is consumed against the waiting time of a gather. Keys go through the same
+    `KeyBuffer` as on the live line: type-ahead kept, a # right after a full-length entry absorbed."""
 
     name = "simulator"
 
     def __init__(self, steps: list[Step], caller_number: str = "", *, render_audio: bool = True) -> None:
         super().__init__(caller_number)
         self.steps = list(steps)
-        self.pending_digits = ""
+        self.now = 0.0
         self.render_audio = render_audio
         self.hung_up = False
         self.transferred_to: str | None = None
         self.prompt_latencies: list[float] = []
         self._input_at: float | None = None
 
+    @property
+    def pending_digits(self) -> str:
+        """Keys pressed and not yet taken (type-ahead)."""
+        return self.keys.pending
+
     def _next(self) -> Step:
         if not self.steps:
             return Step("hangup")
         return self.steps.pop(0)
+
+    def _press(self, keys: str) -> None:
+        self.log.add("来电", f"按键 {keys}")
+        for key in keys:
+            self.now += KEY_GAP
+            self.keys.press(key, self.now)
 
     async def play(
         self, text: str | None = None, *, audio: Path | None = None, speech_barge_in: bool = False
@@ -126,46 +150,53 @@ class SimulatedChannel(Channel):
             if step.kind == "hangup":
                 raise self._caller_hung_up()
             if step.kind == "press":
-                self.log.add("来电", f"按键 {step.value}")
-                self.pending_digits += step.value
+                self._press(step.value)
             elif step.kind == "silence":
                 self.log.add("来电", f"（静默 {step.seconds:g} 秒）")
+                self.now += step.seconds
                 waited += step.seconds
                 if waited >= timeout:
                     return self._took(Input("timeout"))
             elif step.kind == "say":
                 recognition = await asyncio.to_thread(speech.recognize_file, step.value, grammar=grammar)
                 self.log.add("来电", f"说话 {Path(step.value).name}")
+                self.now += recognition_seconds(step.value)
                 if speech_allowed:
                     return self._took(Input("speech", recognition=recognition))
                 return self._took(Input("timeout"))  # speech where only keys count: nothing usable
-        return self._took(self._take_digits(max_digits, terminator))
+        return self._took(self._take_digits(max_digits, terminator, interdigit_timeout))
 
     def _took(self, got: Input) -> Input:
         self._input_at = time.perf_counter()
         return got
 
-    def _take_digits(self, max_digits: int, terminator: str) -> Input:
+    def _take_digits(self, max_digits: int, terminator: str, interdigit_timeout: float) -> Input:
         digits = ""
         while True:
-            while self.pending_digits and len(digits) < max_digits:
-                key, self.pending_digits = self.pending_digits[0], self.pending_digits[1:]
-                if key == terminator and max_digits > 1:
-                    return Input("digits", digits, terminated=True)
-                digits += key
-            if len(digits) >= max_digits and self.pending_digits[:1] == terminator and max_digits > 1:
-                self.pending_digits = self.pending_digits[1:]  # the # after a full entry belongs to it
-                return Input("digits", digits, terminated=True)
-            if len(digits) >= max_digits or not self.steps or self.steps[0].kind != "press":
-                return Input("digits", digits)  # full, or the caller stopped keying (inter-digit timeout)
-            step = self._next()
-            self.log.add("来电", f"按键 {step.value}")
-            self.pending_digits += step.value
+            digits, done = self.keys.take(
+                digits, max_digits=max_digits, terminator=terminator, now=self.now, grace=interdigit_timeout
+            )
+            if done is not None:
+                return done
+            if not self.steps or self.steps[0].kind != "press":
+                if (
+                    self.steps
+                    and self.steps[0].kind == "silence"
+                    and self.steps[0].seconds < interdigit_timeout
+                ):
+                    step = self._next()  # a pause between keys, shorter than the inter-digit timeout
+                    self.log.add("来电", f"（静默 {step.seconds:g} 秒）")
+                    self.now += step.seconds
+                    continue
+                self.now += interdigit_timeout
+                return Input("digits", digits)  # the caller stopped keying: inter-digit timeout
+            self._press(self._next().value)
 
     async def record(self, path: Path, *, max_seconds: float) -> bool:
         rate = self.sample_rate
+        self.keys.clear()
         chunks: list[np.ndarray] = []
-        spoke, hung_up = False, False
+        hung_up = False
         while sum(c.size for c in chunks) < max_seconds * rate:
             step = self._next()
             if step.kind == "hangup":
@@ -173,17 +204,19 @@ class SimulatedChannel(Channel):
                 break
             if step.kind == "press":
                 self.log.add("来电", f"按键 {step.value}")
+                self.now += KEY_GAP * len(step.value)
                 if "#" in step.value:
                     break
             elif step.kind == "silence":
                 self.log.add("来电", f"（静默 {step.seconds:g} 秒）")
+                self.now += step.seconds
                 chunks.append(np.zeros(int(step.seconds * rate), dtype=np.int16))
             elif step.kind == "say":
                 self.log.add("来电", f"留言 {Path(step.value).name}")
                 chunks.append(read_wav_mono(Path(step.value), rate))
-                spoke = True
-        if spoke:
-            audio = np.concatenate(chunks)[: int(max_seconds * rate)]
+                self.now += chunks[-1].size / rate
+        audio = np.concatenate(chunks)[: int(max_seconds * rate)] if chunks else np.zeros(0, np.int16)
+        if audio.size >= rate // 2:  # half a second or more is kept, as on the live line
             write_wav_durably(path, audio, rate)
             self.log.add("IVR", f"[录音已保存 {audio.size / rate:.1f} 秒]")
         if hung_up:

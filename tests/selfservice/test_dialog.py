@@ -65,7 +65,7 @@ def test_category_lists_popular_documents_and_reads_with_paging_keys(call) -> No
     assert "本文已读完。" in prompts
     # '*' went back to the category list, '#' to the main menu
     assert prompts.count(listing) == 2
-    assert prompts[-2].startswith("政策法规请按1")
+    assert prompts[-2].startswith("人工服务请按0")
     assert result.outcome == "self_served"
     assert result.record.documents == [
         {"id": _doc_id("住房公积金提取管理办法"), "title": "住房公积金提取管理办法"}
@@ -84,7 +84,7 @@ def test_reading_continues_by_itself_on_silence(call) -> None:
 
 
 def test_unknown_keys_and_silence_then_transfer_after_max_retries(call) -> None:
-    result = call("press 9\nsilence 10\npress *")
+    result = call("press 8\nsilence 10\npress *")
     prompts = result.prompts
     assert "对不起，您的输入有误。" in prompts
     assert "对不起，没有听到您的输入。" in prompts

@@ -197,7 +197,7 @@ def test_case_progress_and_a_policy_read_by_keys(ivr: LiveIvr, tmp_path: Path) -
         wait(4.0)  # the status is read out
         caller.press("1")  # back at the main menu: policies
         wait(1.0)
-        caller.press("1")  # the first (most popular) policy
+        caller.press("1")  # the first policy of the listing
         wait(4.0)
         caller.hangup()
         assert caller.closed(10)
@@ -205,9 +205,42 @@ def test_case_progress_and_a_policy_read_by_keys(ivr: LiveIvr, tmp_path: Path) -
         caller.stop()
     channel = ivr.finished_call()
     lines = channel.log.lines
-    assert any(line.startswith(f"IVR: 您的工单{number}，当前状态：") for line in lines), lines
-    assert any(line.startswith("IVR: 以下是政策法规中最常被查询的内容") for line in lines), lines
+    assert any(line.startswith(f"IVR: 您的工单{number}，当前状态：") for line in lines), "\n".join(lines)
+    assert any(line.startswith("IVR: 以下是政策法规的主要内容") for line in lines), lines
     with session_scope() as s:
         record = records.recent_calls(s, CALLER)[0]
         assert "progress:ok" in record.path and "key:1" in record.path
         assert record.documents  # a policy was read aloud
+
+
+def test_a_full_length_password_then_hash_and_the_caller_hears_the_status(
+    ivr: LiveIvr, tmp_path: Path
+) -> None:
+    """The prompts say "以井号键结束": the # after the sixth digit ends the entry and must not cut the
+    status prompt (it used to stop it at once, and the caller heard nothing)."""
+    with session_scope() as s:
+        case, password = casework.create_case(
+            s, channel="phone", caller_number=CALLER, content="小区路灯不亮，请尽快维修。", category="求助"
+        )
+        number = case.case_number
+    caller = call(ivr, tmp_path, None, lead=0, total=60)
+    wait = threading.Event().wait
+    try:
+        wait(1.0)
+        caller.press("3")
+        wait(1.0)
+        caller.press(number + "#", gap=0.3)
+        wait(0.5)
+        caller.press(password + "#", gap=0.3)  # six digits, then the # the prompt asks for
+        wait(20.0)  # the status is read out to the end
+        caller.hangup()
+        assert caller.closed(10)
+        heard = caller.heard()
+    finally:
+        caller.stop()
+    lines = ivr.finished_call().log.lines
+    status = next(line[5:] for line in lines if line.startswith(f"IVR: 您的工单{number}"))
+    assert "来电: 按键 #（结束输入）" in lines  # the # was taken as the end of the password
+    # what the caller heard holds the whole status prompt (its loudness contour), not a cut-off start
+    prompt = read_wav_mono(speech.synthesize(status, rate=8000), 8000)
+    assert best_correlation(heard, prompt) > 0.8, "\n".join(lines)
