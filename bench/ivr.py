@@ -59,12 +59,18 @@ def make_channel_class():  # noqa: ANN201 - defined after HOTLINE_HOME is set
                 self._input_at = None  # key latency counts keys only
             return got
 
-        async def play(self, text: str | None = None, *, audio: Path | None = None) -> None:
+        async def play(
+            self, text: str | None = None, *, audio: Path | None = None, speech_barge_in: bool = False
+        ) -> None:
             if text is not None and not self.pending_digits:
                 audio = await self.prompt_audio(text)
                 self.audio_seconds += wav_seconds(audio)
             start = self._speech_end
-            await super().play(None if audio is not None and text is not None else text, audio=audio)
+            await super().play(
+                None if audio is not None and text is not None else text,
+                audio=audio,
+                speech_barge_in=speech_barge_in,
+            )
             if start is not None:
                 self.speech_latencies.append(time.perf_counter() - start)
                 self._speech_end = None
