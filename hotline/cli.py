@@ -12,6 +12,7 @@ from hotline import workers as web_workers
 from hotline.config import get_settings
 from hotline.db import session_scope
 from kb.cli import kb_app
+from selfservice.callcentre_cli import callcentre_app
 from selfservice.cli import ivr_app
 from speech.cli import register as register_speech
 
@@ -19,6 +20,7 @@ app = typer.Typer(help="12345 政务服务便民热线平台", no_args_is_help=T
 user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 app.add_typer(ivr_app, name="ivr")
+app.add_typer(callcentre_app, name="callcentre")
 app.add_typer(case_app, name="case")
 app.add_typer(report_app, name="report")
 app.add_typer(user_app, name="user")
@@ -42,20 +44,47 @@ def serve(
     host: str = typer.Option(None, help="Address to listen on (default from settings)."),
     port: int = typer.Option(None, help="Port (default from settings)."),
     sip: bool = typer.Option(True, "--sip/--no-sip", help="Answer SIP calls (HOTLINE_SIP_HOST/PORT)."),
+    kamailio: bool = typer.Option(
+        True,
+        "--kamailio/--no-kamailio",
+        help="Run Kamailio in front of the SIP line: agents' phones register there, callers dial it "
+        "(HOTLINE_KAMAILIO_HOST/PORT). --no-kamailio: a centre that runs Kamailio as a system service.",
+    ),
     workers: int = typer.Option(
         None, min=1, help="Web worker processes (HOTLINE_WORKERS; default: one per CPU core, at most 4)."
     ),
 ) -> None:
     """Run the web portal and the IVR channels (SIP line, browser voice)."""
-    import uvicorn
-
     if sip:
         os.environ["HOTLINE_SIP_ENABLED"] = "1"
+        if kamailio:
+            os.environ["HOTLINE_KAMAILIO_ENABLED"] = "1"
         get_settings.cache_clear()
     settings = get_settings()
+    if settings.kamailio_enabled and settings.sip_port == settings.kamailio_port:
+        os.environ["HOTLINE_SIP_PORT"] = str(settings.kamailio_port + 10)  # the media node behind Kamailio
+        get_settings.cache_clear()
+        settings = get_settings()
     workers = workers or settings.worker_count
+    front = None
+    if sip and settings.kamailio_enabled:
+        from selfservice.callcentre_cli import start_front
+
+        front = start_front()
     if sip:
-        typer.echo(f"IVR SIP 线路：sip:ivr@{settings.sip_host}:{settings.sip_port}")
+        typer.echo(f"IVR SIP 线路（媒体节点）：sip:ivr@{settings.sip_host}:{settings.sip_port}")
+    try:
+        _serve_web(host, port, workers)
+    finally:
+        if front is not None:
+            front.stop()
+
+
+def _serve_web(host: str | None, port: int | None, workers: int) -> None:
+    """The web workers (one of them answers the SIP line) until stopped."""
+    import uvicorn
+
+    settings = get_settings()
     typer.echo(f"数据目录 {settings.home}：检查数据库与索引（首次启动会导入内置知识库，约需一分钟）…")
     imported = bootstrap.init(load_bundled=True)  # once, here, before the workers start
     settings.session_secret()  # likewise: every worker signs cookies with the same key

@@ -167,7 +167,7 @@ request_route {{
         }}
         exit;
     }}
-    if (is_method("OPTIONS") && uri==myself && $rU==$null) {{
+    if (is_method("OPTIONS") && uri==myself) {{
         sl_send_reply("200", "OK");
         exit;
     }}

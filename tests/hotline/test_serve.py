@@ -78,6 +78,7 @@ def test_first_start_imports_the_bundled_kb_and_serves_search(tmp_path: Path) ->
     port, sip_port = free_port(), free_port(socket.SOCK_DGRAM)
     env = {
         "HOTLINE_SIP_PORT": str(sip_port),
+        "HOTLINE_KAMAILIO_PORT": str(free_port(socket.SOCK_DGRAM)),
         **os.environ,
         "HOTLINE_HOME": str(tmp_path / "home"),
         "HOTLINE_DATA_DIR": str(small_data_dir(tmp_path)),
@@ -97,6 +98,8 @@ def test_first_start_imports_the_bundled_kb_and_serves_search(tmp_path: Path) ->
         home = httpx.get(url + "/", timeout=10.0)
         assert home.status_code == 200 and "12345" in home.text
         assert sip_options(sip_port).startswith("SIP/2.0 200")  # the IVR's SIP line answers too
+        # and Kamailio, the call centre's SIP front (phones register there, callers dial it)
+        assert sip_options(int(env["HOTLINE_KAMAILIO_PORT"])).startswith("SIP/2.0 200")
     finally:
         proc.terminate()
         output, _ = proc.communicate(timeout=30)
@@ -145,6 +148,7 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, str, int, Pa
         "HOTLINE_HOME": str(home),
         "HOTLINE_DATA_DIR": str(small_data_dir(tmp_path)),
         "HOTLINE_SIP_PORT": str(sip_port),
+        "HOTLINE_KAMAILIO_PORT": str(free_port(socket.SOCK_DGRAM)),
     }
     env.pop("HOTLINE_DATABASE_URL", None)
     hotline = shutil.which("hotline")
@@ -241,6 +245,7 @@ def test_a_worker_that_cannot_start_stops_serve(tmp_path: Path) -> None:
         "HOTLINE_HOME": str(tmp_path / "home"),
         "HOTLINE_DATA_DIR": str(data),
         "HOTLINE_SIP_PORT": str(free_port(socket.SOCK_DGRAM)),
+        "HOTLINE_KAMAILIO_PORT": str(free_port(socket.SOCK_DGRAM)),
     }
     env.pop("HOTLINE_DATABASE_URL", None)
     hotline = shutil.which("hotline")

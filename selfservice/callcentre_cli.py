@@ -1,0 +1,78 @@
+"""`hotline callcentre ...`: the Kamailio front's configuration, recordings' retention, agents' states;
+and `start_front()`, which `hotline serve` uses to bring Kamailio up."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import typer
+
+from hotline.config import get_settings
+
+callcentre_app = typer.Typer(help="Call centre: Kamailio front, recordings, agents.", no_args_is_help=True)
+
+
+def front_dir() -> Path:
+    return get_settings().home / "kamailio"
+
+
+def start_front():  # type: ignore[no-untyped-def] - a KamailioProcess
+    """Start Kamailio from the settings (exits with a clear message when it cannot)."""
+    from selfservice.kamailio import FrontConfig, KamailioError, KamailioProcess
+
+    config = FrontConfig.from_settings()
+    front = KamailioProcess(config, front_dir())
+    try:
+        front.start()
+    except KamailioError as exc:
+        typer.echo(f"错误：{exc}（不需要呼叫中心入口时可用 --no-kamailio）", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"呼叫中心 SIP 入口（Kamailio）：来电拨 sip:12345@{config.host}:{config.port}；"
+        f"坐席话机注册到 {config.host}:{config.port}"
+    )
+    return front
+
+
+@callcentre_app.command("kamailio-config")
+def kamailio_config() -> None:
+    """Print the kamailio.cfg that `hotline serve` would run (to install Kamailio as a system service)."""
+    from selfservice.kamailio import FrontConfig, render_config
+
+    typer.echo(render_config(FrontConfig.from_settings(), Path("/run/kamailio")), nl=False)
+
+
+@callcentre_app.command("purge")
+def purge(
+    days: int = typer.Option(None, help="Keep this many days (default: HOTLINE_RECORDING_RETENTION_DAYS)."),
+) -> None:
+    """Delete call recordings older than the retention period (the call records keep their metadata)."""
+    from hotline.db import session_scope
+    from selfservice.recordings import purge_recordings
+
+    keep = days if days is not None else get_settings().recording_retention_days
+    if keep < 1:
+        typer.echo("错误：保留天数至少为 1。", err=True)
+        raise typer.Exit(2)
+    with session_scope() as session:
+        removed = purge_recordings(session, datetime.now(UTC) - timedelta(days=keep))
+    typer.echo(f"已删除 {removed} 个超过 {keep} 天的通话录音")
+
+
+@callcentre_app.command("agents")
+def agents() -> None:
+    """Agents' seats and states now."""
+    from sqlalchemy import select
+
+    from hotline.db import session_scope
+    from hotline.models import User
+    from selfservice.acd import AGENT_STATES
+    from selfservice.models import AgentSeat
+
+    with session_scope() as session:
+        rows = session.execute(select(AgentSeat, User).join(User, User.id == AgentSeat.user_id)).all()
+        for seat, user in rows:
+            typer.echo(f"{user.username}\t{seat.extension}\t{AGENT_STATES[seat.state]}\t{seat.reason}")
+    if not rows:
+        typer.echo("尚无坐席签入记录")
