@@ -334,6 +334,24 @@ def finish(session: Session, call_id: str, status: str | None = None) -> QueuedC
     return call
 
 
+def recording_path_of(session: Session, call_id: str) -> str | None:
+    call = get_call(session, call_id)
+    return call.recording_path if call is not None else None
+
+
+def link_case(session: Session, call_id: str, case_number: str) -> None:
+    """The case registered during (or after) this call: both call records name it."""
+    from selfservice.records import get_call as ivr_call
+
+    call = get_call(session, call_id)
+    if call is not None:
+        call.case_number = case_number
+    record = ivr_call(session, call_id)
+    if record is not None:
+        record.case_number = record.case_number or case_number
+    session.flush()
+
+
 # -- console controls (web workers -> the media node holding the call) -------------------------------
 
 CONTROL_ACTIONS = {

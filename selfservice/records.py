@@ -132,3 +132,42 @@ def connection_rate(session: Session, day: date) -> float | None:
     rows = call_outcomes(session, day)
     total = sum(rows.values())
     return (total - rows.get("abandoned", 0)) / total if total else None
+
+
+STEP_WORDS = {
+    "progress:ok": "查询办理进度",
+    "progress:rejected": "查询密码有误",
+    "progress:locked": "查询被暂停",
+    "voicemail": "留言",
+    "search": "语音提问",
+    "max-retries": "多次输入无效",
+    "direct": "直接转人工",
+    "after-hours": "非工作时间",
+}
+MENU_ACTION_WORDS = {"progress": "查询办理进度", "voicemail": "留言", "agent": "人工服务", "search": "语音提问"}
+
+
+def path_in_words(record: CallRecord, menu_items: dict[str, tuple[str, str | None]] | None = None) -> str:
+    """What the caller did in the self-service, for the agent's screen pop:
+    "自助语音：办事指南 > 《公积金提取》（听了2段） > 人工服务". `menu_items`: key -> (action, category)."""
+    titles = {str(d.get("id")): d.get("title", "") for d in (record.documents or []) if isinstance(d, dict)}
+    queries = [s.get("query", "") for s in (record.searches or []) if isinstance(s, dict)]
+    words: list[str] = []
+    for step in record.path or []:
+        kind, _, arg = str(step).partition(":")
+        if kind == "key" and menu_items and arg in menu_items:
+            action, category = menu_items[arg]
+            word = category or MENU_ACTION_WORDS.get(action, "")
+        elif kind == "doc":
+            word = f"《{titles.get(arg, '文档')}》"
+        elif kind == "search":
+            word = f"语音提问“{queries.pop(0)}”" if queries else "语音提问"
+        elif kind in ("sms", "fax"):
+            word = "短信发送" if kind == "sms" else "传真发送"
+        elif kind == "agent":
+            word = f"人工服务（{arg}）" if arg else "人工服务"
+        else:
+            word = STEP_WORDS.get(str(step), "")
+        if word and (not words or words[-1] != word):
+            words.append(word)
+    return "自助语音：" + " > ".join(words) if words else "自助语音：未使用菜单"

@@ -16,13 +16,35 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from casework import OutboundRefused
 from hotline.config import get_settings
-from web.routes import agent, auth, citizen, department, editor, public, sms, supervisor, voice
-from web.security import LoginRequired, load_user, login_redirect_target, verify_csrf
+from web.routes import (
+    agent,
+    auth,
+    citizen,
+    department,
+    editor,
+    phone,
+    public,
+    recordings,
+    sms,
+    supervisor,
+    voice,
+)
+from web.security import (
+    BodySizeLimitMiddleware,
+    ClientAddressMiddleware,
+    LoginRequired,
+    SecurityHeadersMiddleware,
+    StaffOriginMiddleware,
+    load_user,
+    login_redirect_target,
+    verify_csrf,
+)
 
 log = logging.getLogger("hotline.web")
 
-ROUTERS = (public, citizen, auth, editor, agent, department, supervisor, voice, sms)
+ROUTERS = (public, citizen, auth, editor, agent, phone, recordings, department, supervisor, voice, sms)
 SIP_LOCK = "sip.lock"
 
 
@@ -74,15 +96,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app() -> FastAPI:
     settings = get_settings()
     app = FastAPI(title="hotline 12345", description="12345 政务服务便民热线平台 API", lifespan=lifespan)
+    app.add_middleware(StaffOriginMiddleware)  # inside the session middleware: reads the session
     app.add_middleware(
         PortalSessionMiddleware,
         sessionless={route.path for route in public.api_router.routes if isinstance(route, APIRoute)},
         secret_key=settings.session_secret(),
         session_cookie="hotline_session",
         same_site="lax",
-        https_only=False,
-        max_age=12 * 3600,
+        https_only=settings.session_cookie_secure,
+        max_age=settings.session_max_hours * 3600,  # the server ends sessions sooner: web.security
     )
+    app.add_middleware(BodySizeLimitMiddleware)  # before the session, the CSRF check and any parsing
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(ClientAddressMiddleware, trusted=settings.trusted_proxies)  # outermost
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     app.include_router(public.api_router)
     for module in ROUTERS:
@@ -108,8 +134,14 @@ def create_app() -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         if _wants_json(request):
-            return JSONResponse({"detail": "请求参数有误。", "errors": exc.errors()}, status_code=422)
+            # where and what kind of error, never the input itself (it may be large or hostile)
+            errors = [{k: e[k] for k in ("type", "loc", "msg") if k in e} for e in exc.errors()]
+            return JSONResponse({"detail": "请求参数有误。", "errors": errors}, status_code=422)
         return _error(request, 422, "提交的内容不完整或格式有误，请检查后重试。")
+
+    @app.exception_handler(OutboundRefused)
+    async def _outbound_refused(request: Request, exc: OutboundRefused) -> Response:
+        return _error(request, 429, str(exc))  # a cap or a number the hotline may not send to
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:

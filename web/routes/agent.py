@@ -15,6 +15,7 @@ import kb
 from hotline import audit
 from hotline.masking import mask_phone
 from hotline.models import User
+from selfservice import acd
 from web.routes.casepages import (
     CATEGORIES,
     SATISFACTION,
@@ -25,6 +26,7 @@ from web.routes.casepages import (
     pop_flash,
     read_case_form,
 )
+from web.routes.phone import phone_bar
 from web.security import SessionDep, require_roles
 from web.templating import render
 
@@ -61,10 +63,11 @@ def _ivr_context(db: Session, call_id: str | None) -> dict | None:
 def _caller_panel(db: Session, number: str, call_id: str | None = None) -> dict[str, Any]:
     number = "".join(ch for ch in number if ch.isdigit() or ch == "-")
     if not number:
-        return {"number": "", "history": [], "repeat": None, "ivr": _ivr_context(db, call_id)}
+        return {"number": "", "history": [], "calls": [], "repeat": None, "ivr": _ivr_context(db, call_id)}
     return {
         "number": number,
         "history": casework.cases_for_caller(db, number, limit=20),
+        "calls": [c for c in _ivr_calls(db, number, limit=11) if c.call_id != call_id][:10],
         "repeat": casework.repeat_caller(db, number),
         "ivr": _ivr_context(db, call_id),
     }
@@ -73,8 +76,10 @@ def _caller_panel(db: Session, number: str, call_id: str | None = None) -> dict[
 @router.get("")
 def console(request: Request, db: SessionDep, user: Agent, number: str = "", call_id: str = "") -> Response:
     ctx = {
+        **phone_bar(db, user, shown=call_id),
         "caller": _caller_panel(db, number, call_id or None),
         "form": CaseForm({"caller_number": number, "category": "咨询"}),
+        "call_id": call_id,
         "categories": CATEGORIES,
         "transfers": _transfers(db),
         "queue_size": len(casework.review_queue(db)),
@@ -140,10 +145,13 @@ def send_answer(
 
 @router.post("/cases")
 async def register(request: Request, db: SessionDep, user: Agent) -> Response:
-    form = read_case_form(dict(await request.form()), phone_field="caller_number")
+    raw = dict(await request.form())
+    form = read_case_form(raw, phone_field="caller_number")
+    call_id = str(raw.get("call_id") or "")[:64]
     if form.ok:
         v = form.values
         try:
+            recording = acd.recording_path_of(db, call_id) if call_id else None
             case, _password = casework.create_case(
                 db,
                 channel="phone",
@@ -158,7 +166,10 @@ async def register(request: Request, db: SessionDep, user: Agent) -> Response:
                 urgency=v["urgency"],
                 actor=user.username,
                 confidential=bool(v["confidential"]),
+                audio_path=recording,
             )
+            if call_id:
+                acd.link_case(db, call_id, case.case_number)  # the call's recording is the case's
         except casework.CaseError as exc:
             db.rollback()
             form.errors["content"] = str(exc)
@@ -167,8 +178,10 @@ async def register(request: Request, db: SessionDep, user: Agent) -> Response:
             request.session["new_password"] = {case.case_number: _password}
             return RedirectResponse(f"/agent/cases/{case.case_number}", status_code=303)
     ctx = {
-        "caller": _caller_panel(db, form.values.get("caller_number", "")),
+        **phone_bar(db, user, shown=call_id),
+        "caller": _caller_panel(db, form.values.get("caller_number", ""), call_id or None),
         "form": form,
+        "call_id": call_id,
         "categories": CATEGORIES,
         "transfers": _transfers(db),
         "queue_size": len(casework.review_queue(db)),
