@@ -127,13 +127,6 @@ def self_service_rate(session: Session, day: date) -> float | None:
     return rows.get("self_served", 0) / total if total else None
 
 
-def connection_rate(session: Session, day: date) -> float | None:
-    """Share of the finished calls of one local day that were not abandoned (None: no calls)."""
-    rows = call_outcomes(session, day)
-    total = sum(rows.values())
-    return (total - rows.get("abandoned", 0)) / total if total else None
-
-
 STEP_WORDS = {
     "progress:ok": "查询办理进度",
     "progress:rejected": "查询密码有误",

@@ -111,12 +111,17 @@ def test_daily_brief_page_and_pdf(sqlite_client: TestClient) -> None:
 
 
 def test_dashboard_call_followup_and_first_call_kpis(sqlite_client: TestClient) -> None:
-    from selfservice import records
+    from selfservice import acd, records
 
     with session_scope() as db:
-        for call_id, outcome in (("c1", "self_served"), ("c2", "transferred"), ("c3", "abandoned")):
+        for call_id, outcome in (("c1", "self_served"), ("c2", "agent"), ("c3", "abandoned")):
             records.start_call(db, call_id=call_id, channel="sip", caller_number="13812345678")
             records.finish_call(db, call_id, outcome=outcome)
+        for call_id in ("c2", "c3"):  # both asked for a person: c2 was answered, c3 hung up waiting
+            acd.enqueue(db, call_id=call_id, caller_number="13812345678", group="综合", node="n1")
+        acd.get_call(db, "c2").answered_at = acd.get_call(db, "c2").enqueued_at
+        acd.finish(db, "c2")
+        acd.finish(db, "c3")
         case, _ = casework.create_case(
             db, channel="phone", caller_number="13812345678", category="咨询", content="社保卡怎么补办？"
         )
@@ -124,7 +129,8 @@ def test_dashboard_call_followup_and_first_call_kpis(sqlite_client: TestClient) 
     make_user("sup", ["supervisor"])
     login(sqlite_client, "sup")
     page = sqlite_client.get("/supervisor").text
-    assert 'id="kpi-connection">66.7%<' in page  # 2 of 3 calls were not abandoned
+    assert 'id="kpi-connection">50.0%<' in page  # 1 of the 2 calls offered to agents was answered
+    assert 'id="kpi-abandon">50.0%<' in page
     assert 'id="kpi-ivr">33.3%<' in page
     assert 'id="kpi-first-call">100.0%<' in page
     assert "回访率" in page and "平均等待" in page
@@ -200,3 +206,22 @@ def test_bad_brief_date_is_a_chinese_error(sqlite_client: TestClient) -> None:
     t = login(sqlite_client, "sup")
     odd = sqlite_client.post(f"/supervisor/cases/{number}/extension", data={"granted": "9", "csrf_token": t})
     assert odd.status_code == 200 and "请选择同意或不同意" in odd.text
+
+
+def test_wallboard_shows_waiting_callers_and_agents_by_state(sqlite_client: TestClient) -> None:
+    from hotline.models import User
+    from selfservice import acd
+
+    make_user("agent1", ["agent"], display_name="坐席小王")
+    with session_scope() as db:
+        agent = db.query(User).filter_by(username="agent1").one()
+        acd.sign_in(db, agent, "1001")
+        acd.set_state(db, agent, "not_ready", "小休")
+        acd.enqueue(db, call_id="w1", caller_number="13812345678", group="综合", node="n1")
+    make_user("sup", ["supervisor"])
+    login(sqlite_client, "sup")
+    page = sqlite_client.get("/supervisor/wallboard").text
+    assert 'id="wb-waiting">1<' in page and 'id="wb-not_ready">1<' in page
+    assert "坐席小王" in page and "示忙（小休）" in page
+    fragment = sqlite_client.get("/supervisor/wallboard", params={"fragment": "1"}).text
+    assert fragment.lstrip().startswith('<section class="card wallboard"') and "<html" not in fragment

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import casework
@@ -65,13 +66,41 @@ def dashboard(request: Request, db: SessionDep, user: Supervisor) -> Response:
         "day": day,
         "kpis": kpis,
         "ivr_rate": selfservice.self_service_rate(db, day),
-        "connection_rate": selfservice.connection_rate(db, day),  # wait times are not recorded
+        "calls": selfservice.call_centre_kpis(db, day),
+        "calls_by_agent": selfservice.kpis_by_agent(db, day),
+        "calls_by_hour": [h for h in selfservice.kpis_by_hour(db, day) if h["offered"]],
         "by_category": bars(kpis.get("by_category")),
         "by_department": bars(kpis.get("by_department")),
         "trend": bars(kpis.get("daily_counts"), limit=31, by_value=False),
         "overdue": due_cases(db, limit=10),
     }
     return render(request, "supervisor/dashboard.html", ctx)
+
+
+@router.get("/wallboard")
+def wallboard(request: Request, db: SessionDep, user: Supervisor, fragment: bool = False) -> Response:
+    """Callers waiting, the longest wait, agents by state and today's calls; refreshed every 2 s."""
+    from hotline.db import utcnow
+    from selfservice.acd import AGENT_STATES, aware
+    from selfservice.models import AgentSeat
+
+    now = utcnow()
+    rows = db.execute(
+        select(AgentSeat, User).join(User, User.id == AgentSeat.user_id).where(AgentSeat.state != "offline")
+        .order_by(AgentSeat.extension)
+    ).all()
+    agents = [
+        {
+            "name": u.display_name or u.username,
+            "extension": seat.extension,
+            "state": AGENT_STATES[seat.state],
+            "reason": seat.reason,
+            "seconds": (now - aware(seat.state_since)).total_seconds(),  # type: ignore[operator]
+        }
+        for seat, u in rows
+    ]
+    ctx = {"board": selfservice.wallboard(db), "states": AGENT_STATES, "agents": agents}
+    return render(request, "supervisor/wallboard.html", ctx, block="board" if fragment else None)
 
 
 @router.get("/overdue")
