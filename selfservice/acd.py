@@ -528,6 +528,61 @@ def callbacks_due(session: Session, limit: int = 100) -> list[QueuedCall]:
     )
 
 
+def request_dial_back(session: Session, user: User, call_id: str) -> CallControl:
+    """Click-to-call from the call-back list: the media node rings the agent's phone, then the citizen.
+    The agent is busy (on_call) from now until the call-back ends."""
+    call = get_call(session, call_id)
+    if call is None or call.callback_state != "pending":
+        raise AcdError("该回拨已处理。")
+    number = call.callback_number or call.caller_number
+    if not number or not number.isdigit():
+        raise AcdError("该来电没有可回拨的号码。")
+    seat = seat_of(session, user.id)
+    if seat is None or seat.state == "offline":
+        raise AcdError("请先在话务条签入话机。")
+    taken = session.execute(
+        update(AgentSeat)
+        .where(AgentSeat.id == seat.id, AgentSeat.state.in_(("ready", "not_ready", "wrap_up")))
+        .values(state="on_call", call_id=call_id, state_since=utcnow(), reason="")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not taken:
+        raise AcdError("通话中不能回拨。")
+    control = CallControl(call_id=call_id, action="dial", target=f"{seat.extension}>{number}", actor=user.username)
+    session.add(control)
+    session.flush()
+    audit.record(session, actor=user.username, action="acd.dial_back", entity="acd_call", entity_id=call.id,
+                 detail={"call_id": call_id})
+    return control
+
+
+def take_dials(session: Session) -> list[CallControl]:
+    """Click-to-call requests not yet taken by any media node (each is taken by one)."""
+    pending = session.scalars(
+        select(CallControl).where(CallControl.action == "dial", CallControl.done_at.is_(None)).order_by(CallControl.id)
+    )
+    taken = []
+    for control in list(pending):
+        claimed = session.execute(
+            update(CallControl)
+            .where(CallControl.id == control.id, CallControl.done_at.is_(None))
+            .values(done_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if claimed:
+            taken.append(control)
+    return taken
+
+
+def dial_back_ended(session: Session, call_id: str, extension: str) -> None:
+    """The call-back is over: the agent's after-call work begins."""
+    seat = session.scalar(select(AgentSeat).where(AgentSeat.extension == extension))
+    if seat is not None and seat.call_id == call_id and seat.state == "on_call":
+        seat.state, seat.state_since = "wrap_up", utcnow()
+        seat.call_id = None
+    session.flush()
+
+
 def record_callback(session: Session, user: User, call_id: str, result: str) -> QueuedCall:
     if result not in CALLBACK_RESULTS:
         raise AcdError("请选择回拨结果。")

@@ -138,6 +138,8 @@ class Switchboard:
                 if seat is not None:
                     waiting.state = "ringing"
                     waiting.ring_task = self._spawn(self._ring(waiting, *seat))
+        for control in await asyncio.to_thread(self._take_dials):
+            self._spawn(self._dial_back(*control))
         live = [w.call_id for w in self.waiting.values() if w.state in ("connected", "held")]
         if live:
             for control in await asyncio.to_thread(self._take_controls, live):
@@ -168,6 +170,45 @@ class Switchboard:
     def _take_controls(self, call_ids: list[str]) -> list[tuple[int, str, str, str]]:
         with session_scope() as session:
             return [(c.id, c.call_id, c.action, c.target) for c in acd.take_controls(session, call_ids)]
+
+    def _take_dials(self) -> list[tuple[int, str, str, str]]:
+        with session_scope() as session:
+            return [(c.id, c.call_id, c.action, c.target) for c in acd.take_dials(session)]
+
+    async def _dial_back(self, control_id: int, call_id: str, _action: str, target: str) -> None:
+        """Click-to-call: ring the agent's phone; once the agent answers, ring the citizen and bridge the
+        two (recorded); the result goes to the console."""
+        extension, _, number = target.partition(">")
+        headers = {"X-Hotline-Call": call_id}
+        result = "完成"
+        try:
+            agent = self.server.dial(self.uri_for(extension), {**headers, "X-Hotline-Caller": number})
+            if not await agent.wait_answer(self.ring_seconds):
+                result = "坐席话机未接听"
+                return
+            citizen = self.server.dial(self.uri_for(number), headers)
+            if not await citizen.wait_answer(30) or agent.ended.is_set():
+                citizen.hangup()
+                agent.hangup()
+                result = f"来电人未接听（{citizen.code}）"
+                return
+            path = self.recordings / datetime.now(UTC).strftime("%Y%m%d") / f"{call_id}-callback-{control_id}.wav"
+            self.server.connect([agent.key, citizen.key], record=(agent.key, str(path)))
+            result = "已接通"
+            await asyncio.to_thread(
+                self._db, acd.note_leg, call_id, kind="callback", target=number, result="已接通", recording=str(path)
+            )
+            ends = [asyncio.create_task(agent.ended.wait()), asyncio.create_task(citizen.ended.wait())]
+            await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+            for end in ends:
+                end.cancel()
+            agent.hangup()
+            citizen.hangup()
+        except ValueError as exc:
+            result = str(exc)
+        finally:
+            await asyncio.to_thread(self._db, acd.control_result, control_id, result)
+            await asyncio.to_thread(self._db, acd.dial_back_ended, call_id, extension)
 
     def uri_for(self, target: str) -> str:
         """An extension or number as a SIP URI through Kamailio (a full SIP URI is taken as it is)."""

@@ -178,3 +178,30 @@ def test_three_way_call_with_an_expert_and_transfer_to_a_department(centre: Call
     assert tone_seconds(recording, THIRD_TONE) >= 2.0  # the department's part is in the same recording
     with session_scope() as session:
         assert session.query(QueuedCall).count() == 1
+
+
+def test_click_to_call_rings_the_agent_then_the_citizen_and_records_the_call_back(
+    centre: CallCentre, tmp_path: Path
+) -> None:
+    agent = centre.agent("zhou", "1007", tone_wav(tmp_path / "a.wav", AGENT_TONE, seconds=60))
+    citizen = centre.phone("citizen", CALLER, tone_wav(tmp_path / "c.wav", CALLER_TONE, seconds=60), register=True)
+    with session_scope() as session:
+        acd.enqueue(session, call_id="missed-1", caller_number=CALLER, group="综合", node="elsewhere")
+        acd.finish(session, "missed-1")  # hung up in the queue: waits for a call-back
+        user = session.query(User).filter_by(username="zhou").one()
+        acd.request_dial_back(session, user, "missed-1")
+    agent.answer(15)  # the agent's own phone rings first
+    citizen.answer(15)  # then the citizen's
+    time.sleep(3.0)
+    citizen.hangup()
+    assert agent.closed(10)
+    assert tone_seconds(agent.heard(), CALLER_TONE) >= 1.0
+    assert tone_seconds(citizen.heard(), AGENT_TONE) >= 1.0
+    wait_for(lambda: seat("zhou").state in ("wrap_up", "ready"), 5, "the call-back over")
+    with session_scope() as session:
+        control = acd.last_control(session, "missed-1")
+        assert control is not None and control.result == "已接通"
+        call = acd.get_call(session, "missed-1")
+        recording = Path(next(leg["recording"] for leg in call.legs if leg.get("kind") == "callback"))
+    audio = read_wav(recording)
+    assert tone_seconds(audio, CALLER_TONE) >= 1.0 and tone_seconds(audio, AGENT_TONE) >= 1.0

@@ -239,6 +239,19 @@ def test_transferred_call_context_and_callback_list(sqlite_client: TestClient) -
         and "公积金怎么提取" in page.text
         and "住房公积金提取办理指南" in page.text
     )
+    from selfservice import acd
+
+    with session_scope() as db:  # a caller who asked for a person and hung up after 20 s in the queue
+        acd.enqueue(db, call_id="call-queue-1", caller_number="13700002222", group="综合", node="n1")
+        acd.finish(db, "call-queue-1").wait_seconds = 20
     callbacks = sqlite_client.get("/agent/callbacks")
-    assert "13900001111" in callbacks.text and "放弃呼叫" in callbacks.text
+    assert "13700002222" in callbacks.text and "排队 20 秒后挂机" in callbacks.text
+    assert "13900001111" not in callbacks.text  # hung up in the menus: no one was asked for
     assert "call-transfer-1" not in callbacks.text
+    token = sqlite_client.get("/api/session").json()["csrf_token"]
+    refused = sqlite_client.post("/agent/callbacks/call-queue-1/dial", data={"csrf_token": token})
+    assert "请先在话务条签入话机" in refused.text
+    done = sqlite_client.post(
+        "/agent/callbacks/call-queue-1/result", data={"csrf_token": token, "result": "reached"}
+    )
+    assert "已记录回拨结果：已联系" in done.text and "13700002222" not in done.text.split("语音留言")[0]

@@ -4,6 +4,7 @@ review queue of web submissions, call-back list."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -83,6 +84,7 @@ def console(request: Request, db: SessionDep, user: Agent, number: str = "", cal
         "categories": CATEGORIES,
         "transfers": _transfers(db),
         "queue_size": len(casework.review_queue(db)),
+        "flash": pop_flash(request),
     }
     return render(request, "agent/console.html", ctx)
 
@@ -353,6 +355,43 @@ def review_page(request: Request, db: SessionDep, user: Agent) -> Response:
 
 @router.get("/callbacks")
 def callbacks(request: Request, db: SessionDep, user: Agent) -> Response:
-    """Missed and abandoned calls waiting for a call-back (from the IVR's call records)."""
-    calls = [c for c in _ivr_calls(db, limit=100) if getattr(c, "outcome", "") in {"abandoned", "voicemail"}]
-    return render(request, "agent/callbacks.html", {"calls": calls, "available": recent_calls is not None})
+    """Calls waiting for a call-back (abandoned in the queue, or asked for while waiting), and the
+    voicemails left in the IVR."""
+    ctx = {
+        "due": acd.callbacks_due(db),
+        "voicemails": [c for c in _ivr_calls(db, limit=100) if getattr(c, "outcome", "") == "voicemail"],
+        "results": acd.CALLBACK_RESULTS,
+        "seat": acd.seat_of(db, user.id),
+        "flash": pop_flash(request),
+    }
+    return render(request, "agent/callbacks.html", ctx)
+
+
+@router.post("/callbacks/{call_id}/dial")
+def dial_back(request: Request, db: SessionDep, user: Agent, call_id: str) -> Response:
+    """回拨: the agent's phone rings first, then the citizen's (the media node places both calls)."""
+    try:
+        acd.request_dial_back(db, user, call_id[:64])
+    except acd.AcdError as exc:
+        db.rollback()
+        request.session["flash"] = {"kind": "error", "text": str(exc)}
+        return RedirectResponse("/agent/callbacks", status_code=303)
+    db.commit()
+    request.session["flash"] = {"kind": "ok", "text": "正在回拨：请先接听您的话机，随后将呼叫来电人。"}
+    number = acd.get_call(db, call_id[:64]).caller_number  # type: ignore[union-attr]
+    return RedirectResponse(f"/agent?{urlencode({'number': number, 'call_id': call_id[:64]})}", status_code=303)
+
+
+@router.post("/callbacks/{call_id}/result")
+def callback_result(
+    request: Request, db: SessionDep, user: Agent, call_id: str, result: Annotated[str, Form()]
+) -> Response:
+    try:
+        acd.record_callback(db, user, call_id[:64], result)
+    except acd.AcdError as exc:
+        db.rollback()
+        request.session["flash"] = {"kind": "error", "text": str(exc)}
+    else:
+        db.commit()
+        request.session["flash"] = {"kind": "ok", "text": f"已记录回拨结果：{acd.CALLBACK_RESULTS[result]}。"}
+    return RedirectResponse("/agent/callbacks", status_code=303)
