@@ -295,6 +295,12 @@ class Switchboard:
             )
 
     async def _act(self, waiting: Waiting, action: str, target: str) -> str:
+        result = await self._act_on_media(waiting, action, target)
+        if waiting.state in ("connected", "held"):  # what the consoles show
+            await asyncio.to_thread(self._db, acd.set_status, waiting.call_id, waiting.state)
+        return result
+
+    async def _act_on_media(self, waiting: Waiting, action: str, target: str) -> str:
         server, caller = self.server, waiting.channel.call
         if action == "hangup":
             waiting.state = "done"

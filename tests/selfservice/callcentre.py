@@ -23,6 +23,21 @@ from tests.selfservice.baresip import Baresip
 RATE = 8000
 
 
+def use_call_centre_settings(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Kamailio and the media node on free ports; short ring and after-call times for tests."""
+    import socket
+
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("HOTLINE_KAMAILIO_ENABLED", "1")
+    monkeypatch.setenv("HOTLINE_KAMAILIO_PORT", str(free_port(socket.SOCK_DGRAM)))
+    monkeypatch.setenv("HOTLINE_SIP_PORT", str(free_port(socket.SOCK_DGRAM)))
+    monkeypatch.setenv("HOTLINE_SIP_RTP_PORT", str(30000 + free_port() % 20000))
+    monkeypatch.setenv("HOTLINE_ACD_RING_SECONDS", "4")
+    monkeypatch.setenv("HOTLINE_ACD_WRAP_UP_SECONDS", "1")
+    get_settings.cache_clear()
+
+
 def tone_wav(path: Path, freq: float, *, seconds: float, lead: float = 0.0) -> Path:
     """A phone's microphone: silence for `lead` seconds, then a steady tone (baresip hangs up at the end)."""
     audio = np.zeros(int(seconds * RATE), dtype=np.float64)

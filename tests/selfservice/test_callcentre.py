@@ -9,12 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from hotline.config import get_settings
 from hotline.db import session_scope
 from hotline.models import User
 from selfservice import acd, records
 from selfservice.models import QueuedCall
-from tests.conftest import free_port
 from tests.selfservice.baresip import BARESIP
 from tests.selfservice.callcentre import (
     CallCentre,
@@ -23,6 +21,7 @@ from tests.selfservice.callcentre import (
     seat,
     tone_seconds,
     tone_wav,
+    use_call_centre_settings,
     wait_for,
 )
 
@@ -35,15 +34,7 @@ CALLER_TONE, AGENT_TONE, THIRD_TONE = 600.0, 1400.0, 1000.0
 def centre(ivr_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CallCentre]:
     if not Path(BARESIP).exists():
         pytest.fail("baresip not installed (scripts/install installs baresip-core)")
-    import socket
-
-    monkeypatch.setenv("HOTLINE_KAMAILIO_ENABLED", "1")
-    monkeypatch.setenv("HOTLINE_KAMAILIO_PORT", str(free_port(socket.SOCK_DGRAM)))
-    monkeypatch.setenv("HOTLINE_SIP_PORT", str(free_port(socket.SOCK_DGRAM)))
-    monkeypatch.setenv("HOTLINE_SIP_RTP_PORT", str(30000 + free_port() % 20000))
-    monkeypatch.setenv("HOTLINE_ACD_RING_SECONDS", "4")
-    monkeypatch.setenv("HOTLINE_ACD_WRAP_UP_SECONDS", "1")
-    get_settings.cache_clear()
+    use_call_centre_settings(monkeypatch)
     with CallCentre(ivr_env) as live:
         yield live
 

@@ -16,7 +16,7 @@ import kb
 from hotline import audit
 from hotline.masking import mask_phone
 from hotline.models import User
-from selfservice import acd
+from selfservice import acd, records
 from web.routes.casepages import (
     CATEGORIES,
     SATISFACTION,
@@ -27,7 +27,7 @@ from web.routes.casepages import (
     pop_flash,
     read_case_form,
 )
-from web.routes.phone import phone_bar
+from web.routes.phone import current_menu, phone_bar
 from web.security import SessionDep, require_roles
 from web.templating import render
 
@@ -56,9 +56,14 @@ def _ivr_context(db: Session, call_id: str | None) -> dict | None:
     if call_context is None or not call_id:
         return None
     try:
-        return call_context(db, call_id)
+        context = call_context(db, call_id)
     except (LookupError, ValueError):
         return None
+    record = records.get_call(db, call_id)
+    if context and record is not None:
+        items = {i.key: (i.action, i.category) for i in current_menu().menu}
+        context["path_words"] = records.path_in_words(record, items)
+    return context
 
 
 def _caller_panel(db: Session, number: str, call_id: str | None = None) -> dict[str, Any]:
