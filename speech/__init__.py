@@ -1,7 +1,7 @@
 """Speech: offline Chinese TTS, ASR (sherpa-onnx, Vosk), telephony audio, text normalisation.
 
 Public API (docs/architecture.md, "speech"): synthesize, synthesize_sentences, prerender,
-normalize_for_speech, plain_text, split_sentences, recognize_file, open_stream, Recognition, StreamingRecognizer,
+normalize_for_speech, plain_text, split_sentences, recognize_file, warm_up, open_stream, Recognition, StreamingRecognizer,
 spoken_digits, g711_bytes, write_g711_wav, decode_g711, SpeechError.
 """
 
@@ -10,7 +10,7 @@ from speech.errors import SpeechError
 from speech.normalize import normalize_for_speech, split_sentences, spoken_digits
 from speech.plaintext import plain_text
 from speech.telephony import decode_g711, g711_bytes, write_g711_wav
-from speech.tts import prerender, synthesize, synthesize_sentences
+from speech.tts import prerender, synthesize, synthesize_sentences, warm_up
 
 __all__ = [
     "Endpointing",
@@ -28,5 +28,6 @@ __all__ = [
     "split_sentences",
     "synthesize",
     "synthesize_sentences",
+    "warm_up",
     "write_g711_wav",
 ]

@@ -273,6 +273,15 @@ def synthesize_sentences(
         pool.shutdown(wait=False)
 
 
+def warm_up(engine: str | None = None) -> None:
+    """Load the engine's model and dictionaries now (Kokoro: ~1-2 s, once per process), e.g. when a
+    worker starts, so that the first caller does not wait for it."""
+    tts = get_engine(engine)
+    if isinstance(tts, KokoroEngine):
+        kokoro.session(tts.threads)
+        kokoro.phonemes("您好")
+
+
 def prerender(
     prompts: Iterable[str],
     *,

@@ -168,3 +168,13 @@ def test_hotline_tts_end_to_end_offline_at_phone_rate(tmp_path: Path) -> None:
     soundfile.write(str(pcm), soundfile.read(str(out), dtype="int16")[0], 8000, subtype="PCM_16")
     errors, total = pinyin_errors(normalize_for_speech(HOTLINE_SENTENCE), recognize_file(pcm).pinyin)
     assert errors / total <= 0.1
+
+
+def test_warm_up_loads_the_model_once(kokoro_home: Path) -> None:
+    import speech
+
+    speech.warm_up()
+    loaded = kokoro._session.cache_info()
+    speech.warm_up()
+    assert kokoro._session.cache_info().hits > loaded.hits and loaded.currsize >= 1
+    speech.warm_up("espeak")  # nothing to load
