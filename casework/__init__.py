@@ -26,7 +26,15 @@ from casework.models import (
     Urge,
 )
 from casework.notices import announce, queue_fax, queue_sms
-from casework.outbox import default_transports, deliver_outbox, record_delivery_report
+from casework.outbox import (
+    Origin,
+    OutboundRefused,
+    acting_as,
+    check_sender,
+    default_transports,
+    deliver_outbox,
+    record_delivery_report,
+)
 from casework.queries import (
     cases_for_department,
     dashboard_kpis,
@@ -74,16 +82,20 @@ __all__ = [
     "ExtensionRequest",
     "IllegalTransition",
     "Instruction",
+    "Origin",
+    "OutboundRefused",
     "OutboxMessage",
     "ProgressView",
     "Urge",
     "accept",
     "accept_submission",
+    "acting_as",
     "acknowledge_instruction",
     "announce",
     "answer_directly",
     "cases_for_caller",
     "cases_for_department",
+    "check_sender",
     "check_progress",
     "close",
     "create_case",

@@ -28,6 +28,8 @@ OPEN_STATUSES = ("pending_review", "registered", "referred", "accepted", "in_pro
 FINAL_STATUSES = ("closed", "rejected", "merged")
 MAX_FAILURES = 3
 LOCK_WINDOW = timedelta(minutes=15)
+CASE_FAILURES_PER_DAY = 30  # failures on one case from all callers that lock it for everyone
+CASE_WINDOW = timedelta(days=1)
 ATTEMPT_SCOPE = "case_query:"  # failures counted in hotline.attempts under this prefix
 _PHONE_CHARS = re.compile(r"[\s()\-]")
 # Query passwords are 6 digits: the rate limit protects them, the hash only keeps them out of sight
@@ -213,25 +215,38 @@ def repeat_caller(session: Session, number: str) -> CallerInfo:
     return CallerInfo(count=total or 0, open=open_count or 0, last_contact=aware(last))
 
 
+def progress_limits(case_number: str, caller_key: str) -> dict[str, int]:
+    """The rate-limit keys of a progress query (per LOCK_WINDOW) with their limits: this case from
+    this caller, and this caller over all cases (scanning sequential case numbers)."""
+    case_key, caller = f"{ATTEMPT_SCOPE}case:{case_number[:40]}", f"{ATTEMPT_SCOPE}caller:{caller_key[:80]}"
+    return {f"{case_key}:{caller[len(ATTEMPT_SCOPE) :]}": MAX_FAILURES, caller: MAX_FAILURES}
+
+
 def check_progress(
     session: Session, case_number: str, password: str, *, caller_key: str, now: datetime | None = None
 ) -> ProgressView:
-    """A citizen's progress query. Failures are counted per case number and per caller in the
-    database (flushed: the caller must commit even when this raises); 3 failures within 15 minutes
-    lock further queries for that case or caller (CaseQueryLocked). A wrong number and a wrong
-    password give the same CaseQueryRejected."""
+    """A citizen's progress query. The attempt is counted before the password is checked, atomically
+    (hotline.attempts.hit_all; the caller must commit even when this raises), and taken back when it
+    succeeds: after 3 failures within 15 minutes a caller is locked out of that case, and out of
+    every case (CaseQueryLocked). The lock is the caller's: the citizen asking from another address
+    or phone is not locked out by someone else's guesses, unless a case collects more than
+    CASE_FAILURES_PER_DAY failures in a day from all callers. A wrong number and a wrong password give
+    the same CaseQueryRejected."""
     now = now or utcnow()
     case_number, password = str(case_number).strip(), str(password).strip()
-    keys = [f"{ATTEMPT_SCOPE}case:{case_number[:40]}", f"{ATTEMPT_SCOPE}caller:{caller_key[:80]}"]
-    if any(attempts.blocked(session, key, MAX_FAILURES, LOCK_WINDOW, now=now) for key in keys):
+    limits = progress_limits(case_number, caller_key)
+    case_day_key = f"{ATTEMPT_SCOPE}case:{case_number[:40]}"
+    over = attempts.hit_all(session, limits, LOCK_WINDOW, now=now)
+    if over or attempts.count(session, case_day_key, CASE_WINDOW, now=now) >= CASE_FAILURES_PER_DAY:
         raise CaseQueryLocked("查询失败次数过多，请15分钟后再试。")
     case = get_case(session, case_number) if case_number.isdigit() else None
     valid = case is not None and case.status != "merged" and verify_secret(case.password_hash, password)
     if case is None:
         hash_secret(password)  # same cost as a real check: timing gives no hint either
     if not valid:
-        attempts.record_failure(session, keys, LOCK_WINDOW, now=now)
+        attempts.hit(session, case_day_key, CASE_WINDOW, now=now)
         raise CaseQueryRejected("工单编号或查询密码不正确。")
+    attempts.take_back(session, limits)
     return ProgressView(
         case_number=case.case_number,
         status_label=case.status_label,

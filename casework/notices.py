@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from casework.calendar import LOCAL_TZ, aware
 from casework.models import OutboxMessage
+from casework.outbox import Origin, OutboundRefused, admit, current_origin
 
 if TYPE_CHECKING:
     from casework.models import Case, Department
@@ -24,6 +25,7 @@ TEMPLATES = {
     "overdue": "{sig}工单{number}已超过办理期限{deadline}，请立即办理并说明原因。",
     "instruction": "{sig}督办：工单{number}有领导批示，请登录系统确认并落实。",
 }
+DEPARTMENT_KINDS = frozenset({"referral_department", "urge", "reminder", "overdue", "instruction"})
 
 
 def when(moment) -> str:  # type: ignore[no-untyped-def]
@@ -40,27 +42,48 @@ def render(kind: str, **values: object) -> str:
 
 
 def queue_sms(
-    session: Session, *, to: str, text: str, kind: str, ref: str | None = None, message_id: str | None = None
+    session: Session,
+    *,
+    to: str,
+    text: str,
+    kind: str,
+    ref: str | None = None,
+    message_id: str | None = None,
+    origin: Origin | None = None,
 ) -> OutboxMessage:
-    """Put an SMS in the outbox (delivered by deliver_outbox; message_id makes delivery idempotent)."""
-    return _queue(session, "sms", to=to, title="", body=text, kind=kind, ref=ref, message_id=message_id)
+    """Put an SMS in the outbox (delivered by deliver_outbox; message_id makes delivery idempotent).
+    `origin` (default: the current one, casework.acting_as) decides where it may go and whose caps it
+    counts against; raises OutboundRefused (audited: commit even when it raises)."""
+    return _queue(
+        session, "sms", origin, to=to, title="", body=text, kind=kind, ref=ref, message_id=message_id
+    )
 
 
 def queue_fax(
-    session: Session, *, to: str, title: str, body: str, ref: str | None = None, message_id: str | None = None
+    session: Session,
+    *,
+    to: str,
+    title: str,
+    body: str,
+    ref: str | None = None,
+    message_id: str | None = None,
+    origin: Origin | None = None,
 ) -> OutboxMessage:
-    """Put a fax (title + body text, rendered to TIFF at delivery) in the outbox."""
-    return _queue(session, "fax", to=to, title=title, body=body, kind="fax", ref=ref, message_id=message_id)
+    """Put a fax (title + body text, rendered to TIFF at delivery) in the outbox; like queue_sms."""
+    return _queue(
+        session, "fax", origin, to=to, title=title, body=body, kind="fax", ref=ref, message_id=message_id
+    )
 
 
-def _queue(session: Session, channel: str, **fields: object) -> OutboxMessage:
+def _queue(session: Session, channel: str, origin: Origin | None, **fields: object) -> OutboxMessage:
     from casework.errors import CaseError
 
+    origin = origin or current_origin()
     to = str(fields["to"] or "").strip()
-    if not to or len(to) > 64:
-        raise CaseError("请提供正确的接收号码。")
     if not str(fields["body"] or "").strip():
         raise CaseError("发送内容不能为空。")
+    # notices to departments go to numbers the administrators set: no daily cap per destination
+    admit(session, origin, channel, to, capped_destination=fields["kind"] not in DEPARTMENT_KINDS)
     fields["to"] = to
     fields["message_id"] = fields["message_id"] or uuid.uuid4().hex
     msg = OutboxMessage(channel=channel, **fields)
@@ -82,7 +105,10 @@ def _citizen(session: Session, case: Case, kind: str, **values: object) -> None:
     number = case.contact or case.caller_number
     if number and number.startswith("1") and len(number) == 11:  # mobile phones only
         text = render(kind, number=case.case_number, **values)
-        queue_sms(session, to=number, text=text, kind=kind, ref=case.case_number)
+        try:
+            queue_sms(session, to=number, text=text, kind=kind, ref=case.case_number)
+        except OutboundRefused:
+            pass  # audited; the case work goes on without this notice (the number's daily cap is reached)
 
 
 def _department(

@@ -26,6 +26,8 @@ class User(Base):
     department: Mapped[str | None] = mapped_column(String(128), nullable=True)
     phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
     active: Mapped[bool] = mapped_column(default=True)
+    # raised by logout, a password change and disabling: sessions carrying an older one are over
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     @property
@@ -63,3 +65,15 @@ class FailedAttempt(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(160))  # "<scope>:<what>", e.g. "login:127.0.0.1:alice"
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RateCounter(Base):
+    """Attempts under a rate-limit key in the current window, counted by one atomic upsert (see
+    hotline.attempts.hit): concurrent attempts each get their own count, on every database."""
+
+    __tablename__ = "rate_counters"
+    __table_args__ = (Index("ix_rate_counters_window_start", "window_start"),)
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)  # e.g. "login:addr:10.0.0.1"
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    count: Mapped[int] = mapped_column(Integer, default=0)

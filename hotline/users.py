@@ -1,15 +1,31 @@
-"""Staff accounts: creation, password hashing (argon2) and authentication."""
+"""Staff accounts: creation, password hashing (argon2), authentication with limits that hold under
+concurrency, and ending an account's sessions (logout, password change, disabling)."""
 
 from __future__ import annotations
 
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from hotline import attempts, audit
+from hotline.config import get_settings
+from hotline.db import new_session
 from hotline.models import ROLES, User
 
 _hasher = PasswordHasher()
+
+LOGIN_MAX_PER_ADDRESS_AND_USER = 5  # attempts in LOGIN_WINDOW per client address and user name ...
+LOGIN_MAX_PER_ADDRESS = 30  # ... per address over all user names (password spraying) ...
+LOGIN_MAX_PER_ACCOUNT = 20  # ... and per user name from all addresses (guessing from many addresses)
+LOGIN_WINDOW = timedelta(minutes=5)
+PASSWORD_CHECK_WAIT = 10.0  # seconds a login waits for a free password check before "busy"
 
 
 class UserError(ValueError):
@@ -25,6 +41,19 @@ def verify_secret(hashed: str, secret: str) -> bool:
         return _hasher.verify(hashed, secret)
     except (VerifyMismatchError, InvalidHashError):
         return False
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash of nothing anyone knows, checked for unknown user names: a login costs the same
+    whether the name exists or not (no timing oracle for user names)."""
+    return hash_secret(secrets.token_urlsafe(24))
+
+
+@lru_cache(maxsize=1)
+def _password_checks() -> threading.BoundedSemaphore:
+    """At most `password_checks_at_once` argon2 checks (64 MiB each) run at once in this process."""
+    return threading.BoundedSemaphore(max(1, get_settings().password_checks_at_once))
 
 
 def create_user(
@@ -56,7 +85,108 @@ def create_user(
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with this name and password, or None. Unknown names are checked against a
+    dummy hash (same cost), and checks wait for one of the process's password-check slots."""
     user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
-    if user and verify_secret(user.password_hash, password):
-        return user
-    return None
+    hashed = user.password_hash if user is not None else _dummy_hash()
+    slots = _password_checks()
+    if not slots.acquire(timeout=PASSWORD_CHECK_WAIT):
+        raise LoginBusy
+    try:
+        valid = verify_secret(hashed, password)
+    finally:
+        slots.release()
+    return user if user is not None and valid else None
+
+
+class LoginBusy(Exception):
+    """Every password-check slot stayed taken: the caller should answer "busy, try again"."""
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """The outcome of `login`: user (logged in), or refused with reason "limited" | "wrong" | "busy"."""
+
+    user: User | None
+    refused: str | None = None
+
+
+def login_limits(address: str, username: str) -> dict[str, int]:
+    """The rate-limit keys of a login attempt with their limits (per LOGIN_WINDOW)."""
+    name = username[:64]
+    return {
+        f"login:addr:{address}:user:{name}": LOGIN_MAX_PER_ADDRESS_AND_USER,
+        f"login:addr:{address}": LOGIN_MAX_PER_ADDRESS,
+        f"login:user:{name}": LOGIN_MAX_PER_ACCOUNT,
+    }
+
+
+def login(username: str, password: str, *, address: str) -> LoginResult:
+    """A staff login from a client address, with its own transactions. The attempt is counted and
+    committed before the password is checked (hotline.attempts.hit_all): of any number of concurrent
+    attempts at most the limit reach the check. A success takes the attempt back from the address
+    and account counts and forgets the address's failures for this name; it is audited."""
+    limits = login_limits(address, username)
+    with new_session() as session:
+        over = attempts.hit_all(session, limits, LOGIN_WINDOW)
+        if over:  # refused before any check: counted only where the limit was reached
+            attempts.take_back(session, [key for key in limits if key not in over])
+        session.commit()
+    if over:
+        return LoginResult(None, "limited")
+    with new_session() as session:
+        try:
+            user = authenticate(session, username, password)
+        except LoginBusy:
+            attempts.take_back(session, limits)  # not checked: not counted
+            session.commit()
+            return LoginResult(None, "busy")
+        if user is None:
+            return LoginResult(None, "wrong")
+        first, *others = limits
+        attempts.clear(session, first)
+        attempts.take_back(session, others)
+        audit.record(session, actor=user.username, action="login", entity="user", entity_id=user.id)
+        session.commit()
+        session.expunge(user)
+        return LoginResult(user)
+
+
+def end_sessions(session: Session, user: User, *, actor: str, reason: str) -> None:
+    """End every session of `user` (each carries the session version it began with): one atomic
+    increment, audited."""
+    session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(session_version=User.session_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(user)
+    audit.record(
+        session, actor=actor, action="sessions_ended", entity="user", entity_id=user.id, comment=reason
+    )
+    session.flush()
+
+
+def set_password(session: Session, user: User, password: str, *, actor: str) -> None:
+    """Change a password; the user's sessions end (log in again with the new one)."""
+    if len(password) < 8:
+        raise UserError("password must have at least 8 characters")
+    user.password_hash = hash_secret(password)
+    session.flush()
+    end_sessions(session, user, actor=actor, reason="password_changed")
+
+
+def set_active(session: Session, user: User, active: bool, *, actor: str) -> None:
+    """Enable or disable an account; disabling ends its sessions."""
+    user.active = active
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="user_enabled" if active else "user_disabled",
+        entity="user",
+        entity_id=user.id,
+    )
+    if not active:
+        end_sessions(session, user, actor=actor, reason="disabled")

@@ -1,18 +1,25 @@
-"""Login sessions, roles, CSRF protection and database-session dependencies."""
+"""Login sessions, roles, CSRF protection, client addresses, security headers and database-session
+dependencies."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import ipaddress
 import secrets
+import time
+from base64 import b64encode
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from typing import Annotated
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, HTTPException, Request, WebSocketException, status
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hotline import users
+from hotline.config import get_settings
 from hotline.db import new_session
 from hotline.models import User
 
@@ -75,19 +82,59 @@ async def verify_csrf(request: HTTPConnection) -> None:
         raise HTTPException(status_code=403, detail="页面已过期或请求来源无效，请刷新页面后重试。")
 
 
+# what a staff session keeps in the signed cookie (besides the CSRF token)
+SESSION_USER, SESSION_VERSION, SESSION_STARTED, SESSION_SEEN = "uid", "sv", "t0", "seen"
+SEEN_RESOLUTION = 60  # seconds: last-seen is rewritten at most once a minute
+
+
+def start_session(request: Request, user: User) -> None:
+    """A new staff session (a fresh cookie content: nothing of the anonymous one is kept)."""
+    now = int(time.time())
+    request.session.clear()
+    request.session.update(
+        {
+            SESSION_USER: user.id,
+            SESSION_VERSION: user.session_version,
+            SESSION_STARTED: now,
+            SESSION_SEEN: now,
+        }
+    )
+    csrf_token(request)
+
+
+def _session_alive(data: dict, now: float) -> bool:
+    settings = get_settings()
+    started, seen = data.get(SESSION_STARTED), data.get(SESSION_SEEN)
+    if not isinstance(started, int) or not isinstance(seen, int):
+        return False
+    return (
+        now - started < settings.session_max_hours * 3600 and now - seen < settings.session_idle_minutes * 60
+    )
+
+
 def load_user(request: HTTPConnection) -> User | None:
-    """Load the logged-in user once per request into request.state.user."""
+    """Load the logged-in user once per request into request.state.user. The session is over (and
+    the cookie emptied) after the idle or the absolute timeout, and when the user's session version
+    moved on (logout, password change, disabled) or the account is disabled."""
     if hasattr(request.state, "user"):
         return request.state.user
     user = None
-    uid = request.session.get("uid")
+    uid = request.session.get(SESSION_USER)
     if uid is not None:
-        with new_session() as session:
-            user = session.get(User, uid)
-            if user is not None and not user.active:
-                user = None
-            if user is not None:
-                session.expunge(user)
+        now = time.time()
+        if _session_alive(request.session, now):
+            with new_session() as session:
+                user = session.get(User, uid) if isinstance(uid, int) else None
+                if user is not None and (
+                    not user.active or user.session_version != request.session.get(SESSION_VERSION)
+                ):
+                    user = None
+                if user is not None:
+                    session.expunge(user)
+        if user is None:
+            request.session.clear()
+        elif now - request.session[SESSION_SEEN] >= SEEN_RESOLUTION:
+            request.session[SESSION_SEEN] = int(now)
     request.state.user = user
     return user
 
@@ -125,16 +172,168 @@ def safe_next(next_url: str | None) -> str:
     return "/"
 
 
-LOGIN_MAX_FAILURES = 5  # per address and username ...
-LOGIN_MAX_FAILURES_PER_ADDRESS = 30  # ... and per address over all usernames (password spraying)
-LOGIN_WINDOW = timedelta(minutes=5)
+LOGIN_MAX_FAILURES = users.LOGIN_MAX_PER_ADDRESS_AND_USER
+LOGIN_MAX_FAILURES_PER_ADDRESS = users.LOGIN_MAX_PER_ADDRESS
+LOGIN_WINDOW = users.LOGIN_WINDOW
 
 
-def login_attempt_keys(request: Request, username: str) -> dict[str, int]:
-    """The rate-limit keys of a login attempt (hotline.attempts) with their limits: the client
-    address with the username, and the address alone."""
-    host = request.client.host if request.client else "-"
-    return {
-        f"login:{host}:{username[:64]}": LOGIN_MAX_FAILURES,
-        f"login:{host}": LOGIN_MAX_FAILURES_PER_ADDRESS,
-    }
+def client_address(request: HTTPConnection) -> str:
+    """The client's address (the proxy's client when a trusted proxy forwarded the request: see
+    ClientAddressMiddleware)."""
+    return request.client.host if request.client else "-"
+
+
+def _networks(entries: list[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(e.strip(), strict=False) for e in entries if e.strip())
+
+
+def _in(address: str, networks: tuple) -> bool:  # type: ignore[type-arg]
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
+
+class ClientAddressMiddleware:
+    """X-Forwarded-For is believed only from the `trusted_proxies` (addresses or networks): the
+    client is the right-most address in it that is not a trusted proxy itself. From anyone else
+    the header is ignored (uvicorn's own proxy-header handling is switched off in hotline.workers).
+    X-Forwarded-Proto from a trusted proxy sets the scheme (https behind a TLS proxy)."""
+
+    def __init__(self, app: ASGIApp, trusted: list[str]) -> None:
+        self.app = app
+        self.trusted = _networks(trusted)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and self.trusted:
+            client = scope.get("client")
+            if client and _in(client[0], self.trusted):
+                headers = dict(scope["headers"])
+                forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1")
+                hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+                while hops and _in(hops[-1], self.trusted):
+                    hops.pop()
+                if hops:
+                    scope = dict(scope, client=(hops[-1][:64], 0))
+                proto = headers.get(b"x-forwarded-proto", b"").decode("latin-1").strip().lower()
+                if proto in ("http", "https"):
+                    ws = scope["type"] == "websocket"
+                    scope = dict(scope, scheme={"http": "ws", "https": "wss"}[proto] if ws else proto)
+        await self.app(scope, receive, send)
+
+
+# the one inline event handler of the pages (public/document.html's print button), allowed by hash
+INLINE_HANDLERS = ("window.print()",)
+_HANDLER_HASHES = " ".join(
+    f"'sha256-{b64encode(hashlib.sha256(h.encode()).digest()).decode()}'" for h in INLINE_HANDLERS
+)
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; "
+    f"script-src 'self' 'unsafe-hashes' {_HANDLER_HASHES}; "
+    "style-src 'self' 'unsafe-inline'; "  # style="" attributes in templates, htmx's indicator style
+    "img-src 'self' data:; "
+    "connect-src 'self'; "  # /voice/ws is same-origin (CSP 3 'self' covers ws:/wss:)
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = (
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), geolocation=(), microphone=(self)"),
+)
+NO_CSP_PATHS = ("/docs", "/redoc")  # FastAPI's API pages load their scripts from a CDN
+
+
+class SecurityHeadersMiddleware:
+    """CSP, X-Frame-Options, nosniff, Referrer-Policy and Permissions-Policy on every HTTP response
+    (a header the route set itself is kept)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = list(SECURITY_HEADERS)
+        if not scope["path"].startswith(NO_CSP_PATHS):
+            extra.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(name, value) for name, value in extra if name not in present]
+                message = dict(message, headers=headers)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class StaffOriginMiddleware:
+    """SMS and faxes queued during a logged-in request count against that staff account's daily caps
+    (casework.acting_as): the routes need not pass it. Runs inside the session middleware."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        uid = scope.get("session", {}).get(SESSION_USER) if scope["type"] == "http" else None
+        if uid is None:
+            await self.app(scope, receive, send)
+            return
+        import casework
+
+        with casework.acting_as(casework.Origin.staff(f"uid:{uid}")):
+            await self.app(scope, receive, send)
+
+
+MAX_BODY_BYTES = 1024 * 1024  # a request body on any route, unless BODY_LIMITS names its path
+BODY_LIMITS: dict[str, int] = {}  # path prefix -> bytes, for routes that take attachments
+
+
+def body_limit(path: str) -> int:
+    return max(
+        (limit for prefix, limit in BODY_LIMITS.items() if path.startswith(prefix)), default=MAX_BODY_BYTES
+    )
+
+
+class BodySizeLimitMiddleware:
+    """Refuse request bodies over the route's limit before anything parses them: a Content-Length
+    over it is answered 413 at once; a body that grows past it while read (chunked) stops the read
+    with a 413 HTTPException (the CSRF check and the form parser never see more than the limit)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = body_limit(scope["path"])
+        length = dict(scope["headers"]).get(b"content-length", b"0").decode("latin-1")
+        if not length.isdigit() or int(length) > limit:
+            await _plain(
+                send, 413 if length.isdigit() else 400, "请求内容过大。" if length.isdigit() else "请求无效。"
+            )
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise HTTPException(status_code=413, detail="请求内容过大。")
+            return message
+
+        await self.app(scope, limited, send)
+
+
+async def _plain(send: Send, status_code: int, text: str) -> None:
+    body = text.encode()
+    headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -120,8 +120,9 @@ def test_document_sent_by_sms_and_by_fax(call) -> None:
     assert f"sms:{doc_id}" in result.record.path and f"fax:{doc_id}" in result.record.path
 
 
-def test_landline_caller_is_asked_for_a_mobile_number(call) -> None:
-    result = call("press 1\npress 1\npress 7\npress 13912345678#\nhangup", caller="02088886666")
-    assert "请输入接收短信的手机号码，以井号键结束。" in result.prompts
-    [sms] = [m for m in _outbox("sms") if m.kind == "document"]
-    assert sms.to == "13912345678"
+def test_landline_caller_gets_no_sms_to_a_typed_number(call) -> None:
+    """SMS go to the calling mobile number only: a typed number is not verified (docs/security.md)."""
+    result = call("press 1\npress 1\npress 7\nhangup", caller="02088886666")
+    assert "请输入接收短信的手机号码，以井号键结束。" not in result.prompts
+    assert "短信只能发送到手机号码，请用手机拨打12345。" in result.prompts
+    assert [m for m in _outbox("sms") if m.kind == "document"] == []

@@ -5,12 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from hotline import attempts, audit
-from hotline.users import authenticate
-from web.security import LOGIN_WINDOW, SessionDep, csrf_token, login_attempt_keys, safe_next
+from hotline import users
+from hotline.models import User
+from web.security import SessionDep, client_address, csrf_token, load_user, safe_next, start_session
 from web.templating import render
 
 router = APIRouter()
+
+REFUSALS = {
+    "limited": (429, "尝试次数过多，请5分钟后再试。"),
+    "wrong": (401, "用户名或密码错误。"),
+    "busy": (503, "系统繁忙，请稍后再试。"),
+}
 
 
 @router.get("/login")
@@ -21,37 +27,28 @@ def login_form(request: Request, next: str = "/") -> Response:
 @router.post("/login")
 def login(
     request: Request,
-    db: SessionDep,
     username: str = Form(...),
     password: str = Form(...),
     next: str = Form("/"),
 ) -> Response:
-    keys = login_attempt_keys(request, username)
-    if any(attempts.blocked(db, key, limit, LOGIN_WINDOW) for key, limit in keys.items()):
-        return render(
-            request,
-            "login.html",
-            {"next": safe_next(next), "error": "尝试次数过多，请5分钟后再试。"},
-            status_code=429,
-        )
-    user = authenticate(db, username, password)
-    if user is None:
-        attempts.record_failure(db, keys, LOGIN_WINDOW)
-        db.commit()
-        return render(
-            request, "login.html", {"next": safe_next(next), "error": "用户名或密码错误。"}, status_code=401
-        )
-    attempts.clear(db, list(keys)[0])  # this username's count; the address's stays
-    request.session.clear()
-    request.session["uid"] = user.id
-    csrf_token(request)
-    audit.record(db, actor=user.username, action="login", entity="user", entity_id=user.id)
-    db.commit()
+    result = users.login(username, password, address=client_address(request))
+    if result.user is None:
+        status, message = REFUSALS[result.refused or "wrong"]
+        return render(request, "login.html", {"next": safe_next(next), "error": message}, status_code=status)
+    start_session(request, result.user)
     return RedirectResponse(safe_next(next), status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
+def logout(request: Request, db: SessionDep) -> Response:
+    """End the session on the server too: the user's session version moves on, so a copy of the
+    cookie opens nothing (every session of the account ends)."""
+    user = load_user(request)
+    if user is not None:
+        account = db.get(User, user.id)
+        if account is not None:
+            users.end_sessions(db, account, actor=user.username, reason="logout")
+            db.commit()
     request.session.clear()
     return RedirectResponse("/", status_code=303)
 

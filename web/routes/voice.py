@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from selfservice.browser_channel import BrowserChannel
 from selfservice.engine import Dialog
 from selfservice.menu import load_menu
+from web.routes.citizen import client_key
 from web.templating import render
 
 router = APIRouter()
@@ -27,6 +28,7 @@ def voice_page(request: Request) -> Response:
 async def voice_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     channel = BrowserChannel(websocket.send_json, websocket.send_bytes)
+    channel.client_key = client_key(websocket)  # progress-query limits and send caps: per client address
     dialog = asyncio.create_task(Dialog(channel, load_menu()).run())
     try:
         while not dialog.done():
