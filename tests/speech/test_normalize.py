@@ -107,8 +107,13 @@ def test_spoken_digits(said: str, digits: str) -> None:
     assert spoken_digits(said) == digits
 
 
-def test_split_sentences_first_clause_alone() -> None:
+def test_split_sentences_first_clause_alone_then_growing_parts() -> None:
     text = "您好，这里是幺二三四五市民服务热线。请讲。"
     assert split_sentences(text, first_clause=True) == ["您好，", "这里是幺二三四五市民服务热线。", "请讲。"]
     assert split_sentences(text) == ["您好，这里是幺二三四五市民服务热线。", "请讲。"]
-    assert split_sentences("好的，谢谢。", first_clause=True) == ["好的，谢谢。"]  # too short to split
+    assert split_sentences("好的。", first_clause=True) == ["好的。"]
+    long = "职工有下列情形之一的，可以提取本人住房公积金账户内的存储余额，购买自住住房的，建造自住住房的，偿还购房贷款本息的。"
+    parts = split_sentences(long, first_clause=True)
+    assert parts[0] == "职工有下列情形之一的，" and "".join(parts) == long
+    for n, part in enumerate(parts[1:], start=1):  # each part no longer than what was said before it
+        assert len(part) <= max(8, len("".join(parts[:n]))) or "，" not in part.rstrip("，。")
