@@ -96,7 +96,7 @@ def test_voice_call_in_the_browser_with_keypad(mic_browser, live_server: LiveSer
         captions.get_by_text("您好，这里是12345政务服务便民热线。").wait_for()
         assert page.locator("#voice-status").inner_text() == "通话中"
         page.get_by_role("button", name="按键 2").click()
-        captions.get_by_text("以下是办事指南中最常被查询的内容。").wait_for()
+        captions.get_by_text("以下是办事指南的主要内容。").wait_for()
         page.get_by_role("button", name="挂断").click()
         page.get_by_text("通话已结束").wait_for()
     finally:

@@ -11,6 +11,7 @@ import casework
 import kb
 from hotline.config import get_settings
 from hotline.db import session_scope
+from selfservice.channel import read_wav_mono, write_wav_durably
 from selfservice.engine import category_listing
 from tests.selfservice.conftest import NIGHT, SPEECH
 
@@ -126,3 +127,48 @@ def test_landline_caller_gets_no_sms_to_a_typed_number(call) -> None:
     assert "请输入接收短信的手机号码，以井号键结束。" not in result.prompts
     assert "短信只能发送到手机号码，请用手机拨打12345。" in result.prompts
     assert [m for m in _outbox("sms") if m.kind == "document"] == []
+
+
+def _clip(tmp_path: Path, seconds: float) -> Path:
+    """`seconds` of the real recording's voice (from 0.5 s in), as a mono WAV."""
+    samples = read_wav_mono(MESSAGE, 8000)[4000 : 4000 + int(8000 * seconds)]
+    return write_wav_durably(tmp_path / f"voice-{seconds}.wav", samples, 8000)
+
+
+def test_less_than_a_second_of_voice_or_noise_only_makes_no_case(
+    call, tmp_path: Path, noise_wav: Path
+) -> None:
+    short = call(f"press 4\nsay {_clip(tmp_path, 0.6)}\nsilence 3\npress #\nhangup")
+    noise = call(f"press 4\nsay {noise_wav}\npress #\nhangup")
+    hung_up = call("press 4\nsilence 4\nhangup")  # a hang-up after silence: nothing to keep either
+    assert _voicemail_cases() == []
+    for result in (short, noise):
+        assert "没有录到您的留言，未生成工单。" in result.prompts
+        assert "voicemail:empty" in result.record.path
+    assert hung_up.outcome == "abandoned" and "voicemail:empty" in hung_up.record.path
+    assert [m for m in _outbox("sms") if m.kind != "document"] == []  # no case, no registration SMS
+
+
+def test_a_caller_without_a_number_leaves_one_or_the_case_says_none(call) -> None:
+    keyed = call(f"press 4\npress 02088886666#\nsay {MESSAGE}\npress #\nhangup", caller="")
+    none = call(f"press 4\npress #\nsay {MESSAGE}\npress #\nhangup", caller="")
+    assert "请输入您的联系电话，以便我们回复，以井号键结束；不留电话请直接按井号键。" in none.prompts
+    cases = {c.case_number: c for c in _voicemail_cases()}
+    assert cases[keyed.record.case_number].caller_number == "02088886666"
+    assert cases[none.record.case_number].caller_number == "未留号码"
+    assert none.outcome == keyed.outcome == "voicemail"
+
+
+def test_a_saved_message_whose_case_fails_is_reported_not_dropped(
+    call, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise casework.CaseError("数据库暂时不可用")
+
+    monkeypatch.setattr(casework, "create_case", refuse)
+    result = call(f"press 4\nsay {MESSAGE}\npress #\nhangup")
+    [step] = [s for s in result.record.path if s.startswith("voicemail:no-case:")]
+    kept = get_settings().recordings_dir / "voicemail"
+    assert list(kept.rglob(step.removeprefix("voicemail:no-case:")))  # the recording is on disk
+    assert "您的留言已保存，工作人员会尽快处理。" in result.prompts
+    assert any("saved but no case" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)

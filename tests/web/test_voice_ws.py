@@ -80,7 +80,7 @@ def test_spoken_question_is_recognised_and_searched(voice_client: TestClient) ->
     pcm = read_wav_mono(QUESTION, 16000).astype("<i2").tobytes()
     silence = bytes(16000 * 2)
     with voice_client.websocket_connect("/voice/ws") as ws:
-        _, menu = prompt_and_audio_until(ws, "政策法规请按1")
+        _, menu = prompt_and_audio_until(ws, "人工服务请按0。政策法规请按1")
         time.sleep(len(menu) / 32000 + 0.5)  # the caller listens to the main menu, then speaks
         for start in range(0, len(pcm), 3200):
             ws.send_bytes(pcm[start : start + 3200])
@@ -98,7 +98,7 @@ def test_talking_over_the_menu_stops_it_and_the_question_is_heard(voice_client: 
     """Speech barge-in: the caller does not wait for the end of the main menu."""
     pcm = read_wav_mono(QUESTION, 16000).astype("<i2").tobytes()
     with voice_client.websocket_connect("/voice/ws") as ws:
-        prompt_and_audio_until(ws, "政策法规请按1")
+        prompt_and_audio_until(ws, "人工服务请按0。政策法规请按1")
         for start in range(0, len(pcm), 3200):  # spoken at once, in real time
             ws.send_bytes(pcm[start : start + 3200])
             time.sleep(0.1)
@@ -127,3 +127,29 @@ def test_another_sites_page_cannot_open_the_socket(voice_client: TestClient) -> 
         with voice_client.websocket_connect("/voice/ws", headers={"origin": "https://evil.example"}):
             pass
     assert refused.value.code == 1008
+
+
+def test_a_voicemail_left_in_the_browser_becomes_a_case_without_a_number(voice_client: TestClient) -> None:
+    """The page has no caller number: the IVR asks for one; # alone keeps the case with "未留号码"."""
+    from sqlalchemy import select
+
+    from casework.models import Case
+
+    pcm = read_wav_mono(QUESTION, 16000).astype("<i2").tobytes()
+    with voice_client.websocket_connect("/voice/ws") as ws:
+        ws.send_text(json.dumps({"type": "digit", "digit": "4"}))
+        prompts_until(ws, "请输入您的联系电话")
+        ws.send_text(json.dumps({"type": "digit", "digit": "#"}))
+        prompts_until(ws, "请在提示音后留言")
+        next_prompt(ws)  # the beep
+        time.sleep(0.8)
+        for start in range(0, len(pcm), 3200):
+            ws.send_bytes(pcm[start : start + 3200])
+        ws.send_text(json.dumps({"type": "digit", "digit": "#"}))
+        saved = prompts_until(ws, "您的留言已记录")
+    with session_scope() as s:
+        case = s.scalars(select(Case).where(Case.channel == "voicemail")).one()
+        assert case.case_number in saved
+        assert case.caller_number == "未留号码" and case.content.startswith("网上语音留言")
+        assert Path(case.audio_path).is_file()
+        assert records.recent_calls(s)[0].outcome == "voicemail"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
@@ -15,6 +16,7 @@ from selfservice.menu import load_menu
 from web.routes.citizen import client_key
 from web.templating import render
 
+log = logging.getLogger("hotline.voice")
 router = APIRouter()
 MAX_FRAME = 64 * 1024  # bytes of PCM in one message (2 s at 16 kHz)
 
@@ -48,9 +50,11 @@ async def voice_socket(websocket: WebSocket) -> None:
         pass
     finally:
         channel.on_hangup()
-        with contextlib.suppress(Exception):
+        try:
             await dialog  # the dialog sees the hang-up and writes the call record
-        with contextlib.suppress(Exception):
+        except Exception:  # a failed call is logged, never dropped in silence
+            log.exception("browser voice call failed; the call record has the path it took")
+        with contextlib.suppress(Exception):  # closing a socket the page already closed: nothing lost
             await websocket.close()
 
 
