@@ -100,12 +100,14 @@ def distinct_titles(hits: list[tuple[int, str]]) -> list[tuple[int, str]]:
 
 
 def without_title(title: str, sections: list[str]) -> list[str]:
-    """The document's parts without a first line that only repeats the title (read once, before)."""
-    first, _, rest = sections[0].partition("\n")
-    if _spoken_words(first) == _spoken_words(title) and rest.strip():
-        return [rest.strip(), *sections[1:]]
-    if _spoken_words(first) == _spoken_words(title) and len(sections) > 1:
-        return sections[1:]
+    """The document's parts without the title at the start of the text (it is read once, before)."""
+    first = sections[0]
+    if first.startswith(title):
+        rest = first[len(title) :].lstrip(" \n\t。：:，,.")
+        if rest:
+            return [rest, *sections[1:]]
+        if len(sections) > 1:
+            return sections[1:]
     return sections
 
 

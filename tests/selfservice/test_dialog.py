@@ -174,3 +174,28 @@ def test_after_hours_zero_goes_to_voicemail_not_agents(call) -> None:
     assert "现在是非工作时间，人工服务暂停，请您留言，我们会尽快处理。" in result.prompts
     assert result.channel.transferred_to is None
     assert "after-hours" in result.record.path
+
+
+def test_a_category_listing_is_short_and_stable_whatever_is_read_most(call) -> None:
+    first = call("press 1\nhangup")
+    _make_popular("广州市房地产中介服务管理条例", views=5)  # read most since: the keys must not move
+    second = call("press 1\nhangup")
+    listing = [p for p in first.prompts if p.startswith("以下是政策法规")]
+    assert listing == [p for p in second.prompts if p.startswith("以下是政策法规")]
+    assert "第1项请按1，住房公积金提取管理办法" in listing[0] and "第3项" not in listing[0]
+    assert "重听请按9" in listing[0]
+
+
+def test_the_title_is_read_once_when_the_text_begins_with_it(call) -> None:
+    with session_scope() as session:
+        data = kb.DocumentInput(
+            title="居住证办理须知",
+            category="办事指南",
+            body="居住证办理须知\n持居住证可以在本市办理出入境证件。",
+        )
+        doc = kb.create_document(session, data, actor="seed-editor")
+        kb.submit_document(session, doc.id, actor="seed-editor")
+        kb.approve_document(session, doc.id, actor="seed-reviewer")
+    result = call("press 2\npress 3\nhangup")
+    assert sum("居住证办理须知" in p and not p.startswith("以下是") for p in result.prompts) == 1
+    assert "持居住证可以在本市办理出入境证件。" in result.prompts

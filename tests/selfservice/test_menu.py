@@ -61,6 +61,18 @@ def test_key_zero_is_reserved_for_agents(tmp_path: Path) -> None:
         load_menu(path)
 
 
+def test_the_main_menu_names_the_person_first_and_nine_is_kept_for_repeating(tmp_path: Path) -> None:
+    assert load_menu().prompts["main_menu"].startswith("人工服务请按0")
+    late = _variant(
+        tmp_path, 'main_menu = "人工服务请按0。政策法规请按1，', 'main_menu = "政策法规请按1，人工服务请按0，'
+    )
+    with pytest.raises(MenuError, match="announce key 0"):
+        load_menu(late)
+    nine = _variant(tmp_path, 'key = "4"', 'key = "9"')
+    with pytest.raises(MenuError, match="key 9 is reserved"):
+        load_menu(nine)
+
+
 def test_broken_toml_and_missing_file(tmp_path: Path) -> None:
     broken = tmp_path / "broken.toml"
     broken.write_text("[timing\n", encoding="utf-8")
