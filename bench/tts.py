@@ -1,6 +1,12 @@
 #!/usr/bin/env python3
-"""TTS benchmark: time to first audio on a cache miss, real-time factor per engine, cache-hit cost, and a
-round trip (synthesise KB titles -> recognise -> pinyin/character error) as a crude intelligibility score."""
+"""TTS benchmark, per engine and voice: round-trip intelligibility (synthesise KB titles -> recognise with
+the bundled sherpa pinyin recogniser -> pinyin error), time to first audio on a cache miss and a hit,
+real-time factor, model load time and memory.
+
+Each engine/voice runs in its own process (clean memory figures, a cold model). Examples:
+    python3 bench/tts.py                      # kokoro zm_yunjian/zf_xiaobei/zf_xiaoyi, espeak; 40 titles
+    python3 bench/tts.py --runs kokoro:zm_yunjian:2 --texts 20   # engine:voice:threads
+"""
 
 from __future__ import annotations
 
@@ -9,11 +15,11 @@ import json
 import os
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
-
-import soundfile
 
 REPO = Path(__file__).resolve().parent.parent
 FALLBACK_TITLES = [
@@ -21,6 +27,13 @@ FALLBACK_TITLES = [
     "社会保险缴费基数调整的通知",
     "居住证办理需要哪些材料",
     "新生儿医保参保登记",
+]
+DEFAULT_RUNS = [
+    "kokoro:zm_yunjian:1",
+    "kokoro:zm_yunjian:2",
+    "kokoro:zf_xiaobei:1",
+    "kokoro:zf_xiaoyi:1",
+    "espeak:cmn:1",
 ]
 
 
@@ -34,57 +47,112 @@ def kb_titles(limit: int, seed: int = 1) -> list[str]:
     return titles[:limit]
 
 
+def kb_openings(limit: int, seed: int = 2) -> list[str]:
+    """The first two sentences (at most 120 characters) of KB bodies, as plain text."""
+    from speech import plain_text
+
+    openings: list[str] = []
+    for path in sorted((REPO / "data" / "kb").glob("*.jsonl")):
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                body = plain_text(json.loads(line)["body"]).replace("\n", "")
+                sentences = [s for s in body.split("。") if 8 <= len(s) <= 60][:2]
+                if len(sentences) == 2:
+                    openings.append("。".join(sentences) + "。")
+    random.Random(seed).shuffle(openings)
+    return openings[:limit]
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def first_audio(texts: list[str], engine: str) -> None:
-    from speech import synthesize, synthesize_sentences
-
-    waits, renders, audio = [], [], 0.0
-    for text in texts:
-        started = time.perf_counter()
-        first = next(synthesize_sentences(text + "。请问还有什么可以帮您？", engine=engine))
-        waits.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        path = synthesize(text + "，谢谢。", engine=engine)
-        renders.append(time.perf_counter() - started)
-        audio += soundfile.info(str(path)).duration
-        del first
-    hits = []
-    for text in texts:
-        started = time.perf_counter()
-        synthesize(text + "，谢谢。", engine=engine)
-        hits.append(time.perf_counter() - started)
-    print(
-        f"[{engine}] first audio on a cache miss over {len(texts)} texts: "
-        f"p50 {statistics.median(waits) * 1000:.1f} ms, p99 {percentile(waits, 0.99) * 1000:.1f} ms; "
-        f"RTF {sum(renders) / audio:.4f}; cache hit p50 {statistics.median(hits) * 1e6:.0f} us"
+def rss_mb() -> tuple[float, float]:
+    """(current, peak) resident memory of this process in MB."""
+    fields = dict(
+        line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line
     )
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-def round_trip(texts: list[str]) -> None:
-    from speech import recognize_file, synthesize
-    from speech.metrics import char_errors, pinyin_errors
+def measure(engine: str, voice: str, threads: int, count: int) -> dict[str, object]:
+    """One engine/voice in this process (HOTLINE_HOME is a fresh temporary folder)."""
+    import soundfile
+
+    from speech import recognize_file, synthesize, synthesize_sentences
+    from speech.metrics import pinyin_errors
     from speech.normalize import normalize_for_speech
 
+    texts = kb_titles(count)
+    rss_start, _ = rss_mb()
+    started = time.perf_counter()
+    if engine == "kokoro":
+        from speech import kokoro
+
+        kokoro.session(threads)
+        kokoro.phonemes("您好")  # jieba's dictionary
+    load = time.perf_counter() - started
+    synthesize("预热。", engine=engine, voice=voice, rate=8000)
+
+    # reading a document: first audio on a cache miss (first clause first), the rest rendered ahead while
+    # the first parts play (playback simulated from the audio durations: gap = a part not ready in time),
+    # a whole first sentence on a miss, and a cache hit
+    firsts, gaps, whole, hits = [], [], [], []
+    for n, opening in enumerate(kb_openings(10)):
+        started = time.perf_counter()
+        ready, durations = [], []
+        for path in synthesize_sentences(opening, engine=engine, voice=voice):
+            ready.append(time.perf_counter() - started)
+            durations.append(soundfile.info(str(path)).duration)
+        firsts.append(ready[0])
+        end = ready[0] + durations[0]
+        gap = 0.0
+        for at, seconds in zip(ready[1:], durations[1:], strict=True):
+            gap += max(0.0, at - end)
+            end = max(at, end) + seconds
+        gaps.append(gap)
+        sentence = f"第{n + 1}条：" + opening.split("。")[0] + "。"
+        started = time.perf_counter()
+        synthesize(sentence, engine=engine, voice=voice)
+        whole.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        synthesize(sentence, engine=engine, voice=voice)
+        hits.append(time.perf_counter() - started)
+
+    # round trip at 16 and 8 kHz, and the real-time factor of the 16 kHz renderings
+    result: dict[str, object] = {}
+    render_time = audio_seconds = 0.0
     for rate in (16000, 8000):
-        py = [0, 0]
-        cer = [0, 0]
+        errors = total = 0
         for text in texts:
-            result = recognize_file(synthesize(text, rate=rate))
-            spoken = normalize_for_speech(text)
-            for total, (e, n) in (
-                (py, pinyin_errors(spoken, result.pinyin)),
-                (cer, char_errors(spoken, result.text)),
-            ):
-                total[0] += e
-                total[1] += n
-        print(
-            f"[round trip espeak -> sherpa, {rate} Hz] {len(texts)} KB titles: "
-            f"pinyin error {py[0] / py[1]:.3f}, CER {cer[0] / cer[1]:.3f}"
-        )
+            started = time.perf_counter()
+            path = synthesize(text, engine=engine, voice=voice, rate=rate)
+            if rate == 16000:
+                render_time += time.perf_counter() - started
+                audio_seconds += soundfile.info(str(path)).duration
+            e, n = pinyin_errors(normalize_for_speech(text), recognize_file(path).pinyin)
+            errors += e
+            total += n
+        result[f"pinyin_error_{rate // 1000}k"] = round(errors / total, 3)
+    rss_end, peak = rss_mb()
+    result.update(
+        engine=engine,
+        voice=voice,
+        threads=threads,
+        titles=len(texts),
+        load_s=round(load, 2),
+        first_audio_miss_p50_ms=round(statistics.median(firsts) * 1000),
+        first_audio_miss_max_ms=round(max(firsts) * 1000),
+        gap_total_s=round(sum(gaps), 2),
+        sentence_miss_p50_ms=round(statistics.median(whole) * 1000),
+        cache_hit_p50_us=round(statistics.median(hits) * 1e6),
+        rtf=round(render_time / audio_seconds, 3),
+        rss_mb=round(rss_end),
+        rss_added_mb=round(rss_end - rss_start),
+        peak_rss_mb=round(peak),
+    )
+    return result
 
 
 def edge_fallback() -> None:
@@ -92,18 +160,47 @@ def edge_fallback() -> None:
 
     started = time.perf_counter()
     synthesize("在线语音不可用时的回退测试。", engine="edge")
-    print(f"[edge] offline here: fell back to espeak after {(time.perf_counter() - started) * 1000:.0f} ms")
+    print(
+        f"[edge] offline here: fell back to kokoro after {(time.perf_counter() - started) * 1000:.0f} ms "
+        "(including loading the model)"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--texts", type=int, default=60)
+    parser.add_argument("--texts", type=int, default=40, help="KB titles for the round trip")
+    parser.add_argument("--runs", nargs="*", default=DEFAULT_RUNS, help="engine:voice:threads ...")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # engine:voice:threads, in a child process
     args = parser.parse_args()
+    if args.one:
+        os.environ["HOTLINE_HOME"] = tempfile.mkdtemp(prefix="hotline-bench-tts-")
+        engine, voice, threads = args.one.split(":")
+        os.environ["HOTLINE_TTS_THREADS"] = threads
+        print(json.dumps(measure(engine, voice, int(threads), args.texts)))
+        return
+    rows = []
+    for run in args.runs:
+        done = subprocess.run(
+            [sys.executable, __file__, "--one", run, "--texts", str(args.texts)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=REPO,
+        )
+        row = json.loads(done.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        print(
+            f"[{row['engine']} {row['voice']} {row['threads']} thr] {row['titles']} KB titles: pinyin error "
+            f"{row['pinyin_error_16k']:.3f} (16 kHz) / {row['pinyin_error_8k']:.3f} (8 kHz); first audio on a "
+            f"miss p50 {row['first_audio_miss_p50_ms']} ms (max {row['first_audio_miss_max_ms']}), gaps while "
+            f"reading 10 openings {row['gap_total_s']} s, whole sentence {row['sentence_miss_p50_ms']} ms, cache hit {row['cache_hit_p50_us']} us; RTF "
+            f"{row['rtf']}; load {row['load_s']} s; RSS {row['rss_mb']} MB (+{row['rss_added_mb']}, peak "
+            f"{row['peak_rss_mb']})",
+            flush=True,
+        )
     os.environ["HOTLINE_HOME"] = tempfile.mkdtemp(prefix="hotline-bench-tts-")
-    texts = kb_titles(args.texts)
-    first_audio(texts, "espeak")
+    os.environ["HOTLINE_TTS_ENGINE"] = "kokoro"
     edge_fallback()
-    round_trip(texts)
 
 
 if __name__ == "__main__":
