@@ -109,8 +109,8 @@ def test_first_clause_is_rendered_first(kokoro_home: Path) -> None:
     first = next(stream)
     assert first == synthesize("您好，", rate=8000)
     assert _seconds(first) < 1.2
-    rest = list(stream)
-    assert len(rest) == 1 and _seconds(rest[0]) > 3 * _seconds(first)
+    rest = list(stream)  # 这里是幺二三四五市民服务热线，| 请按一查询政策法规。
+    assert len(rest) == 2 and _seconds(rest[0]) > 2 * _seconds(first)
 
 
 def test_long_text_is_cut_below_the_model_limit(kokoro_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
