@@ -35,6 +35,8 @@ OFFLINE_ENGINES = ("kokoro", "espeak")
 ENGINES = ("kokoro", "espeak", "edge")
 RETRY_ONLINE_AFTER = 60.0  # seconds an online engine is skipped after a failure
 _online_down_until: dict[str, float] = {}
+_rendering: dict[Path, threading.Lock] = {}  # cache files being rendered in this process
+_rendering_guard = threading.Lock()
 OFFLINE_ENGINE = FALLBACK_ENGINE  # old name
 
 
@@ -182,6 +184,19 @@ def _render_cached(spoken: str, engine: TtsEngine, voice: str | None, rate: int)
     check_voice = getattr(engine, "check_voice", None)
     if check_voice is not None:
         check_voice(voice)  # a wrong voice name is the caller's error, not a reason to fall back
+    with _rendering_guard:
+        lock = _rendering.setdefault(path, threading.Lock())
+    try:
+        with lock:  # calls starting together ask for the same prompt: render it once in this process
+            if path.exists():
+                return path
+            return _render(spoken, engine, voice, rate, path)
+    finally:
+        with _rendering_guard:
+            _rendering.pop(path, None)
+
+
+def _render(spoken: str, engine: TtsEngine, voice: str, rate: int, path: Path) -> Path:
     if engine.name not in OFFLINE_ENGINES and time.monotonic() < _online_down_until.get(engine.name, 0.0):
         return _render_cached(spoken, _fallback(engine), None, rate)  # failed a moment ago: don't wait again
     try:

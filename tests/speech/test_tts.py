@@ -207,11 +207,24 @@ def test_edge_tts_timeout_falls_back(speech_home: Path, monkeypatch: pytest.Monk
     assert asked == ["请稍候。"]
 
 
-def test_concurrent_requests_for_one_prompt_give_one_complete_file(speech_home: Path) -> None:
+def test_concurrent_requests_for_one_prompt_give_one_complete_file(
+    speech_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from concurrent.futures import ThreadPoolExecutor
+
+    calls: list[str] = []
+    real = espeak.synthesize
+
+    def slow_counting(text: str, **kwargs: object):
+        calls.append(text)
+        time.sleep(0.2)
+        return real(text, **kwargs)
+
+    monkeypatch.setattr(espeak, "synthesize", slow_counting)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         paths = list(pool.map(lambda _: synthesize("同时请求同一句提示。", rate=16000), range(8)))
     assert len(set(paths)) == 1
     assert soundfile.info(str(paths[0])).frames > 16000
     assert [p.name for p in paths[0].parent.iterdir()] == [paths[0].name]  # no temporary files left
+    assert len(calls) == 1  # rendered once, the other requests waited for it
