@@ -69,6 +69,7 @@ LETTER_NAMES = dict(
         strict=True,
     )
 )
+_FULL_WIDTH_LATIN = {code: code - 0xFEE0 for code in [*range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]}
 LATIN_WORDS = {"email": "伊妹儿", "wifi": "歪法艾", "ok": "欧开"}
 NUMBER = r"\d+(?:\.\d+)?"
 
@@ -152,6 +153,7 @@ def letters_to_chinese(text: str) -> str:
             return LATIN_WORDS[token.lower()]
         return "".join(LETTER_NAMES[ch] for ch in token.upper())
 
+    text = text.translate(_FULL_WIDTH_LATIN)
     text = re.sub(r"[A-Za-z]+", word, text)
     return re.sub(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])", "", text)
 
@@ -204,6 +206,8 @@ def normalize_for_speech(text: str) -> str:
     text = re.sub(r"(?<=[\u4e00-\u9fff])[/／](?=[\u4e00-\u9fff])", "或", text)
     for symbol, reading in SYMBOLS.items():
         text = text.replace(symbol, reading)
+    text = re.sub(r"[\u2460-\u2473]", lambda m: read_number(str(ord(m.group(0)) - 0x245F)), text)  # ①-⑳
+    text = re.sub(r"[\u2160-\u216b]", lambda m: read_number(str(ord(m.group(0)) - 0x215F)), text)  # Ⅰ-Ⅻ
     text = re.sub(
         r"(?<!\d)(0\d{2,3})-(\d{7,8})(?!\d)",
         lambda m: read_digits(m.group(1)) + "，" + read_digits(m.group(2)),

@@ -58,6 +58,8 @@ from speech.normalize import letters_to_chinese
         ("￥3万", "三万元"),
         ("体温38℃", "体温三十八摄氏度"),
         ("登录www.gov.cn查询", "登录查询"),
+        ("③提交材料", "三提交材料"),
+        ("第Ⅱ类", "第二类"),
     ],
 )
 def test_rules(text: str, spoken: str) -> None:
@@ -77,6 +79,7 @@ def test_markdown_and_punctuation_become_pauses() -> None:
         ("打开PDF文件", "打开皮迪艾弗文件"),
         ("发Email", "发伊妹儿"),
         ("下载A P P", "下载诶皮皮"),  # normalize_for_speech's spelling, joined again
+        ("ＡＰＰ", "诶皮皮"),  # full-width letters
     ],
 )
 def test_letters_to_chinese(text: str, chinese: str) -> None:
