@@ -22,7 +22,7 @@ PG_ADMIN_DSN = os.environ.get("HOTLINE_TEST_PG_DSN", "postgresql://postgres@127.
 # dialogs on a fresh HOTLINE_HOME that would render every prompt again, and they test the dialog, not the
 # voice. They speak with eSpeak (same TTS interface, ~60 ms a prompt). The tests of the voice itself run the
 # real Kokoro: tests/speech/test_kokoro.py (engine, round-trip intelligibility at 8 kHz, fallback, the
-# `hotline tts` command end to end). HOTLINE_TTS_ENGINE=kokoro scripts/test runs everything with Kokoro.
+# `hotline tts` command end to end, an IVR call). HOTLINE_TTS_ENGINE=kokoro scripts/test gives the other tests Kokoro.
 os.environ.setdefault("HOTLINE_TTS_ENGINE", "espeak")
 
 
