@@ -34,6 +34,14 @@ from selfservice.channel import (
     write_wav_durably,
 )
 from selfservice.menu import REPEAT_KEY, Menu
+from selfservice.understanding import (
+    CONFIDENT,
+    PLAUSIBLE,
+    Command,
+    answer_coverage,
+    menu_vocabulary,
+    spot_command,
+)
 
 if TYPE_CHECKING:
     from selfservice.switchboard import Switchboard
@@ -68,6 +76,14 @@ class _CallOver(Exception):
 
 class _Back(Exception):
     """The caller pressed * in an entry: back to where the entry was asked for."""
+
+
+class _GoTo(Exception):
+    """The caller said a main-menu item's words ("办事指南", "查询进度") somewhere else: go there."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
 
 
 def _casework():  # noqa: ANN202 - the casework module, when its API is present
@@ -146,6 +162,7 @@ class Dialog:
         self.call_id = call_id or uuid.uuid4().hex
         self.clock = clock
         self.agents_free = agents_free or (lambda: menu.agents.seats > 0)
+        self.menu_words = menu_vocabulary([(i.key, i.action, i.category) for i in menu.menu])
         self.outcome: str | None = None
         self.served = False
         self.case_number: str | None = None
@@ -187,9 +204,12 @@ class Dialog:
         speech_allowed: bool = False,
         grammar: list[str] | None = None,
         on_timeout: Callable[[], None] | None = None,
+        main_menu: bool = False,
     ) -> Input:
         """Play a prompt and wait for one of `keys` (or speech); retries, then an agent.
-        Key 0 always means an agent, # the main menu, 9 (REPEAT_KEY) the prompt again."""
+        Key 0 always means an agent, # the main menu, 9 (REPEAT_KEY) the prompt again. Spoken commands
+        come first: "人工" is an agent everywhere, a menu item's words are its key in the main menu (and
+        lead there from elsewhere), filler ("喂") is not searched."""
         timing = self.menu.timing
         tries = 0
         while tries < timing.max_retries:
@@ -201,11 +221,19 @@ class Dialog:
                 speech_allowed=speech_allowed,
                 grammar=grammar,
             )
-            if got.kind == "speech":
+            command = self.spoken_command(got)
+            if command is not None and command.action != "filler":
+                if main_menu and command.key is not None and command.key in keys and command.key != "0":
+                    return Input("digits", command.key)
+                self.follow(command)
+            if got.kind == "speech" and command is None:
                 return got
             if got.kind == "digits" and got.digits == REPEAT_KEY and REPEAT_KEY not in keys:
                 continue  # the prompt again; not a wrong key
             tries += 1
+            if command is not None:  # filler ("喂", "你好"): nothing to search
+                await self.say("not_understood")
+                continue
             if got.kind == "digits" and got.digits == "0":
                 raise _ToAgent
             if got.kind == "digits" and got.digits == "#" and "#" not in keys:
@@ -217,6 +245,23 @@ class Dialog:
             await self.say("no_input" if got.kind == "timeout" else "invalid")
         self._step("max-retries")
         raise _ToAgent
+
+    def spoken_command(self, got: Input) -> Command | None:
+        """A spoken command in the caller's words (None for keys, a timeout or a question)."""
+        if got.kind != "speech" or got.recognition is None:
+            return None
+        command = spot_command(got.recognition.pinyin, self.menu_words)
+        if command is not None:
+            self._step(f"said:{command.action}" + (f":{command.key}" if command.action != "agent" else ""))
+            self.channel.log.add("IVR", f"[指令：{command.phrase or command.action}]")
+        return command
+
+    def follow(self, command: Command) -> None:
+        """Act on a spoken command: a person, or the main-menu item it names (raises)."""
+        if command.action == "agent":
+            raise _ToAgent
+        if command.key is not None:
+            raise _GoTo(command.key)
 
     async def entry(
         self,
@@ -241,6 +286,9 @@ class Dialog:
                 grammar=DIGIT_WORDS if speech_allowed else None,
             )
             value = got.digits
+            command = self.spoken_command(got)
+            if command is not None and command.action != "filler":
+                self.follow(command)
             if got.kind == "speech" and got.recognition is not None:
                 value = speech.spoken_digits("".join(got.recognition.words))
             if value == "*":
@@ -257,6 +305,16 @@ class Dialog:
                 return value
             await self.say("no_input" if got.kind == "timeout" else "invalid")
         return None
+
+    async def confirm_hit(self, title: str) -> bool:
+        """ "您是想咨询……吗？": 1 (or "对/是的") reads the document, 2 (or "不是") is a no-result."""
+        got = await self.ask(
+            self.menu.say("search_confirm", title=title), "12", speech_allowed=True, grammar=YES_NO_WORDS
+        )
+        if got.kind == "speech":
+            said = got.recognition.words if got.recognition else []
+            return bool(said) and said[0] in YES_WORDS
+        return got.digits == "1"
 
     async def confirm_number(self, number: str) -> bool:
         """Read a spoken number back: 1 (or "对/是/正确") confirms, 2 (or "不对/重新输入") asks again."""
@@ -277,13 +335,18 @@ class Dialog:
             self._step("direct")  # service mode "direct": a person first, no menu
             await self.agent()
         self._step("main")
+        said: str | None = None  # a main-menu item named by voice elsewhere (_GoTo)
         while True:
             try:
-                got = await self.ask(
-                    self.menu.prompts["main_menu"],
-                    "".join(i.key for i in self.menu.menu),
-                    speech_allowed=True,
-                )
+                if said is not None:
+                    got, said = Input("digits", said), None
+                else:
+                    got = await self.ask(
+                        self.menu.prompts["main_menu"],
+                        "".join(i.key for i in self.menu.menu),
+                        speech_allowed=True,
+                        main_menu=True,
+                    )
                 if got.kind == "speech":
                     await self.search_spoken(got)
                     continue
@@ -303,6 +366,8 @@ class Dialog:
                     raise _ToAgent(item.group)
             except _ToMain:
                 self._step("main")
+            except _GoTo as goto:
+                said = goto.key
             except _ToAgent as request:
                 await self.agent(request.group)
 
@@ -460,20 +525,44 @@ class Dialog:
 
     # -- speech search --------------------------------------------------------------------------
 
-    async def search_spoken(self, got: Input) -> None:
+    async def search_spoken(self, got: Input, *, retries: int = 2) -> None:
+        """Search a spoken question. Commands and filler are never searched; a confident best hit
+        (`answer_coverage` >= CONFIDENT) gives the top titles, a plausible one "您是想咨询……吗？", and
+        anything weaker an honest no-result (ask again, voicemail or a person)."""
+        command = self.spoken_command(got)
+        if command is not None and command.action != "filler":
+            self.follow(command)
         text = got.recognition.text.strip() if got.kind == "speech" and got.recognition else ""
-        if not text:
+        if not text or command is not None:
             self._step("search:not-understood")
             await self.say("not_understood")
             return
         with session_scope() as session:
             results = kb.search(session, text, limit=3 * LISTED_RESULTS, channel="ivr")
             hits = distinct_titles([(h.id, h.title) for h in results.hits])[:LISTED_RESULTS]
-            records.append(session, self.call_id, "searches", {"query": text, "hits": [h[0] for h in hits]})
+            top = results.hits[0] if results.hits else None
+            confidence = answer_coverage(text, top.title, top.snippet) if top else 0.0
+            records.append(
+                session,
+                self.call_id,
+                "searches",
+                {"query": text, "hits": [h[0] for h in hits], "confidence": round(confidence, 2)},
+            )
             records.append(session, self.call_id, "path", "search")
         self.channel.log.add("IVR", f"[识别：{text}]")
-        if not hits:
-            got = await self.ask(self.menu.prompts["search_none"], "4#")
+        self.channel.log.add("IVR", f"[把握：{confidence:.2f}]")
+        if hits and PLAUSIBLE <= confidence < CONFIDENT:
+            self._step("search:confirm")
+            if await self.confirm_hit(hits[0][1]):
+                await self.read_document(hits[0][0])
+                return
+        if not hits or confidence < CONFIDENT:
+            self._step("search:none")
+            got = await self.ask(self.menu.prompts["search_none"], "14#")
+            if got.digits == "1" and retries > 0:
+                await self.say("search_ask", speech_barge_in=True)
+                await self.search_spoken(await self._listen(), retries=retries - 1)
+                return
             if got.digits == "4":
                 await self.voicemail()
             raise _ToMain

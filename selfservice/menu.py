@@ -19,7 +19,7 @@ REQUIRED_PROMPTS = (
     "search_results search_item search_choose search_none not_understood progress_case progress_password "
     "progress_result progress_wrong progress_locked voicemail_intro voicemail_saved "
     "voicemail_empty transfer after_hours agents_busy service_unavailable "
-    "voicemail_number voicemail_kept confirm_number "
+    "voicemail_number voicemail_kept confirm_number search_confirm "
     "queue_notice queue_position queue_next queue_callback_booked queue_no_agents queue_transfer_failed"
 ).split()
 
