@@ -330,7 +330,7 @@ class Dialog:
     # -- main menu ------------------------------------------------------------------------------
 
     async def _main(self) -> None:
-        await self.say("welcome")
+        await self.say("welcome", speech_barge_in=True)  # a caller may start talking at once
         if self.menu.queue.direct_now(self.clock(), self.menu.hours.timezone):
             self._step("direct")  # service mode "direct": a person first, no menu
             await self.agent()

@@ -244,3 +244,21 @@ def test_a_full_length_password_then_hash_and_the_caller_hears_the_status(
     # what the caller heard holds the whole status prompt (its loudness contour), not a cut-off start
     prompt = read_wav_mono(speech.synthesize(status, rate=8000), 8000)
     assert best_correlation(heard, prompt) > 0.8, "\n".join(lines)
+
+
+def test_asking_for_a_person_by_voice_is_understood_not_searched(ivr: LiveIvr, tmp_path: Path) -> None:
+    """The caller says 我要人工服务 (the neural voice) through G.711 and PJSIP during the main menu."""
+    menu = load_menu()
+    lead = prompt_seconds(menu.say("welcome")) + 2.0
+    voice = read_wav_mono(speech.synthesize("我要人工服务", engine="kokoro", rate=8000), 8000)
+    caller = call(ivr, tmp_path, voice, lead=lead, total=lead + voice.size / 8000 + 15)
+    try:
+        assert caller.closed(lead + 40)
+    finally:
+        caller.stop()
+    channel = ivr.finished_call()
+    assert channel.transferred_to == menu.agents.target, "\n".join(channel.log.lines)
+    with session_scope() as s:
+        record = records.recent_calls(s, CALLER)[0]
+        assert record.outcome == "transferred" and "said:agent" in record.path
+        assert not record.searches

@@ -153,3 +153,18 @@ def test_a_voicemail_left_in_the_browser_becomes_a_case_without_a_number(voice_c
         assert case.caller_number == "未留号码" and case.content.startswith("网上语音留言")
         assert Path(case.audio_path).is_file()
         assert records.recent_calls(s)[0].outcome == "voicemail"
+
+
+def test_a_question_asked_during_the_welcome_is_heard(voice_client: TestClient) -> None:
+    pcm = read_wav_mono(QUESTION, 16000).astype("<i2").tobytes()
+    with voice_client.websocket_connect("/voice/ws") as ws:
+        text, _ = next_prompt(ws)
+        assert text.startswith("您好，这里是12345")
+        for start in range(0, len(pcm), 3200):  # the caller does not wait for the menu
+            ws.send_bytes(pcm[start : start + 3200])
+            time.sleep(0.1)
+        ws.send_bytes(bytes(16000 * 2 * 2))
+        assert json.loads(ws.receive_text()) == {"type": "stop"}  # the welcome stopped for the voice
+        listing = prompts_until(ws, "为您找到以下内容")
+        assert "中介" in listing
+        ws.send_text(json.dumps({"type": "hangup"}))
