@@ -73,6 +73,14 @@ def serve(
         front = start_front()
     if sip:
         typer.echo(f"IVR SIP 线路（媒体节点）：sip:ivr@{settings.sip_host}:{settings.sip_port}")
+        if settings.kamailio_enabled:
+            from selfservice.sip.server import INBOUND_PER_PROCESS, processes_for
+
+            count = processes_for(settings.sip_max_calls)
+            typer.echo(
+                f"媒体节点：{count} 个 PJSIP 进程（端口 {settings.sip_port}-{settings.sip_port + count - 1}），"
+                f"可同时接待 {count * INBOUND_PER_PROCESS} 位来电人（HOTLINE_SIP_MAX_CALLS）"
+            )
     try:
         _serve_web(host, port, workers)
     finally:

@@ -42,8 +42,10 @@ class Settings(BaseSettings):
     sip_enabled: bool = False
     sip_host: str = "127.0.0.1"
     sip_port: int = 5060  # the media node's own port (behind Kamailio: `hotline serve` moves it to 5070)
-    sip_max_calls: int = 256  # concurrent calls of the media node (IVR, queue, bridged legs)
-    sip_rtp_port: int = 20000  # first RTP port; each call leg takes two
+    # concurrent callers of the media node behind Kamailio (IVR, queue, talking to agents): 2 per PJSIP
+    # process of ~20 MB (the PJSIP build holds 4 call legs a process), on ports sip_port .. + max/2 - 1
+    sip_max_calls: int = 200
+    sip_rtp_port: int = 20000  # first RTP port; each PJSIP process takes 16
     # call centre: Kamailio in front (registrar for agents' phones, proxy), ACD in the database
     kamailio_enabled: bool = False
     kamailio_host: str = "127.0.0.1"

@@ -12,7 +12,8 @@ Routing, in words:
   extension, a department's phone); a number with no registration goes to the trunk when one is set,
   else 404.
 - Every other new INVITE (a caller, the trunk) goes to the media node, which answers with the IVR or
-  the queue.
+  the queue: the dispatcher module spreads callers over the media node's PJSIP processes (round robin)
+  and tries the next one when a process is full (486) or does not answer.
 - Floods: more than `sip_flood_limit` INVITE/REGISTER requests from one address within 2 s (the media
   node excepted) are dropped by the pike module until the source calms down.
 """
@@ -42,8 +43,9 @@ class FrontConfig:
 
     host: str  # Kamailio's address (the centre's SIP address for phones and the trunk)
     port: int
-    media_host: str  # the hotline media node (PJSIP)
+    media_host: str  # the hotline media node (PJSIP processes on media_port .. media_port + processes - 1)
     media_port: int
+    media_processes: int = 1
     trusted_networks: tuple[str, ...] = ("127.0.0.0/8",)
     flood_limit: int = 40  # INVITE/REGISTER per source per 2 s; 0: no limit
     trunk: str | None = None  # "host:port" of the carrier's gateway for outside numbers
@@ -52,6 +54,7 @@ class FrontConfig:
     @classmethod
     def from_settings(cls) -> FrontConfig:
         from hotline.config import get_settings
+        from selfservice.sip.server import processes_for
 
         s = get_settings()
         networks = tuple(n.strip() for n in s.sip_trusted_networks.split(",") if n.strip())
@@ -60,6 +63,7 @@ class FrontConfig:
             port=s.kamailio_port,
             media_host=s.sip_host,
             media_port=s.sip_port,
+            media_processes=processes_for(s.sip_max_calls),
             trusted_networks=networks,
             flood_limit=s.sip_flood_limit,
             trunk=s.sip_trunk or None,
@@ -73,7 +77,8 @@ class FrontConfig:
 def render_config(config: FrontConfig, run_dir: Path) -> str:
     """kamailio.cfg for this front (plain Kamailio script; no hotline-specific module)."""
     trusted = " || ".join(f'is_in_subnet("$si", "{net}")' for net in config.trusted_networks) or "0"
-    from_media = f'(src_ip=={config.media_host} && src_port=={config.media_port})'
+    last_port = config.media_port + config.media_processes - 1
+    from_media = f"(src_ip=={config.media_host} && src_port>={config.media_port} && src_port<={last_port})"
     flood = (
         f"""
     if (is_method("INVITE|REGISTER") && !{from_media}) {{
@@ -117,6 +122,9 @@ loadmodule "sanity.so"
 loadmodule "ctl.so"
 loadmodule "pike.so"
 loadmodule "ipops.so"
+loadmodule "dispatcher.so"
+modparam("dispatcher", "list_file", "{run_dir}/dispatcher.list")
+modparam("dispatcher", "flags", 2)
 modparam("ctl", "binrpc", "unix:{run_dir}/kamailio_ctl")
 modparam("usrloc", "db_mode", 0)
 modparam("registrar", "max_expires", 3600)
@@ -189,15 +197,36 @@ request_route {{
         exit;
     }}
     if (is_method("INVITE")) {{
-        # a caller (or the trunk): the hotline answers
-        $du = "sip:{config.media_host}:{config.media_port}";
+        # a caller (or the trunk): the hotline answers, on the next media process with a free line
+        if (!ds_select_dst("1", "4")) {{
+            sl_send_reply("503", "Service Unavailable");
+            exit;
+        }}
+        t_on_failure("MEDIA_BUSY");
         t_relay();
         exit;
     }}
     sl_send_reply("404", "Not Found");
     exit;
 }}
+
+failure_route[MEDIA_BUSY] {{
+    if (t_is_canceled()) {{
+        exit;
+    }}
+    if (t_check_status("486|408|5[0-9][0-9]") && ds_next_dst()) {{
+        t_on_failure("MEDIA_BUSY");
+        t_relay();
+    }}
+}}
 """
+
+
+def dispatcher_list(config: FrontConfig) -> str:
+    """The media processes as dispatcher set 1."""
+    return "".join(
+        f"1 sip:{config.media_host}:{config.media_port + i}\n" for i in range(config.media_processes)
+    )
 
 
 class KamailioProcess:
@@ -217,6 +246,7 @@ class KamailioProcess:
     def write_config(self) -> Path:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.cfg_path.write_text(render_config(self.config, self.run_dir), encoding="utf-8")
+        (self.run_dir / "dispatcher.list").write_text(dispatcher_list(self.config), encoding="utf-8")
         return self.cfg_path
 
     def check_config(self) -> None:
@@ -237,7 +267,8 @@ class KamailioProcess:
             ],
             stdout=log_file,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True,  # a Ctrl-C at the terminal is for hotline, which stops Kamailio itself
+            preexec_fn=die_with_parent,
         )
         log_file.close()
 
@@ -284,6 +315,15 @@ class KamailioProcess:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+
+def die_with_parent() -> None:
+    """In a child process before exec: SIGTERM when the process that started it ends, however it ends
+    (Linux PR_SET_PDEATHSIG), so no Kamailio or PJSIP process outlives hotline."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
 
 
 def options_ping(host: str, port: int, timeout: float = 0.5) -> bool:

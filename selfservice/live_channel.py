@@ -15,6 +15,20 @@ import speech
 from selfservice.channel import CallerHungUp, Channel, Input, write_wav_durably
 
 POLL = 0.05  # seconds between looks at keys and audio
+NOISE_SECONDS = 3.0  # the caller's audio before a prompt from which the line's noise floor is learnt
+QUIETEST_LEVEL_DBFS = -50.0  # speech barge-in never listens below this (about 9 bits of a G.711 line)
+
+
+def line_noise_dbfs(audio: bytes, sample_rate: int) -> float | None:
+    """The line's noise floor: the 20th percentile of 20 ms frame levels (None under a second of audio)."""
+    frame = sample_rate // 50
+    samples = np.frombuffer(audio[: len(audio) // 2 * 2], dtype="<i2")
+    count = samples.size // frame
+    if count < 50:
+        return None
+    frames = samples[: count * frame].astype(np.float64).reshape(count, frame)
+    noise = float(np.percentile(np.sqrt(np.mean(frames * frames, axis=1)), 20))
+    return 20 * float(np.log10(max(noise, 1.0) / 32768))
 
 
 class VoiceOnset:
@@ -108,6 +122,18 @@ class LiveChannel(Channel):
         if self.ended.is_set():
             raise CallerHungUp
 
+    def barge_in_level(self) -> float:
+        """The level above which the caller's audio counts as voice during a prompt, adapted to the line:
+        12 dB over its noise floor (learnt from the last NOISE_SECONDS of the caller's audio), never above
+        the menu's `barge_in_level_dbfs` and never below QUIETEST_LEVEL_DBFS. A quiet caller on a quiet
+        line is heard; on a noisy line the menu's level stands."""
+        end = self.audio_position()
+        start = max(0, end - int(NOISE_SECONDS * self.sample_rate) * 2)
+        noise = line_noise_dbfs(self.read_audio(start, end), self.sample_rate)
+        if noise is None:
+            return self.barge_in_level_dbfs
+        return min(self.barge_in_level_dbfs, max(QUIETEST_LEVEL_DBFS, noise + 12.0))
+
     # -- the Channel operations -----------------------------------------------------------------------
 
     async def play(
@@ -122,7 +148,7 @@ class LiveChannel(Channel):
         await self.ready()
         self.log.add("IVR", text if text is not None else f"[音频 {audio.name}]")
         onset = (
-            VoiceOnset(self.sample_rate, self.audio_position(), self.barge_in_level_dbfs)
+            VoiceOnset(self.sample_rate, self.audio_position(), self.barge_in_level())
             if speech_barge_in
             else None
         )

@@ -182,18 +182,19 @@ class Switchboard:
         headers = {"X-Hotline-Call": call_id}
         result = "完成"
         try:
-            agent = self.server.dial(self.uri_for(extension), {**headers, "X-Hotline-Caller": number})
+            process = self.server.least_busy()
+            agent = self.server.dial(self.uri_for(extension), {**headers, "X-Hotline-Caller": number}, process=process)
             if not await agent.wait_answer(self.ring_seconds):
                 result = "坐席话机未接听"
                 return
-            citizen = self.server.dial(self.uri_for(number), headers)
+            citizen = self.server.dial(self.uri_for(number), headers, process=process)
             if not await citizen.wait_answer(30) or agent.ended.is_set():
                 citizen.hangup()
                 agent.hangup()
                 result = f"来电人未接听（{citizen.code}）"
                 return
             path = self.recordings / datetime.now(UTC).strftime("%Y%m%d") / f"{call_id}-callback-{control_id}.wav"
-            self.server.connect([agent.key, citizen.key], record=(agent.key, str(path)))
+            self.server.connect([agent.key, citizen.key], record=(agent.key, str(path)), process=process)
             result = "已接通"
             await asyncio.to_thread(
                 self._db, acd.note_leg, call_id, kind="callback", target=number, result="已接通", recording=str(path)
@@ -204,6 +205,7 @@ class Switchboard:
                 end.cancel()
             agent.hangup()
             citizen.hangup()
+            await agent.wait_ended()  # the recording is closed with the agent's leg
         except ValueError as exc:
             result = str(exc)
         finally:
@@ -222,6 +224,7 @@ class Switchboard:
         return self.server.dial(
             self.uri_for(target),
             {"X-Hotline-Caller": waiting.channel.caller_number or "unknown", "X-Hotline-Call": waiting.call_id},
+            process=waiting.channel.process,  # the caller's: legs bridged together share a conference bridge
         )
 
     # -- ringing an agent -------------------------------------------------------------------------
@@ -249,9 +252,10 @@ class Switchboard:
         path = self.recordings / datetime.now(UTC).strftime("%Y%m%d") / f"{waiting.call_id}.wav"
         waiting.agent_leg, waiting.agent_seat = leg, seat_id
         self._stop_music(waiting)
-        self.server.connect(waiting.parties(), record=(waiting.channel.call, str(path)))
+        self.server.connect(waiting.parties(), record=(waiting.channel.call, str(path)), process=waiting.channel.process)
+        bridge_ms = (time.monotonic() - (leg.answered_at or time.monotonic())) * 1000  # answer -> audio path
         waiting.state, waiting.answered, waiting.ring_task = "connected", True, None
-        await asyncio.to_thread(self._db, acd.answered, waiting.call_id, seat_id, str(path))
+        await asyncio.to_thread(self._db, acd.answered, waiting.call_id, seat_id, str(path), bridge_ms)
         self._spawn(self._watch_agent(waiting, leg, seat_id))
 
     async def _watch_agent(self, waiting: Waiting, leg: SipLeg, seat_id: int) -> None:
@@ -306,13 +310,13 @@ class Switchboard:
             waiting.state = "done"
             return "已挂断"
         if action == "hold":
-            server.send({"cmd": "disconnect", "call": caller})
+            waiting.channel.send({"cmd": "disconnect", "call": caller})
             waiting.state = "held"
             self._start_music(waiting)
             return "已保持"
         if action == "resume":
             self._stop_music(waiting)
-            server.connect(waiting.parties())
+            server.connect(waiting.parties(), process=waiting.channel.process)
             waiting.state = "connected"
             return "已恢复通话"
         if action == "conference":
@@ -320,24 +324,24 @@ class Switchboard:
             if not await leg.wait_answer(self.ring_seconds):
                 return f"{target} 未接通"
             waiting.others.append(leg)
-            server.connect(waiting.parties(), record=(caller, ""))
+            server.connect(waiting.parties(), record=(caller, ""), process=waiting.channel.process)
             self._spawn(self._watch_other(waiting, leg))
             return f"已与 {target} 三方通话"
         if action == "transfer":
             return await self._transfer(waiting, target)
         if action == "consult":
-            server.send({"cmd": "disconnect", "call": caller})
+            waiting.channel.send({"cmd": "disconnect", "call": caller})
             waiting.state = "held"
             self._start_music(waiting)
             leg = self._dial(waiting, target)
             if not await leg.wait_answer(self.ring_seconds):
                 self._stop_music(waiting)
-                server.connect(waiting.parties())
+                server.connect(waiting.parties(), process=waiting.channel.process)
                 waiting.state = "connected"
                 return f"{target} 未接通，已恢复通话"
             waiting.consulting = leg
             if waiting.agent_leg is not None:
-                server.connect([waiting.agent_leg.key, leg.key])
+                server.connect([waiting.agent_leg.key, leg.key], process=waiting.channel.process)
             return f"正在与 {target} 通话，来电人保持中"
         if action in ("complete", "cancel"):
             leg, waiting.consulting = waiting.consulting, None
@@ -346,13 +350,13 @@ class Switchboard:
             self._stop_music(waiting)
             if action == "cancel":
                 leg.hangup()
-                server.connect(waiting.parties())
+                server.connect(waiting.parties(), process=waiting.channel.process)
                 waiting.state = "connected"
                 return "已取消咨询，恢复通话"
             waiting.others.append(leg)
             self._spawn(self._watch_other(waiting, leg))
             agent = waiting.agent_leg
-            server.connect([caller, leg.key], record=(caller, ""))
+            server.connect([caller, leg.key], record=(caller, ""), process=waiting.channel.process)
             waiting.state = "connected"
             if agent is not None:
                 agent.hangup()
@@ -383,7 +387,7 @@ class Switchboard:
         if await leg.wait_answer(self.ring_seconds) and not waiting.channel.ended.is_set():
             waiting.others.append(leg)
             self._stop_music(waiting)
-            self.server.connect(waiting.parties(), record=(waiting.channel.call, ""))
+            self.server.connect(waiting.parties(), record=(waiting.channel.call, ""), process=waiting.channel.process)
             waiting.state = "connected"
             self._spawn(self._watch_other(waiting, leg))
             return f"已转接 {target}"
@@ -400,12 +404,12 @@ class Switchboard:
 
     def _start_music(self, waiting: Waiting) -> None:
         if not waiting.music_on:
-            self.server.send({"cmd": "play", "call": waiting.channel.call, "wav": str(hold_music()), "loop": True})
+            waiting.channel.send({"cmd": "play", "call": waiting.channel.call, "wav": str(hold_music()), "loop": True})
             waiting.music_on = True
 
     def _stop_music(self, waiting: Waiting) -> None:
         if waiting.music_on:
-            self.server.send({"cmd": "stop_play", "call": waiting.channel.call})
+            waiting.channel.send({"cmd": "stop_play", "call": waiting.channel.call})
             waiting.music_on = False
 
     # -- the caller's side ------------------------------------------------------------------------
@@ -497,4 +501,7 @@ class Switchboard:
                 await asyncio.wait_for(asyncio.shield(waiting.ring_task), 5)
         if previous in ("connected", "held", "done") and not waiting.channel.ended.is_set():
             await waiting.channel.hangup()
+        if waiting.answered:  # a finished call's recording is complete (closed when the caller's leg ends)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiting.channel.conversation_done.wait(), 5)
         await asyncio.to_thread(self._db, acd.finish, waiting.call_id, waiting.outcome)

@@ -114,6 +114,27 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return s.getsockname()[1]
 
 
+def free_ports(count: int, kind: int = socket.SOCK_DGRAM) -> int:
+    """The first of `count` consecutive free local ports (a media node's PJSIP processes)."""
+    import random
+
+    for _ in range(200):
+        base = random.randrange(20000, 60000 - count)
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket(socket.AF_INET, kind)
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
 def make_user(username: str, roles: list[str], password: str = "correct-horse", **kw: str) -> None:
     with session_scope() as session:
         create_user(session, username, password, roles, **kw)

@@ -1,9 +1,30 @@
-"""The IVR's SIP line (PJSIP via pjsua2 in a child process): `SipServer`, `start_sip`."""
+"""The IVR's SIP line (PJSIP via pjsua2 in child processes): `SipServer`, `start_sip`.
+
+Imports are lazy (PEP 562): the PJSIP child processes import selfservice.sip.endpoint, and with it this
+package, and must stay small (~30 MB each, see server.py)."""
 
 from __future__ import annotations
 
-from selfservice.sip.channel import SipChannel
-from selfservice.sip.server import SipLineError, SipServer, caller_number
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from selfservice.sip.channel import SipChannel
+    from selfservice.sip.server import SipLineError, SipServer, caller_number
+
+_LAZY = {
+    "SipChannel": "selfservice.sip.channel",
+    "SipLineError": "selfservice.sip.server",
+    "SipServer": "selfservice.sip.server",
+    "caller_number": "selfservice.sip.server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(name)
 
 
 async def start_sip(host: str | None = None, port: int | None = None) -> SipServer:
@@ -12,6 +33,7 @@ async def start_sip(host: str | None = None, port: int | None = None) -> SipServ
     from hotline.config import get_settings
     from selfservice.engine import Dialog
     from selfservice.menu import load_menu
+    from selfservice.sip.server import SipServer, processes_for
     from selfservice.switchboard import Switchboard
 
     settings = get_settings()
@@ -26,7 +48,8 @@ async def start_sip(host: str | None = None, port: int | None = None) -> SipServ
         port or settings.sip_port,
         settings.recordings_dir,
         dialog,
-        max_calls=settings.sip_max_calls,
+        # behind Kamailio a pool spreads the callers (4 call legs per PJSIP process); alone, one process
+        processes=processes_for(settings.sip_max_calls) if settings.kamailio_enabled else 1,
         rtp_port=settings.sip_rtp_port,
     )
     try:

@@ -56,10 +56,11 @@ class SipChannel(LiveChannel):
     name = "sip"
     sample_rate = 8000
 
-    def __init__(self, call: int, caller_number: str, send: Callable[[dict], None]) -> None:
+    def __init__(self, call: int, caller_number: str, send: Callable[[dict], None], process: int = 0) -> None:
         super().__init__(caller_number)
         self.call = call
-        self.send = send
+        self.send = send  # to the PJSIP process holding the call
+        self.process = process
         self.recording: GrowingRecording | None = None
         self.media_ready = asyncio.Event()
         self.conversation: Path | None = None  # the finished recording of the caller's talk with agents

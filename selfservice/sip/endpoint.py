@@ -27,19 +27,23 @@ connected party into one WAV (8 kHz, 16-bit) owned by the caller's call and clos
 from __future__ import annotations
 
 import contextlib
+import json
+import sys
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+CALL_SLOTS = 4  # PJSUA_MAX_CALLS of the pjsua2-python 2.15.1 build: call legs one process can hold
 
-@dataclass
+
+@dataclass(frozen=True)
 class EndpointConfig:
     host: str
     port: int
     recordings_dir: str
     log_level: int = 0
-    max_calls: int = 256
+    max_inbound: int = CALL_SLOTS  # callers this process answers; the other slots are for their agents
     rtp_port: int = 20000
 
 
@@ -53,8 +57,8 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
     cfg.uaConfig.threadCnt = 0
     cfg.uaConfig.mainThreadOnly = True
     cfg.uaConfig.userAgent = "hotline-12345-ivr"
-    cfg.uaConfig.maxCalls = config.max_calls
-    cfg.medConfig.maxMediaPorts = config.max_calls * 3 + 16  # each call: its port, a player, a recorder
+    cfg.uaConfig.maxCalls = CALL_SLOTS
+    cfg.medConfig.maxMediaPorts = CALL_SLOTS * 4 + 8  # each call: its port, a player, recorders
     cfg.logConfig.level = config.log_level
     cfg.logConfig.consoleLevel = config.log_level
     cfg.medConfig.clockRate = 8000
@@ -192,16 +196,21 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
     class IvrAccount(pj.Account):  # type: ignore[misc]
         def onIncomingCall(self, prm: Any) -> None:  # noqa: N802
             call = IvrCall(self, prm.callId)
+            answer = pj.CallOpParam()
+            inbound = sum(1 for c in calls.values() if not c.outbound and not c.ended)
+            if inbound >= config.max_inbound:  # full: Kamailio tries the next process
+                answer.statusCode = 486
+                call.hangup(answer)
+                return
             calls[prm.callId] = call
             send({"ev": "incoming", "call": prm.callId, "from": call.getInfo().remoteUri})
-            answer = pj.CallOpParam()
             answer.statusCode = 200
             call.answer(answer)
 
     account_cfg = pj.AccountConfig()
     account_cfg.idUri = f"sip:ivr@{config.host}:{config.port}"
     account_cfg.mediaConfig.transportConfig.port = config.rtp_port
-    account_cfg.mediaConfig.transportConfig.portRange = config.max_calls * 4
+    account_cfg.mediaConfig.transportConfig.portRange = CALL_SLOTS * 4
     account_cfg.mediaConfig.transportConfig.boundAddress = config.host
     account = IvrAccount()
     account.create(account_cfg)
@@ -295,3 +304,12 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
         account_ref.clear()
         del account
         ep.libDestroy()
+
+
+def main() -> None:
+    """`python -m selfservice.sip.endpoint FD CONFIG_JSON`: serve on the socket FD (from the parent)."""
+    run_endpoint(Connection(int(sys.argv[1])), EndpointConfig(**json.loads(sys.argv[2])))
+
+
+if __name__ == "__main__":
+    main()

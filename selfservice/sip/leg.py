@@ -12,10 +12,11 @@ class SipLeg:
     """`await wait_answer(timeout)` while it rings; `ended` is set when it is over (`code` says how:
     200 after a conversation, 486 busy, 480/404 not registered, 487 cancelled, 408 no answer ...)."""
 
-    def __init__(self, key: str, uri: str, send: Callable[[dict], None]) -> None:
+    def __init__(self, key: str, uri: str, send: Callable[[dict], None], process: int = 0) -> None:
         self.key = key
         self.uri = uri
         self.send = send
+        self.process = process  # the PJSIP process holding the leg
         self.ringing = asyncio.Event()
         self.answered = asyncio.Event()
         self.ended = asyncio.Event()

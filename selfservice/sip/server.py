@@ -1,23 +1,40 @@
-"""The IVR's SIP line: starts the PJSIP endpoint process, runs one dialog per incoming call, and
-restarts the endpoint if it dies (calls in progress end as hung up; nothing else is lost)."""
+"""The media node's SIP side: a pool of PJSIP endpoint processes, one dialog per incoming call, and the
+outbound legs (agents' phones, departments) the switchboard places.
+
+Why a pool: the PJSIP build we can install (pjsua2-python 2.15.1) is compiled with PJSUA_MAX_CALLS = 4,
+so one process holds at most 4 call legs. Each process (`MediaProcess`, ~30 MB) therefore takes at most
+`INBOUND_PER_PROCESS` callers and keeps the other slots for the legs that caller needs (the agent, a
+third party); Kamailio's dispatcher spreads callers over the processes and tries the next one when a
+process is full (486). Process i listens on `port + i`. Without Kamailio in front only process 0 is
+reachable (callers dial it directly), as before.
+
+A process that dies is started again; its calls end as hung up, nothing else is lost.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-import multiprocessing
+import math
 import re
+import socket
+import subprocess
+import sys
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from selfservice.kamailio import die_with_parent
 from selfservice.sip.channel import SipChannel
-from selfservice.sip.endpoint import EndpointConfig, run_endpoint
+from selfservice.sip.endpoint import CALL_SLOTS, EndpointConfig
 from selfservice.sip.leg import SipLeg
 
 log = logging.getLogger("hotline.sip")
 NUMBER = re.compile(r"sip:([^@;>]+)@")
+INBOUND_PER_PROCESS = 2  # callers per PJSIP process; its other slots are for their agents and third parties
 
 
 def caller_number(uri: str) -> str:
@@ -26,13 +43,90 @@ def caller_number(uri: str) -> str:
     return match.group(1) if match else ""
 
 
+def processes_for(max_calls: int) -> int:
+    """PJSIP processes needed for `max_calls` concurrent callers."""
+    return max(1, math.ceil(max_calls / INBOUND_PER_PROCESS))
+
+
 class SipLineError(RuntimeError):
     """The SIP line could not be opened (the message says where and why)."""
 
 
+class MediaProcess:
+    """One PJSIP endpoint process and the socket to it. Started as `python -m selfservice.sip.endpoint`
+    (not multiprocessing's spawn, which would import the parent's whole application in every child)."""
+
+    def __init__(self, index: int, config: EndpointConfig, on_event: Callable[[int, dict], None]) -> None:
+        self.index = index
+        self.config = config
+        self.on_event = on_event
+        self.process: subprocess.Popen[bytes] | None = None
+        self.conn: Connection | None = None
+        self.ready = asyncio.Event()
+        self.failure: str | None = None
+        self.on_death: Callable[[MediaProcess], None] = lambda _: None
+
+    @property
+    def where(self) -> str:
+        return f"{self.config.host}:{self.config.port}"
+
+    def spawn(self) -> None:
+        parent, child = socket.socketpair()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "selfservice.sip.endpoint", str(child.fileno()), json.dumps(asdict(self.config))],
+            pass_fds=(child.fileno(),),
+            stdout=subprocess.DEVNULL,  # PJSIP prints a line at start-up; its log goes to stderr
+            preexec_fn=die_with_parent,
+        )
+        child.close()
+        self.conn = Connection(parent.detach())
+        self.ready.clear()
+        asyncio.get_running_loop().add_reader(self.conn.fileno(), self._on_readable)
+
+    def send(self, message: dict) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.send(message)
+            except OSError:
+                log.warning("SIP process %d gone; dropped %s", self.index, message.get("cmd"))
+
+    def _on_readable(self) -> None:
+        assert self.conn is not None
+        try:
+            while self.conn.poll():
+                event = self.conn.recv()
+                if event.get("ev") == "ready":
+                    self.ready.set()
+                elif event.get("ev") == "failed":
+                    self.failure = str(event.get("detail", ""))
+                    self.ready.set()
+                else:
+                    self.on_event(self.index, event)
+        except (EOFError, OSError):
+            self.close()
+            self.on_death(self)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            asyncio.get_running_loop().remove_reader(self.conn.fileno())
+            self.conn.close()
+            self.conn = None
+
+    async def stop(self) -> None:
+        self.send({"cmd": "shutdown"})
+        if self.process is not None:
+            try:
+                await asyncio.to_thread(self.process.wait, 10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                await asyncio.to_thread(self.process.wait)
+        self.close()
+
+
 class SipServer:
     """`await start()` in the running event loop; `await stop()` hangs up and shuts PJSIP down.
-    `dialog_factory(channel)` returns the coroutine that runs one call (a `Dialog(...).run()`)."""
+    `dialog_factory(channel)` returns the coroutine that runs one call (a `Dialog(...).run()`).
+    `processes`: PJSIP processes on ports port .. port+processes-1 (see the module's docstring)."""
 
     def __init__(
         self,
@@ -41,88 +135,104 @@ class SipServer:
         recordings_dir: Path,
         dialog_factory: Callable[[SipChannel], object],
         *,
-        max_calls: int = 256,
+        processes: int = 1,
         rtp_port: int = 20000,
     ) -> None:
-        self.config = EndpointConfig(
+        base = EndpointConfig(
             host=host,
             port=port,
             recordings_dir=str(recordings_dir / "sip"),
-            max_calls=max_calls,
+            max_inbound=INBOUND_PER_PROCESS if processes > 1 else CALL_SLOTS,
             rtp_port=rtp_port,
         )
+        self.config = base
+        self.pool = [
+            MediaProcess(i, replace(base, port=port + i, rtp_port=rtp_port + i * CALL_SLOTS * 4), self._handle)
+            for i in range(max(1, processes))
+        ]
+        for member in self.pool:
+            member.on_death = self._process_died
         self.dialog_factory = dialog_factory
-        self.channels: dict[int, SipChannel] = {}
+        self.channels: dict[tuple[int, int], SipChannel] = {}
         self.legs: dict[str, SipLeg] = {}
         self._leg_serial = 0
         self.tasks: set[asyncio.Task] = set()
-        self.process: multiprocessing.process.BaseProcess | None = None
-        self.conn: Connection | None = None
-        self.ready = asyncio.Event()
-        self.failure: str | None = None  # why the endpoint could not open the line
         self.stopping = False
         self.restarts = 0
         self.finished: deque[SipChannel] = deque(maxlen=100)  # the latest calls, for inspection
         self.on_stop: list[Callable[[], Awaitable[None]]] = []  # e.g. the switchboard's loop
 
+    @property
+    def ports(self) -> list[int]:
+        return [member.config.port for member in self.pool]
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        """The first PJSIP process (the one callers reach without Kamailio)."""
+        return self.pool[0].process
+
     async def start(self) -> None:
-        """Start the endpoint; raises SipLineError when the line cannot be opened."""
-        self._spawn()
-        where = f"{self.config.host}:{self.config.port}"
-        try:
-            await asyncio.wait_for(self.ready.wait(), timeout=20)
-        except TimeoutError:
-            raise SipLineError(f"SIP 线路 {where} 20 秒内未能启动") from None
-        if self.failure is not None:
-            raise SipLineError(f"SIP 线路 {where} 无法打开（端口被占用或地址不属于本机）：{self.failure}")
-        log.info("SIP line listening on %s", where)
-
-    def _spawn(self) -> None:
-        if self.stopping:  # a restart scheduled just before stop()
-            return
-        ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe()
-        self.process = ctx.Process(
-            target=run_endpoint, args=(child, self.config), daemon=True, name="hotline-sip"
-        )
-        self.process.start()
-        child.close()
-        self.conn = parent
-        self.ready.clear()
-        asyncio.get_running_loop().add_reader(parent.fileno(), self._on_readable)
-
-    def send(self, message: dict) -> None:
-        if self.conn is not None:
+        """Start every PJSIP process; raises SipLineError when a port cannot be opened."""
+        for member in self.pool:
+            member.spawn()
+        for member in self.pool:
             try:
-                self.conn.send(message)
-            except OSError:
-                log.warning("SIP endpoint gone; dropped %s", message.get("cmd"))
+                await asyncio.wait_for(member.ready.wait(), timeout=30)
+            except TimeoutError:
+                raise SipLineError(f"SIP 线路 {member.where} 30 秒内未能启动") from None
+            if member.failure is not None:
+                self.stopping = True  # the same port would fail again: no restart
+                raise SipLineError(
+                    f"SIP 线路 {member.where} 无法打开（端口被占用或地址不属于本机）：{member.failure}"
+                )
+        log.info("SIP line listening on %s (%d PJSIP processes)", self.pool[0].where, len(self.pool))
 
-    def _on_readable(self) -> None:
-        assert self.conn is not None
-        try:
-            while self.conn.poll():
-                self._handle(self.conn.recv())
-        except (EOFError, OSError):
-            self._endpoint_died()
+    def _process_died(self, member: MediaProcess) -> None:
+        for key in [k for k in self.channels if k[0] == member.index]:
+            self.channels.pop(key).on_hangup()
+        for key in [k for k, leg in self.legs.items() if leg.process == member.index]:
+            self.legs.pop(key).on_event("ended", {"code": 503})
+        if not self.stopping:
+            self.restarts += 1
+            log.error("SIP process %d died; restarting in 1 s (%d)", member.index, self.restarts)
+            asyncio.get_running_loop().call_later(1.0, self._respawn, member)
 
-    def dial(self, uri: str, headers: dict[str, str] | None = None) -> SipLeg:
-        """Place an outbound call (through Kamailio to a registered phone, or to any SIP URI)."""
+    def _respawn(self, member: MediaProcess) -> None:
+        if not self.stopping:
+            member.spawn()
+
+    def least_busy(self) -> int:
+        """The PJSIP process holding the fewest call legs (for calls that start here: call-backs)."""
+        load = [0] * len(self.pool)
+        for process, _call in self.channels:
+            load[process] += 1
+        for leg in self.legs.values():
+            load[leg.process] += 1
+        return min(range(len(self.pool)), key=lambda i: (load[i], i))
+
+    def send(self, message: dict, process: int = 0) -> None:
+        self.pool[process].send(message)
+
+    def dial(self, uri: str, headers: dict[str, str] | None = None, *, process: int = 0) -> SipLeg:
+        """Place an outbound call from one PJSIP process (the caller's, so the two can be bridged)."""
         self._leg_serial += 1
-        leg = SipLeg(f"leg-{self._leg_serial}", uri, self.send)
+        member = self.pool[process]
+        leg = SipLeg(f"leg-{self._leg_serial}", uri, member.send, process=process)
         self.legs[leg.key] = leg
-        self.send({"cmd": "dial", "call": leg.key, "uri": uri, "headers": headers or {}})
+        member.send({"cmd": "dial", "call": leg.key, "uri": uri, "headers": headers or {}})
         return leg
 
-    def connect(self, parties: list[int | str], record: tuple[int, str] | None = None) -> None:
-        """Let the parties (inbound call ids, leg keys) hear each other; `record` = (the caller's call,
-        path): the whole conversation goes into one WAV owned by that call."""
+    def connect(
+        self, parties: list[int | str], record: tuple[int | str, str] | None = None, *, process: int = 0
+    ) -> None:
+        """Let the parties (inbound call ids, leg keys of one process) hear each other; `record` =
+        (the owning call, path): the whole conversation goes into one WAV owned by that call."""
         message: dict = {"cmd": "connect", "calls": parties}
         if record is not None:
             message["record"] = {"owner": record[0], "path": record[1]}
-        self.send(message)
+        self.pool[process].send(message)
 
-    def _handle(self, event: dict) -> None:
+    def _handle(self, process: int, event: dict) -> None:
         kind, call = event.get("ev"), event.get("call")
         if isinstance(call, str):  # an outbound leg
             leg = self.legs.get(call)
@@ -133,20 +243,16 @@ class SipServer:
                 elif kind == "error":
                     log.warning("SIP leg %s (%s): %s", call, leg.uri, event.get("detail"))
             return
-        channel = self.channels.get(call) if call is not None else None
-        if kind == "ready":
-            self.ready.set()
-        elif kind == "failed":
-            self.failure = str(event.get("detail", ""))
-            self.stopping = True  # the same port would fail again: no restart
-            self.ready.set()  # wakes start(), which reports the failure
-        elif kind == "incoming":
-            channel = SipChannel(call, caller_number(event.get("from", "")), self.send)
-            self.channels[call] = channel
+        key = (process, call) if isinstance(call, int) else None
+        channel = self.channels.get(key) if key is not None else None
+        if kind == "incoming" and key is not None:
+            member = self.pool[process]
+            channel = SipChannel(call, caller_number(event.get("from", "")), member.send, process=process)
+            self.channels[key] = channel
             task = asyncio.create_task(self._run_call(channel))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
-        elif channel is None:
+        elif channel is None or key is None:
             return
         elif kind == "media":
             channel.on_media(event["recording"])
@@ -156,7 +262,7 @@ class SipServer:
             channel.on_recorded(event["path"])
         elif kind == "ended":  # sent after the recorder is closed: all the caller said is on disk
             channel.on_hangup()
-            self.channels.pop(call, None)
+            self.channels.pop(key, None)
         elif kind == "error":
             log.warning("SIP call %s: %s", call, event.get("detail"))
 
@@ -170,35 +276,10 @@ class SipServer:
                 await channel.hangup()
             self.finished.append(channel)
 
-    def _endpoint_died(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self.conn is not None:
-            loop.remove_reader(self.conn.fileno())
-            self.conn.close()
-            self.conn = None
-        for channel in self.channels.values():
-            channel.on_hangup()
-        self.channels.clear()
-        for leg in self.legs.values():
-            leg.on_event("ended", {"code": 503})
-        self.legs.clear()
-        if not self.stopping:
-            self.restarts += 1
-            log.error("SIP endpoint process died; restarting in 1 s (%d)", self.restarts)
-            loop.call_later(1.0, self._spawn)
-
     async def stop(self) -> None:
         self.stopping = True
         for stop in self.on_stop:
             await stop()
         for task in list(self.tasks):
             task.cancel()
-        self.send({"cmd": "shutdown"})
-        if self.process is not None:
-            await asyncio.to_thread(self.process.join, 10)
-            if self.process.is_alive():
-                self.process.kill()
-        if self.conn is not None:
-            asyncio.get_running_loop().remove_reader(self.conn.fileno())
-            self.conn.close()
-            self.conn = None
+        await asyncio.gather(*(member.stop() for member in self.pool))

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from hotline.config import BUNDLED_DATA
-from tests.conftest import free_port
+from tests.conftest import free_port, free_ports
 
 SMALL_KB = Path(__file__).parents[1] / "selfservice" / "data" / "kb.jsonl"
 
@@ -75,10 +75,11 @@ def wait_until_up(url: str, proc: subprocess.Popen, seconds: float = 90.0) -> No
 
 
 def test_first_start_imports_the_bundled_kb_and_serves_search(tmp_path: Path) -> None:
-    port, sip_port = free_port(), free_port(socket.SOCK_DGRAM)
+    port, sip_port = free_port(), free_ports(2)
     env = {
         "HOTLINE_SIP_PORT": str(sip_port),
         "HOTLINE_KAMAILIO_PORT": str(free_port(socket.SOCK_DGRAM)),
+        "HOTLINE_SIP_MAX_CALLS": "4",
         **os.environ,
         "HOTLINE_HOME": str(tmp_path / "home"),
         "HOTLINE_DATA_DIR": str(small_data_dir(tmp_path)),
@@ -141,7 +142,7 @@ def sip_owner(home: Path) -> int:
 @pytest.fixture
 def two_workers(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, str, int, Path]]:
     """`hotline serve --workers 2` with the SIP line on; yields (process, url, sip port, log file)."""
-    port, sip_port = free_port(), free_port(socket.SOCK_DGRAM)
+    port, sip_port = free_port(), free_ports(2)
     home = tmp_path / "home"
     env = {
         **os.environ,
@@ -149,6 +150,7 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, str, int, Pa
         "HOTLINE_DATA_DIR": str(small_data_dir(tmp_path)),
         "HOTLINE_SIP_PORT": str(sip_port),
         "HOTLINE_KAMAILIO_PORT": str(free_port(socket.SOCK_DGRAM)),
+        "HOTLINE_SIP_MAX_CALLS": "4",
     }
     env.pop("HOTLINE_DATABASE_URL", None)
     hotline = shutil.which("hotline")
@@ -244,8 +246,9 @@ def test_a_worker_that_cannot_start_stops_serve(tmp_path: Path) -> None:
         **os.environ,
         "HOTLINE_HOME": str(tmp_path / "home"),
         "HOTLINE_DATA_DIR": str(data),
-        "HOTLINE_SIP_PORT": str(free_port(socket.SOCK_DGRAM)),
+        "HOTLINE_SIP_PORT": str(free_ports(2)),
         "HOTLINE_KAMAILIO_PORT": str(free_port(socket.SOCK_DGRAM)),
+        "HOTLINE_SIP_MAX_CALLS": "4",
     }
     env.pop("HOTLINE_DATABASE_URL", None)
     hotline = shutil.which("hotline")

@@ -5,8 +5,10 @@ and sends DTMF (menu's `sndcode`)."""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import wave
 from pathlib import Path
@@ -40,15 +42,22 @@ class Baresip:
     """One baresip process as the caller `number`."""
 
     def __init__(
-        self, workdir: Path, voice_wav: Path, number: str = "13800138000", registrar: str | None = None
+        self,
+        workdir: Path,
+        voice_wav: Path,
+        number: str = "13800138000",
+        registrar: str | None = None,
+        auto_answer: bool = False,
     ) -> None:
-        """`registrar` ("host:port"): register `number` there (an agent's phone behind Kamailio)."""
+        """`registrar` ("host:port"): register `number` there (an agent's phone behind Kamailio);
+        `auto_answer`: pick up incoming calls at once (the benchmark's agents)."""
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.ctrl_port = free_port()
         self.sip_port = free_port(socket.SOCK_DGRAM)
-        self.dumps = self.dir / "heard"
-        self.dumps.mkdir(exist_ok=True)
+        # a short path: baresip 1.0 builds the dump file name in a 128-byte buffer, and a long one is
+        # cut off so that what the phone sent and what it heard land in one file
+        self.dumps = Path(tempfile.mkdtemp(prefix="bs-"))
         (self.dir / "config").write_text(
             "\n".join(
                 [
@@ -75,7 +84,8 @@ class Baresip:
             )
         )
         account = f"<sip:{number}@{registrar}>;regint=60" if registrar else f"<sip:{number}@127.0.0.1>;regint=0"
-        (self.dir / "accounts").write_text(f"{account};audio_codecs=PCMU,PCMA\n")
+        answer = ";answermode=auto" if auto_answer else ""
+        (self.dir / "accounts").write_text(f"{account}{answer};audio_codecs=PCMU,PCMA\n")
         self.log = open(self.dir / "baresip.log", "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [BARESIP, "-f", str(self.dir)], stdout=self.log, stderr=subprocess.STDOUT
@@ -164,3 +174,7 @@ class Baresip:
             self.proc.kill()
         self.sock.close()
         self.log.close()
+        heard = self.dir / "heard"  # what the phone heard, kept beside its log for a look after a failure
+        if not heard.exists():
+            shutil.copytree(self.dumps, heard)
+        shutil.rmtree(self.dumps, ignore_errors=True)

@@ -27,12 +27,13 @@ def use_call_centre_settings(monkeypatch) -> None:  # type: ignore[no-untyped-de
     """Kamailio and the media node on free ports; short ring and after-call times for tests."""
     import socket
 
-    from tests.conftest import free_port
+    from tests.conftest import free_port, free_ports
 
     monkeypatch.setenv("HOTLINE_KAMAILIO_ENABLED", "1")
     monkeypatch.setenv("HOTLINE_KAMAILIO_PORT", str(free_port(socket.SOCK_DGRAM)))
-    monkeypatch.setenv("HOTLINE_SIP_PORT", str(free_port(socket.SOCK_DGRAM)))
-    monkeypatch.setenv("HOTLINE_SIP_RTP_PORT", str(30000 + free_port() % 20000))
+    monkeypatch.setenv("HOTLINE_SIP_PORT", str(free_ports(3)))
+    monkeypatch.setenv("HOTLINE_SIP_RTP_PORT", str(free_ports(3 * 16)))
+    monkeypatch.setenv("HOTLINE_SIP_MAX_CALLS", "6")  # 3 PJSIP processes
     monkeypatch.setenv("HOTLINE_ACD_RING_SECONDS", "4")
     monkeypatch.setenv("HOTLINE_ACD_WRAP_UP_SECONDS", "1")
     get_settings.cache_clear()
