@@ -67,7 +67,7 @@ def clear(session: Session, key: str) -> None:
     session.flush()
 
 
-PRUNE_ONE_IN = 50  # hits that also drop expired counters of every key
+PRUNE_ONE_IN = 50  # one in this many hit_all calls also drops expired counters of every key
 
 
 def _insert(session: Session):  # type: ignore[no-untyped-def]
@@ -98,10 +98,7 @@ def hit(session: Session, key: str, window: timedelta, *, now: datetime | None =
         )
         .returning(RateCounter.count)
     )
-    count = int(session.execute(stmt).scalar_one())
-    if random.randrange(PRUNE_ONE_IN) == 0:
-        prune(session, now=now)
-    return count
+    return int(session.execute(stmt).scalar_one())
 
 
 def hit_all(
@@ -110,6 +107,8 @@ def hit_all(
     """Count one attempt under every key (in key order: concurrent callers lock rows in the same
     order) and return the keys whose count went past their limit (empty when all are within)."""
     over = [key for key in sorted(limits) if hit(session, key, window, now=now) > limits[key]]
+    if random.randrange(PRUNE_ONE_IN) == 0:  # last: no lock is taken after it (no deadlock)
+        prune(session, now=now)
     session.flush()
     return over
 
@@ -137,7 +136,7 @@ def count(session: Session, key: str, window: timedelta, *, now: datetime | None
 
 def prune(session: Session, *, now: datetime | None = None) -> None:
     """Drop counters whose window began more than RETENTION ago (no limit counts that far back).
-    Rows another transaction holds are left for next time (no waiting, no deadlock)."""
+    Rows another transaction holds are left for next time (never waits for a lock)."""
     cutoff = (now or utcnow()) - RETENTION
     old = select(RateCounter.key).where(RateCounter.window_start < cutoff).limit(500)
     if session.get_bind().dialect.name == "postgresql":
