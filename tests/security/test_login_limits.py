@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from hotline import users
 from hotline.config import get_settings
@@ -133,3 +134,13 @@ def test_no_free_password_check_slot_is_busy_not_counted(
     for _ in range(users.LOGIN_MAX_PER_ADDRESS_AND_USER - 1):
         users.login("alice", "wrong", address="192.0.2.1")
     assert outcome(users.login("alice", "correct-horse", address="192.0.2.1")) == "ok"  # busy took nothing
+
+
+def test_40_parallel_wrong_logins_over_http(client: TestClient, verifier: CountingVerifier) -> None:
+    make_user("alice", ["agent"])
+    token = client.get("/api/session").json()["csrf_token"]
+    form = {"username": "alice", "password": "wrong", "csrf_token": token}
+    codes = in_parallel(40, lambda i: str(client.post("/login", data=form).status_code))
+    limit = users.LOGIN_MAX_PER_ADDRESS_AND_USER
+    assert sorted(codes) == ["401"] * limit + ["429"] * (40 - limit)
+    assert verifier.calls == limit
