@@ -167,5 +167,54 @@ def user_add(
     typer.echo(f"user {username} created")
 
 
+def _change_user(username: str, change) -> None:  # type: ignore[no-untyped-def]
+    """Apply `change(session, user)` to an existing account (operators act as "cli" in the audit)."""
+    from sqlalchemy import select
+
+    from hotline.models import User
+    from hotline.users import UserError
+
+    bootstrap.init()
+    try:
+        with session_scope() as session:
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise UserError(f"no user {username!r}")
+            change(session, user)
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@user_app.command("passwd")
+def user_passwd(
+    username: str,
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+) -> None:
+    """Set a new password; the account's sessions end."""
+    from hotline.users import set_password
+
+    _change_user(username, lambda session, user: set_password(session, user, password, actor="cli"))
+    typer.echo(f"password of {username} changed; its sessions have ended")
+
+
+@user_app.command("disable")
+def user_disable(username: str) -> None:
+    """Disable an account; its sessions end at once."""
+    from hotline.users import set_active
+
+    _change_user(username, lambda session, user: set_active(session, user, False, actor="cli"))
+    typer.echo(f"user {username} disabled; its sessions have ended")
+
+
+@user_app.command("enable")
+def user_enable(username: str) -> None:
+    """Enable a disabled account again."""
+    from hotline.users import set_active
+
+    _change_user(username, lambda session, user: set_active(session, user, True, actor="cli"))
+    typer.echo(f"user {username} enabled")
+
+
 if __name__ == "__main__":
     app()

@@ -167,3 +167,24 @@ def test_forwarded_for_is_ignored_unless_from_a_trusted_proxy(
     with TestClient(create_app(), client=("127.0.0.1", 1234)) as proxied:
         assert wrong_logins(proxied, "198.51.100.1, 127.0.0.2", limit + 1)[-1] == 429
         assert wrong_logins(proxied, "198.51.100.2", 1) == [401]  # another client behind the proxy
+
+
+def test_the_cli_changes_a_password_and_disables_an_account(client: TestClient) -> None:
+    from typer.testing import CliRunner
+
+    from hotline.cli import app
+
+    runner = CliRunner()
+    saved = logged_in(client)
+    result = runner.invoke(app, ["user", "passwd", "sup", "--password", "brand-new-horse"])
+    assert result.exit_code == 0, result.output
+    assert not opens(client, saved)
+    client.cookies.clear()
+    login(client, "sup", "brand-new-horse")
+    saved = client.cookies["hotline_session"]
+    assert runner.invoke(app, ["user", "disable", "sup"]).exit_code == 0
+    assert not opens(client, saved)
+    assert runner.invoke(app, ["user", "enable", "sup"]).exit_code == 0
+    client.cookies.clear()
+    login(client, "sup", "brand-new-horse")
+    assert runner.invoke(app, ["user", "disable", "nobody"]).exit_code == 2
