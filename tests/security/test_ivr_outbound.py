@@ -11,22 +11,31 @@ from sqlalchemy import select
 
 import casework
 from hotline.db import session_scope
+from hotline.models import AuditEntry
 from selfservice.engine import Dialog
 from selfservice.menu import load_menu
 from selfservice.simulator import SimulatedChannel, parse_script
-from tests.selfservice.conftest import DATA, ivr_env, prompt_cache  # noqa: F401 - fixtures
+from tests.selfservice.conftest import DATA, SPEECH, ivr_env, prompt_cache  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.usefixtures("ivr_env")
 
 OPEN_FIRST_DOCUMENT = "press 1\npress 1\n"
+MESSAGE = SPEECH / "wenet_BAC009S0724W0121.wav"  # a real recording (a voicemail)
 
 
 def call(script: str, *, caller: str = "", browser: bool = False) -> list[str]:
     channel = SimulatedChannel(parse_script(script, DATA), caller)
-    if browser:
+    dialog = Dialog(channel, load_menu())
+    if browser:  # what web/routes/voice.py does
         channel.name = "browser"
-        channel.client_key = "web:203.0.113.9"  # what web/routes/voice.py sets
-    asyncio.run(Dialog(channel, load_menu()).run())
+        channel.client_key = "web:203.0.113.9"
+        origin = casework.Origin.call(
+            channel="browser", call_id=dialog.call_id, client_key=channel.client_key
+        )
+        with casework.acting_as(origin):
+            asyncio.run(dialog.run())
+    else:
+        asyncio.run(dialog.run())
     return [line[5:] for line in channel.log.lines if line.startswith("IVR: ")]
 
 
@@ -58,3 +67,14 @@ def test_one_fax_a_call_and_only_to_domestic_numbers() -> None:
     assert prompts.count("传真已安排发送，请注意查收。") == 1
     assert "传真发送次数已达上限，请稍后再试或联系人工服务。" in prompts
     assert [m.to for m in outbox()] == ["02087654321"]
+
+
+def test_a_browser_voicemail_with_a_typed_number_gets_its_case_but_no_sms() -> None:
+    """The registration SMS (case number and password) would go to a number nobody verified."""
+    prompts = call(f"press 4\npress 13912345678#\nsay {MESSAGE}\npress #\nhangup", browser=True)
+    assert any(p.startswith("您的留言已记录") for p in prompts)  # the case number and password are said
+    with session_scope() as s:
+        [case] = s.scalars(select(casework.Case)).all()
+        refusals = s.scalars(select(AuditEntry).where(AuditEntry.action == "outbound_refused")).all()
+    assert case.caller_number == "13912345678" and outbox() == []
+    assert [(r.entity, r.comment, r.actor) for r in refusals] == [("sms", "no_number", "web:203.0.113.9")]

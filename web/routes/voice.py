@@ -10,6 +10,7 @@ import logging
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
 
+import casework
 from selfservice.browser_channel import BrowserChannel
 from selfservice.engine import Dialog
 from selfservice.menu import load_menu
@@ -31,7 +32,12 @@ async def voice_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     channel = BrowserChannel(websocket.send_json, websocket.send_bytes)
     channel.client_key = client_key(websocket)  # progress-query limits and send caps: per client address
-    dialog = asyncio.create_task(Dialog(channel, load_menu()).run())
+    call = Dialog(channel, load_menu())
+    # everything the call queues counts as this anonymous caller's: no SMS to a typed number (a voicemail's
+    # contact number included), caps per address (docs/security.md)
+    origin = casework.Origin.call(channel=channel.name, call_id=call.call_id, client_key=channel.client_key)
+    with casework.acting_as(origin):
+        dialog = asyncio.create_task(call.run())  # the task keeps the origin (a copy of this context)
     try:
         while not dialog.done():
             receive = asyncio.create_task(websocket.receive())
