@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from selfservice.channel import read_wav_mono
-from selfservice.live_channel import VoiceOnset
+from selfservice.live_channel import LiveChannel, VoiceOnset
 from selfservice.menu import load_menu
 from tests.selfservice.conftest import SPEECH
 
@@ -58,3 +58,48 @@ def test_the_level_and_the_switch_are_set_in_the_menu_file(tmp_path: Path) -> No
     assert timing.barge_in_level_dbfs == -15.0 and timing.speech_barge_in is False
     pcm = read_wav_mono(QUESTION, RATE).astype("<i2").tobytes()
     assert not feed_in_chunks(VoiceOnset(RATE, 0, level_dbfs=timing.barge_in_level_dbfs), pcm)  # too quiet
+
+
+class QuietLine(LiveChannel):
+    """A live channel whose caller audio is given up front (no media, no prompts)."""
+
+    sample_rate = RATE
+
+    def __init__(self, audio: bytes) -> None:
+        super().__init__("")
+        self.audio = audio
+
+    def audio_position(self) -> int:
+        return len(self.audio)
+
+    def read_audio(self, start: int, end: int) -> bytes:
+        return self.audio[start:end]
+
+    async def start_prompt(self, text: str | None, audio: Path) -> float:
+        return 0.0
+
+    async def stop_prompt(self) -> None: ...
+
+    async def transfer(self, target: str) -> None: ...
+
+    async def hangup(self) -> None: ...
+
+
+def test_a_quiet_caller_on_a_quiet_line_can_talk_over_a_prompt() -> None:
+    rng = np.random.default_rng(5)
+    line = rng.normal(0, 12, RATE * 3)  # about -69 dBFS: a quiet line, heard for three seconds
+    voice = read_wav_mono(QUESTION, RATE).astype(np.float64) * 10 ** (-12 / 20)  # a caller 12 dB quieter
+    pcm = voice.astype("<i2").tobytes()
+    channel = QuietLine(line.astype("<i2").tobytes())
+    level = channel.barge_in_level()
+    assert -50.0 <= level < -45.0  # learnt from the line: well under the menu's -35 dBFS
+    assert feed_in_chunks(VoiceOnset(RATE, 0, level_dbfs=level), pcm)
+    assert not feed_in_chunks(VoiceOnset(RATE, 0, level_dbfs=-35.0), pcm)  # the fixed level missed it
+
+
+def test_on_a_noisy_line_the_menus_level_stands() -> None:
+    rng = np.random.default_rng(6)
+    hiss = rng.normal(0, 400, RATE * 3)  # about -38 dBFS of line noise
+    channel = QuietLine(hiss.astype("<i2").tobytes())
+    assert channel.barge_in_level() == -35.0
+    assert QuietLine(b"").barge_in_level() == -35.0  # nothing heard yet: the menu's level
