@@ -267,9 +267,7 @@ def release_ring(session: Session, seat_id: int) -> None:
     )
 
 
-def answered(
-    session: Session, call_id: str, seat_id: int, recording_path: str, bridge_ms: float | None = None
-) -> QueuedCall | None:
+def answered(session: Session, call_id: str, seat_id: int, recording_path: str) -> QueuedCall | None:
     now = utcnow()
     call = get_call(session, call_id)
     seat = session.get(AgentSeat, seat_id)
@@ -280,8 +278,7 @@ def answered(
         call.wait_seconds = _seconds_since(call.enqueued_at, now)
         call.recording_path = recording_path
     call.status, call.agent_id = "connected", seat_id
-    _leg(call, kind="agent", agent=seat_id, extension=seat.extension, result="接通",
-         bridge_ms=round(bridge_ms, 1) if bridge_ms is not None else None)
+    _leg(call, kind="agent", agent=seat_id, extension=seat.extension, result="接通")
     seat.state, seat.state_since, seat.call_id, seat.reason = "on_call", now, call_id, ""
     session.flush()
     return call

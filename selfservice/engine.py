@@ -39,6 +39,7 @@ from selfservice.understanding import (
     PLAUSIBLE,
     Command,
     answer_coverage,
+    command_phrases,
     menu_vocabulary,
     spot_command,
 )
@@ -142,6 +143,10 @@ def category_listing(session: Session, category: str, limit: int) -> list[tuple[
     return [(doc_id, title) for doc_id, title in session.execute(stmt)]
 
 
+def _is(command: Command | None, action: str) -> bool:
+    return command is not None and command.action == action
+
+
 class Dialog:
     """One call's dialog. `run()` returns the outcome stored in the call record."""
 
@@ -163,6 +168,7 @@ class Dialog:
         self.clock = clock
         self.agents_free = agents_free or (lambda: menu.agents.seats > 0)
         self.menu_words = menu_vocabulary([(i.key, i.action, i.category) for i in menu.menu])
+        self.command_grammar = command_phrases(self.menu_words)
         self.outcome: str | None = None
         self.served = False
         self.case_number: str | None = None
@@ -205,12 +211,15 @@ class Dialog:
         grammar: list[str] | None = None,
         on_timeout: Callable[[], None] | None = None,
         main_menu: bool = False,
+        commands: bool = False,
     ) -> Input:
         """Play a prompt and wait for one of `keys` (or speech); retries, then an agent.
         Key 0 always means an agent, # the main menu, 9 (REPEAT_KEY) the prompt again. Spoken commands
         come first: "人工" is an agent everywhere, a menu item's words are its key in the main menu (and
-        lead there from elsewhere), filler ("喂") is not searched."""
+        lead there from elsewhere), filler ("喂") is not searched. With `commands`, a step that takes keys
+        only also listens for spoken commands (other speech there counts as no input)."""
         timing = self.menu.timing
+        listen = speech_allowed or commands
         tries = 0
         while tries < timing.max_retries:
             if prompt:
@@ -218,10 +227,18 @@ class Dialog:
             got = await self.channel.gather(
                 max_digits=1,
                 timeout=timing.speech_timeout if speech_allowed else timing.digit_timeout,
-                speech_allowed=speech_allowed,
-                grammar=grammar,
+                speech_allowed=listen,
+                grammar=grammar if speech_allowed else self.command_grammar,
             )
             command = self.spoken_command(got)
+            if (
+                got.kind == "speech"
+                and not speech_allowed
+                and (command is None or command.action == "filler")
+            ):
+                got, command = Input("timeout"), None  # only commands count here
+            if _is(command, "repeat") or (main_menu and _is(command, "main")):
+                continue  # the prompt again; not a mistake
             if command is not None and command.action != "filler":
                 if main_menu and command.key is not None and command.key in keys and command.key != "0":
                     return Input("digits", command.key)
@@ -252,7 +269,10 @@ class Dialog:
             return None
         command = spot_command(got.recognition.pinyin, self.menu_words)
         if command is not None:
-            self._step(f"said:{command.action}" + (f":{command.key}" if command.action != "agent" else ""))
+            self._step(
+                f"said:{command.action}"
+                + (f":{command.key}" if command.key and command.action != "agent" else "")
+            )
             self.channel.log.add("IVR", f"[指令：{command.phrase or command.action}]")
         return command
 
@@ -260,6 +280,8 @@ class Dialog:
         """Act on a spoken command: a person, or the main-menu item it names (raises)."""
         if command.action == "agent":
             raise _ToAgent
+        if command.action == "main":
+            raise _ToMain
         if command.key is not None:
             raise _GoTo(command.key)
 
@@ -287,6 +309,8 @@ class Dialog:
             )
             value = got.digits
             command = self.spoken_command(got)
+            if _is(command, "repeat"):
+                continue
             if command is not None and command.action != "filler":
                 self.follow(command)
             if got.kind == "speech" and got.recognition is not None:
@@ -392,7 +416,7 @@ class Dialog:
         listing += self.menu.prompts["category_tail"]
         keys = "".join(str(n) for n in range(1, len(docs) + 1)) + "*"
         while True:
-            got = await self.ask(listing, keys)
+            got = await self.ask(listing, keys, commands=True)
             if got.digits == "*":
                 return
             await self.read_document(docs[int(got.digits) - 1][0])
@@ -421,7 +445,7 @@ class Dialog:
                     await self.say("document_keys")
                     keys_told = True
             replay = False
-            got = await self.ask(None, "123*78#" + REPEAT_KEY, on_timeout=lambda: None)
+            got = await self.ask(None, "123*78#" + REPEAT_KEY, on_timeout=lambda: None, commands=True)
             if got.kind == "timeout":
                 if index + 1 < len(sections):
                     index, replay = index + 1, True
@@ -558,7 +582,7 @@ class Dialog:
                 return
         if not hits or confidence < CONFIDENT:
             self._step("search:none")
-            got = await self.ask(self.menu.prompts["search_none"], "14#")
+            got = await self.ask(self.menu.prompts["search_none"], "14#", commands=True)
             if got.digits == "1" and retries > 0:
                 await self.say("search_ask", speech_barge_in=True)
                 await self.search_spoken(await self._listen(), retries=retries - 1)
@@ -628,7 +652,7 @@ class Dialog:
             )
             return
         self._step("progress:locked")
-        got = await self.ask(self.menu.prompts["progress_locked"], "4#")  # 0: an agent, in ask
+        got = await self.ask(self.menu.prompts["progress_locked"], "4#", commands=True)  # 0: in ask
         if got.digits == "4":
             await self.voicemail()
         raise _ToMain

@@ -220,18 +220,22 @@ class Switchboard:
             raise ValueError("没有配置 Kamailio，无法呼叫分机")
         return f"sip:{target}@{self.front}"
 
-    def _dial(self, waiting: Waiting, target: str) -> SipLeg:
+    def _dial(self, waiting: Waiting, target: str, bridge_to: Path | None = None) -> SipLeg:
+        """A leg from the caller's PJSIP process (legs bridged together share a conference bridge);
+        `bridge_to`: bridge it with the caller, recorded there, the moment it answers."""
         return self.server.dial(
             self.uri_for(target),
             {"X-Hotline-Caller": waiting.channel.caller_number or "unknown", "X-Hotline-Call": waiting.call_id},
-            process=waiting.channel.process,  # the caller's: legs bridged together share a conference bridge
+            process=waiting.channel.process,
+            bridge=(waiting.channel.call, str(bridge_to)) if bridge_to is not None else None,
         )
 
     # -- ringing an agent -------------------------------------------------------------------------
 
     async def _ring(self, waiting: Waiting, seat_id: int, extension: str) -> None:
+        path = self.recordings / datetime.now(UTC).strftime("%Y%m%d") / f"{waiting.call_id}.wav"
         try:
-            leg = self._dial(waiting, extension)
+            leg = self._dial(waiting, extension, bridge_to=path)  # bridged by PJSIP the moment it answers
         except ValueError:
             await asyncio.to_thread(self._db, acd.ring_failed, waiting.call_id, seat_id, 404)
             waiting.state, waiting.ring_task = "waiting", None
@@ -249,13 +253,10 @@ class Switchboard:
             await asyncio.to_thread(self._db, acd.ring_failed, waiting.call_id, seat_id, leg.code)
             waiting.state, waiting.ring_task = "waiting", None
             return
-        path = self.recordings / datetime.now(UTC).strftime("%Y%m%d") / f"{waiting.call_id}.wav"
         waiting.agent_leg, waiting.agent_seat = leg, seat_id
-        self._stop_music(waiting)
-        self.server.connect(waiting.parties(), record=(waiting.channel.call, str(path)), process=waiting.channel.process)
-        bridge_ms = (time.monotonic() - (leg.answered_at or time.monotonic())) * 1000  # answer -> audio path
+        waiting.music_on = False  # the bridge stopped it
         waiting.state, waiting.answered, waiting.ring_task = "connected", True, None
-        await asyncio.to_thread(self._db, acd.answered, waiting.call_id, seat_id, str(path), bridge_ms)
+        await asyncio.to_thread(self._db, acd.answered, waiting.call_id, seat_id, str(path))
         self._spawn(self._watch_agent(waiting, leg, seat_id))
 
     async def _watch_agent(self, waiting: Waiting, leg: SipLeg, seat_id: int) -> None:

@@ -19,6 +19,10 @@ from functools import lru_cache
 from pypinyin import Style, lazy_pinyin
 
 AGENT_WORDS = ["人工", "转人工", "人工服务", "人工客服", "找人工", "接人工", "转接人工", "人工坐席", "接线员"]
+NAVIGATION_WORDS: dict[str, list[str]] = {  # the same at every step: the main menu, the prompt again
+    "main": ["主菜单", "返回主菜单", "回到主菜单"],
+    "repeat": ["重听", "再说一遍", "再听一遍", "没听清"],
+}
 ACTION_WORDS: dict[str, list[str]] = {  # menu actions and the words that name them
     "progress": ["查询进度", "办理进度", "查询办理进度", "进度查询", "查进度", "工单查询", "查询工单"],
     "voicemail": ["留言", "我要留言", "语音留言"],
@@ -105,7 +109,8 @@ _INITIALS = sorted(
 
 @dataclass(frozen=True)
 class Command:
-    """A spoken command: `action` is "agent", "filler" or a menu action; `key` the menu key it selects."""
+    """A spoken command: `action` is "agent", "main", "repeat", "filler" or a menu action; `key` the menu
+    key it selects."""
 
     action: str
     key: str | None = None
@@ -176,6 +181,8 @@ def spot_command(pinyin: list[str], menu_words: dict[str, tuple[str, str | None]
     if all(s in FILLER_SYLLABLES or s in POLITE_SYLLABLES for s in syllables):
         return Command("filler")
     vocabulary = {phrase: ("agent", "0") for phrase in AGENT_WORDS} | menu_words
+    for action, phrases in NAVIGATION_WORDS.items():
+        vocabulary |= {phrase: (action, None) for phrase in phrases}
     found: list[tuple[int, float, int, str]] = []
     for phrase in vocabulary:
         match = _best_match(syllables, phrase)
@@ -190,6 +197,12 @@ def spot_command(pinyin: list[str], menu_words: dict[str, tuple[str, str | None]
     _, _, _, phrase = min(found)
     action, key = vocabulary[phrase]
     return Command(action, key, phrase)
+
+
+def command_phrases(menu_words: dict[str, tuple[str, str | None]]) -> list[str]:
+    """Every command phrase: the grammar for steps that listen for commands only."""
+    navigation = [phrase for phrases in NAVIGATION_WORDS.values() for phrase in phrases]
+    return [*AGENT_WORDS, *navigation, *menu_words, *FILLER_WORDS]
 
 
 def menu_vocabulary(items: list[tuple[str, str, str | None]]) -> dict[str, tuple[str, str | None]]:

@@ -14,7 +14,8 @@ with small dicts:
                      {"ev": "recorded", "call": id, "path": path}   (a conversation recording is complete)
     from the parent: {"cmd": "play", "call": id, "wav": path, "loop": bool} | {"cmd": "stop_play", "call": id}
                      {"cmd": "transfer", "call": id, "target": uri} | {"cmd": "hangup", "call": id}
-                     {"cmd": "dial", "call": leg, "uri": uri, "headers": {name: value}}
+                     {"cmd": "dial", "call": leg, "uri": uri, "headers": {name: value},
+                      "on_answer": {"connect": [id], "record": {...}}}   (bridge as soon as it answers)
                      {"cmd": "connect", "calls": [id, leg, ...], "record": {"owner": id, "path": path}}
                      {"cmd": "disconnect", "call": id}   (from everyone it was connected with)
                      {"cmd": "shutdown"}
@@ -27,6 +28,7 @@ connected party into one WAV (8 kHz, 16-bit) owned by the caller's call and clos
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import json
 import sys
 from dataclasses import dataclass
@@ -106,6 +108,7 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
             self.ended = False
             self.code = 0
             self.answered = False
+            self.on_answer: dict | None = None  # {"connect": [call], "record": {...}} for an agent's leg
 
         def onCallState(self, prm: Any) -> None:  # noqa: N802 - PJSIP's name
             info = self.getInfo()
@@ -125,6 +128,9 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
                     if self.outbound:
                         if not self.answered:
                             self.answered = True
+                            if self.on_answer is not None:  # bridge at once: no round trip to the parent
+                                with contextlib.suppress(pj.Error):
+                                    bridge_on_answer(self, self.on_answer)
                             send({"ev": "answered", "call": self.cid})
                     elif self.recorder is None:
                         path = recordings / f"call-{config.port}-{self.cid}-{id(self)}.wav"
@@ -217,8 +223,15 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
     account_ref = [account]  # for dial(); emptied before libDestroy()
     send({"ev": "ready"})
 
-    def dial(key: str, uri: str, headers: dict[str, str]) -> None:
+    def bridge_on_answer(leg: Any, plan: dict) -> None:
+        parties = [calls.get(k) for k in plan.get("connect", [])]
+        live = [c for c in parties if c is not None and not c.ended and c.audio is not None]
+        if len(live) == len(parties):
+            connect([*live, leg], plan.get("record"))
+
+    def dial(key: str, uri: str, headers: dict[str, str], on_answer: dict | None = None) -> None:
         call = IvrCall(account_ref[0], key=key)
+        call.on_answer = on_answer
         calls[key] = call
         prm = pj.CallOpParam(True)
         for name, value in headers.items():
@@ -237,7 +250,7 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
         if cmd == "shutdown":
             return False
         if cmd == "dial":
-            dial(message["call"], message["uri"], message.get("headers") or {})
+            dial(message["call"], message["uri"], message.get("headers") or {}, message.get("on_answer"))
             return True
         if cmd == "connect":
             parties = [calls.get(key) for key in message["calls"]]
@@ -308,6 +321,7 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
 
 def main() -> None:
     """`python -m selfservice.sip.endpoint FD CONFIG_JSON`: serve on the socket FD (from the parent)."""
+    faulthandler.enable()  # a crash inside PJSIP leaves its Python stack in the server's log
     run_endpoint(Connection(int(sys.argv[1])), EndpointConfig(**json.loads(sys.argv[2])))
 
 

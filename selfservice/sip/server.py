@@ -213,13 +213,25 @@ class SipServer:
     def send(self, message: dict, process: int = 0) -> None:
         self.pool[process].send(message)
 
-    def dial(self, uri: str, headers: dict[str, str] | None = None, *, process: int = 0) -> SipLeg:
-        """Place an outbound call from one PJSIP process (the caller's, so the two can be bridged)."""
+    def dial(
+        self,
+        uri: str,
+        headers: dict[str, str] | None = None,
+        *,
+        process: int = 0,
+        bridge: tuple[int, str] | None = None,
+    ) -> SipLeg:
+        """Place an outbound call from one PJSIP process (the caller's, so the two can be bridged).
+        `bridge` = (the caller's call, recording path): the process bridges and records the two the moment
+        the far end answers, without waiting for this process's event loop."""
         self._leg_serial += 1
         member = self.pool[process]
         leg = SipLeg(f"leg-{self._leg_serial}", uri, member.send, process=process)
         self.legs[leg.key] = leg
-        member.send({"cmd": "dial", "call": leg.key, "uri": uri, "headers": headers or {}})
+        message: dict = {"cmd": "dial", "call": leg.key, "uri": uri, "headers": headers or {}}
+        if bridge is not None:
+            message["on_answer"] = {"connect": [bridge[0]], "record": {"owner": bridge[0], "path": bridge[1]}}
+        member.send(message)
         return leg
 
     def connect(

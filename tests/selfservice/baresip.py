@@ -53,11 +53,31 @@ class Baresip:
         `auto_answer`: pick up incoming calls at once (the benchmark's agents)."""
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.ctrl_port = free_port()
-        self.sip_port = free_port(socket.SOCK_DGRAM)
         # a short path: baresip 1.0 builds the dump file name in a 128-byte buffer, and a long one is
         # cut off so that what the phone sent and what it heard land in one file
         self.dumps = Path(tempfile.mkdtemp(prefix="bs-"))
+        account = f"<sip:{number}@{registrar}>;regint=60" if registrar else f"<sip:{number}@127.0.0.1>;regint=0"
+        answer = ";answermode=auto" if auto_answer else ""
+        (self.dir / "accounts").write_text(f"{account}{answer};audio_codecs=PCMU,PCMA\n")
+        for attempt in range(3):  # phones started at once may pick the same free port: try others
+            self.ctrl_port = free_port()
+            self.sip_port = free_port(socket.SOCK_DGRAM)
+            self._write_config(voice_wav)
+            self.log = open(self.dir / "baresip.log", "wb")  # noqa: SIM115 - closed in stop()
+            self.proc = subprocess.Popen([BARESIP, "-f", str(self.dir)], stdout=self.log, stderr=subprocess.STDOUT)
+            try:
+                self.sock = self._connect()
+                break
+            except RuntimeError:
+                self.proc.kill()
+                self.proc.wait()
+                self.log.close()
+                if attempt == 2:
+                    raise
+        self.buffer = b""
+        self.events: list[dict] = []
+
+    def _write_config(self, voice_wav: Path) -> None:
         (self.dir / "config").write_text(
             "\n".join(
                 [
@@ -83,20 +103,10 @@ class Baresip:
                 ]
             )
         )
-        account = f"<sip:{number}@{registrar}>;regint=60" if registrar else f"<sip:{number}@127.0.0.1>;regint=0"
-        answer = ";answermode=auto" if auto_answer else ""
-        (self.dir / "accounts").write_text(f"{account}{answer};audio_codecs=PCMU,PCMA\n")
-        self.log = open(self.dir / "baresip.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [BARESIP, "-f", str(self.dir)], stdout=self.log, stderr=subprocess.STDOUT
-        )
-        self.sock = self._connect()
-        self.buffer = b""
-        self.events: list[dict] = []
 
     def _connect(self) -> socket.socket:
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.proc.poll() is None:
             try:
                 return socket.create_connection(("127.0.0.1", self.ctrl_port), timeout=1)
             except OSError:

@@ -196,3 +196,68 @@ def test_click_to_call_rings_the_agent_then_the_citizen_and_records_the_call_bac
         recording = Path(next(leg["recording"] for leg in call.legs if leg.get("kind") == "callback"))
     audio = read_wav(recording)
     assert tone_seconds(audio, CALLER_TONE) >= 1.0 and tone_seconds(audio, AGENT_TONE) >= 1.0
+
+
+def test_more_callers_than_one_pjsip_process_holds_are_all_answered(centre: CallCentre, tmp_path: Path) -> None:
+    """The PJSIP build holds 4 call legs a process (a 5th caller used to get 486 Busy): Kamailio spreads the
+    callers over the media node's processes and tries the next one when a process is full."""
+    voice = tone_wav(tmp_path / "quiet.wav", CALLER_TONE, seconds=30, lead=29)
+    callers = [centre.phone(f"c{n}", f"1380000000{n}", voice) for n in range(6)]
+    for phone in callers:
+        phone.dial(centre.number)  # waits for CALL_ESTABLISHED: the IVR answered
+    from sqlalchemy import func, select
+
+    from selfservice.models import CallRecord
+
+    with session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(CallRecord)) == 6
+    for phone in callers:
+        phone.hangup()
+
+
+def test_a_flood_of_requests_from_one_address_is_dropped_by_kamailio(
+    ivr_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from selfservice.kamailio import FrontConfig, KamailioProcess
+
+    use_call_centre_settings(monkeypatch)
+    monkeypatch.setenv("HOTLINE_SIP_FLOOD_LIMIT", "10")
+    from hotline.config import get_settings
+
+    get_settings.cache_clear()
+    front = KamailioProcess(FrontConfig.from_settings(), ivr_env / "kamailio")
+    front.start()
+    try:
+        answered = 0
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            me = sock.getsockname()[1]
+            for n in range(60):
+                sock.sendto(register(front.config.port, me, n), ("127.0.0.1", front.config.port))
+            sock.settimeout(1.0)
+            try:
+                while True:
+                    sock.recvfrom(4096)
+                    answered += 1
+            except TimeoutError:
+                pass
+        assert 5 <= answered <= 25, answered  # the first ones are answered, the flood is dropped
+    finally:
+        front.stop()
+
+
+def register(port: int, me: int, n: int) -> bytes:
+    return (
+        f"REGISTER sip:127.0.0.1:{port} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bK-flood-{n}\r\n"
+        "Max-Forwards: 70\r\n"
+        f"From: <sip:9{n:03d}@127.0.0.1>;tag=f{n}\r\n"
+        f"To: <sip:9{n:03d}@127.0.0.1>\r\n"
+        f"Call-ID: flood-{n}@127.0.0.1\r\n"
+        "CSeq: 1 REGISTER\r\n"
+        f"Contact: <sip:9{n:03d}@127.0.0.1:{me}>\r\n"
+        "Expires: 60\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()

@@ -199,3 +199,31 @@ def test_the_title_is_read_once_when_the_text_begins_with_it(call) -> None:
     result = call("press 2\npress 3\nhangup")
     assert sum("居住证办理须知" in p and not p.startswith("以下是") for p in result.prompts) == 1
     assert "持居住证可以在本市办理出入境证件。" in result.prompts
+
+
+def test_agents_busy_prompt_takes_0_and_hash_as_asking_for_a_person(call) -> None:
+    """0, # or an invalid key at "坐席全忙" crashed the dialog (an unhandled _ToMain / _ToAgent)."""
+    for keys in ("press 0\npress 0", "press 0\npress #", "press 0\npress 7\npress 1"):
+        result = call(keys, agents_busy=True)
+        assert result.outcome == "transferred", keys
+
+
+def test_direct_service_mode_puts_callers_through_to_a_person_without_the_menu(
+    call, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from hotline.config import BUNDLED_DATA, get_settings
+
+    data = tmp_path / "data"
+    shutil.copytree(BUNDLED_DATA / "ivr", data / "ivr")
+    menu = data / "ivr" / "menu.toml"
+    menu.write_text(
+        menu.read_text(encoding="utf-8").replace('mode = "menu"', 'mode = "direct"'), encoding="utf-8"
+    )
+    monkeypatch.setenv("HOTLINE_DATA_DIR", str(data))
+    get_settings.cache_clear()
+    result = call("silence 1")
+    assert result.outcome == "transferred"
+    assert result.record.path[:2] == ["direct", "agent"]
+    assert not any("政策法规请按1" in p for p in result.prompts)  # no menu before the person
