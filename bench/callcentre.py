@@ -125,8 +125,9 @@ def main() -> None:
 
     bootstrap.init()
     agent_voice = tone_wav(home / "agent.wav", AGENT_TONE, seconds=args.seconds + args.patience + args.talk + 60)
-    # the caller's tone starts after the 0 is pressed (1 s), before any agent can answer
-    caller_voice = tone_wav(home / "caller.wav", CALLER_TONE, seconds=args.patience + args.talk + 30, lead=1.5)
+    # the caller's tone plays from the start (so an agent hears it from the first moment of the bridge);
+    # the caller presses 0 at once, before the IVR could take the tone for speech (200 ms)
+    caller_voice = tone_wav(home / "caller.wav", CALLER_TONE, seconds=args.patience + args.talk + 30)
     with CallCentre(home) as centre:
         assert centre.server is not None
         say(f"Kamailio {centre.front.uri}, media node :{centre.server.config.port}")
@@ -162,8 +163,7 @@ def main() -> None:
                 with lock:
                     in_call[0] += 1
                     peaks["in_call"] = max(peaks["in_call"], in_call[0])
-                time.sleep(1.0)
-                phone.press("0")
+                phone.press("0", gap=0.0)
                 deadline = time.monotonic() + args.patience
                 answered_at = None
                 while answered_at is None and time.monotonic() < deadline:
