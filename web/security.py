@@ -70,16 +70,23 @@ async def verify_csrf(request: HTTPConnection) -> None:
     assert isinstance(request, Request)
     if request.method not in UNSAFE_METHODS:
         return
+    refused = HTTPException(status_code=403, detail="页面已过期或请求来源无效，请刷新页面后重试。")
     expected = request.session.get(CSRF_FIELD)
+    origin = request.headers.get("origin")
+    # refused before the body is read: no session token to match, or another site's page
+    if not expected or (
+        origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host")
+    ):
+        raise refused
     sent = request.headers.get(CSRF_HEADER)
     if not sent:
         content_type = request.headers.get("content-type", "")
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            form = await request.form()
+            form = await request.form()  # at most the route's body limit (BodySizeLimitMiddleware)
             value = form.get(CSRF_FIELD)
             sent = value if isinstance(value, str) else None
-    if not expected or not sent or not hmac.compare_digest(str(expected), str(sent)):
-        raise HTTPException(status_code=403, detail="页面已过期或请求来源无效，请刷新页面后重试。")
+    if not sent or not hmac.compare_digest(str(expected).encode(), sent.encode()):  # bytes: any text
+        raise refused
 
 
 # what a staff session keeps in the signed cookie (besides the CSRF token)

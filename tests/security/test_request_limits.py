@@ -43,3 +43,23 @@ def test_validation_errors_do_not_echo_the_input(sqlite_client: TestClient) -> N
     )
     assert resp.status_code == 422
     assert "alert" not in resp.text and resp.json()["errors"][0]["loc"] == ["body", "helpful"]
+
+
+def test_csrf_is_refused_before_the_form_is_read(sqlite_client: TestClient) -> None:
+    """No session token, or another site's page: 403 without parsing the body; any token text is
+    compared without a 500 (csrf_token=中文)."""
+    fresh = sqlite_client.post("/submit", data={"content": "x"})  # a first visit: no session yet
+    assert fresh.status_code == 403
+    token = sqlite_client.get("/api/session").json()["csrf_token"]
+    cross = sqlite_client.post(
+        "/submit", data={"csrf_token": token}, headers={"Origin": "https://evil.example"}
+    )
+    assert cross.status_code == 403
+    chinese = sqlite_client.post("/login", data={"username": "a", "password": "b", "csrf_token": "中文"})
+    assert chinese.status_code == 403
+    same_site = sqlite_client.post(
+        "/login",
+        data={"username": "a", "password": "b", "csrf_token": token},
+        headers={"Origin": "http://testserver"},
+    )
+    assert same_site.status_code == 401
