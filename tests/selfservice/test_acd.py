@@ -180,3 +180,21 @@ def test_recordings_past_their_retention_are_deleted_and_the_call_records_stay(h
     assert not old.exists() and new.exists()
     with session_scope() as session:
         assert acd.get_call(session, "old").recording_path is None
+
+
+def test_a_call_waiting_past_its_groups_overflow_time_also_goes_to_the_overflow_group(hotline_env: Path) -> None:
+    import time
+    from types import SimpleNamespace
+
+    from selfservice.menu import load_menu
+    from selfservice.switchboard import Switchboard, Waiting
+
+    general = agent("a1", "1001")  # 综合 only
+    menu = load_menu()
+    board = Switchboard(SimpleNamespace(config=SimpleNamespace(host="127.0.0.1", port=5070)), menu)  # type: ignore[arg-type]
+    queued("c1", "社保")
+    fresh = Waiting(call_id="c1", channel=SimpleNamespace(), group="社保")  # type: ignore[arg-type]
+    assert board._claim(fresh) is None  # nobody takes 社保 calls yet
+    overflow = menu.queue.group("社保").overflow_after
+    fresh.started = time.monotonic() - overflow - 1
+    assert board._claim(fresh) == (general, "1001")

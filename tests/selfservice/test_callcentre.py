@@ -261,3 +261,23 @@ def register(port: int, me: int, n: int) -> bytes:
         "Expires: 60\r\n"
         "Content-Length: 0\r\n\r\n"
     ).encode()
+
+
+def test_a_waiting_caller_hears_the_queue_and_books_a_call_back_with_key_5(
+    centre: CallCentre, tmp_path: Path
+) -> None:
+    centre.agent("wu", "1008", tone_wav(tmp_path / "a.wav", AGENT_TONE, seconds=60))
+    with session_scope() as session:  # signed in but busy: the caller waits
+        user = session.query(User).filter_by(username="wu").one()
+        acd.set_state(session, user, "not_ready", "会议")
+    caller = call_in(centre, tmp_path)
+    wait_for(lambda: queued_call(CALLER) is not None, 10, "queued")
+    time.sleep(8.0)  # the recording notice, then the position
+    caller.press("5")
+    assert caller.closed(20), "the call ends after the booking is confirmed"
+    call = wait_for(lambda: (c := queued_call(CALLER)).ended_at is not None and c, 10, "end")
+    assert call.status == "callback" and call.callback_state == "pending"
+    channel = centre.server.finished[-1] if centre.server and centre.server.finished else None
+    assert channel is not None
+    said = "\n".join(channel.log.lines)
+    assert "您的通话将被录音" in said and "坐席马上为您服务" in said and "已为您预约回拨" in said
