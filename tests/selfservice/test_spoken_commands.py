@@ -37,6 +37,8 @@ MENU_WORDS = menu_vocabulary(
         ("wo3 yao4 liu2 yan2", "voicemail", "4"),
         ("wei4", "filler", None),  # 喂
         ("wei4 ni3 hao3", "filler", None),  # 喂，你好
+        ("zhu4 cai4 dan1", "main", None),  # 主菜单, heard as 住菜单
+        ("zhong4 ting1", "repeat", None),  # 重听
     ],
 )
 def test_commands_are_spotted_on_the_syllables(pinyin: str, action: str, key: str | None) -> None:
@@ -131,3 +133,18 @@ def test_a_spoken_case_number_is_read_back_for_confirmation(call, voice) -> None
     result = call(f"press 3\nsay {voice(spoken)}\npress 1\npress {password}#\nhangup")
     assert f"您说的是{number}，正确请按1，重新输入请按2。" in result.prompts
     assert any(p.startswith(f"您的工单{number}") for p in result.prompts)
+
+
+def test_main_menu_and_repeat_by_voice(call, voice) -> None:
+    result = call(f"press 2\nsay {voice('重听')}\nsay {voice('返回主菜单')}\nhangup")
+    listings = [p for p in result.prompts if p.startswith("以下是办事指南")]
+    assert len(listings) == 2  # read again on 重听
+    assert result.prompts[-2].startswith("人工服务请按0")  # then the main menu
+    assert "said:repeat" in result.record.path and "said:main" in result.record.path
+
+
+def test_a_person_by_voice_while_a_document_is_read_and_other_speech_is_no_input(call, voice) -> None:
+    reading = call(f"press 1\npress 1\nsay {voice('转人工')}\nhangup")
+    assert reading.outcome == "transferred" and reading.record.documents
+    chatter = call(f"press 1\nsay {SPEECH / 'wenet_BAC009S0724W0121.wav'}\npress *\nhangup")
+    assert "对不起，没有听到您的输入。" in chatter.prompts and not chatter.record.searches
