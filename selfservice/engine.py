@@ -237,6 +237,8 @@ class Dialog:
                 and (command is None or command.action == "filler")
             ):
                 got, command = Input("timeout"), None  # only commands count here
+            if _is(command, "repeat") and prompt is None and REPEAT_KEY in keys:
+                return Input("digits", REPEAT_KEY)  # the step repeats by itself (a document's part)
             if _is(command, "repeat") or (main_menu and _is(command, "main")):
                 continue  # the prompt again; not a mistake
             if command is not None and command.action != "filler":

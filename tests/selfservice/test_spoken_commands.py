@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import casework
+import kb
 import speech
 from hotline.db import session_scope
 from selfservice.understanding import answer_coverage, menu_vocabulary, spot_command
@@ -148,3 +149,11 @@ def test_a_person_by_voice_while_a_document_is_read_and_other_speech_is_no_input
     assert reading.outcome == "transferred" and reading.record.documents
     chatter = call(f"press 1\nsay {SPEECH / 'wenet_BAC009S0724W0121.wav'}\npress *\nhangup")
     assert "对不起，没有听到您的输入。" in chatter.prompts and not chatter.record.searches
+
+
+def test_repeat_by_voice_reads_the_documents_part_again(call, voice) -> None:
+    result = call(f"press 1\npress 1\nsay {voice('重听')}\nhangup")
+    first = result.record.documents[0]["title"]
+    with session_scope() as session:
+        part = kb.get_document(session, result.record.documents[0]["id"]).sections[0]
+    assert first and result.prompts.count(part) == 2
