@@ -262,3 +262,22 @@ def test_asking_for_a_person_by_voice_is_understood_not_searched(ivr: LiveIvr, t
         record = records.recent_calls(s, CALLER)[0]
         assert record.outcome == "transferred" and "said:agent" in record.path
         assert not record.searches
+
+
+def test_a_silent_voicemail_hung_up_makes_no_case(ivr: LiveIvr, tmp_path: Path) -> None:
+    """The caller presses 4, says nothing after the beep and hangs up: no case, no SMS."""
+    menu = load_menu()
+    total = 2.0 + prompt_seconds(menu.say("voicemail_intro")) + 5.0
+    caller = call(ivr, tmp_path, None, lead=0, total=total)  # silence on the line, then baresip hangs up
+    try:
+        threading.Event().wait(1.5)
+        caller.press("4")
+        assert caller.closed(total + 30)
+    finally:
+        caller.stop()
+    channel = ivr.finished_call(30)
+    assert any(line.startswith("IVR: 请在提示音后留言") for line in channel.log.lines)
+    with session_scope() as s:
+        assert s.scalars(select(Case).where(Case.caller_number == CALLER)).all() == []
+        record = records.recent_calls(s, CALLER)[0]
+        assert record.outcome == "abandoned" and "voicemail:empty" in record.path
