@@ -206,8 +206,11 @@ def enqueue(session: Session, *, call_id: str, caller_number: str, group: str, n
     return call
 
 
-def get_call(session: Session, call_id: str) -> QueuedCall | None:
-    return session.scalar(select(QueuedCall).where(QueuedCall.call_id == call_id))
+def get_call(session: Session, call_id: str, *, for_update: bool = False) -> QueuedCall | None:
+    """The queued call; `for_update` locks its row (PostgreSQL) so that two writers of its legs list
+    do not lose each other's entry."""
+    stmt = select(QueuedCall).where(QueuedCall.call_id == call_id)
+    return session.scalar(stmt.with_for_update() if for_update else stmt)
 
 
 def position(session: Session, call: QueuedCall) -> int:
@@ -249,7 +252,7 @@ def ring_failed(session: Session, call_id: str, seat_id: int, code: int) -> None
         .values(state="not_ready", reason=reason, state_since=utcnow(), call_id=None)
         .execution_options(synchronize_session=False)
     )
-    call = get_call(session, call_id)
+    call = get_call(session, call_id, for_update=True)
     if call is not None and call.status == "ringing":
         call.status, call.agent_id = "waiting", None
         call.attempts += 1
@@ -269,7 +272,7 @@ def release_ring(session: Session, seat_id: int) -> None:
 
 def answered(session: Session, call_id: str, seat_id: int, recording_path: str) -> QueuedCall | None:
     now = utcnow()
-    call = get_call(session, call_id)
+    call = get_call(session, call_id, for_update=True)
     seat = session.get(AgentSeat, seat_id)
     if call is None or seat is None:
         return None
@@ -306,7 +309,7 @@ def set_status(session: Session, call_id: str, status: str, **changes: Any) -> N
 
 
 def note_leg(session: Session, call_id: str, **entry: Any) -> None:
-    call = get_call(session, call_id)
+    call = get_call(session, call_id, for_update=True)
     if call is not None:
         _leg(call, **entry)
         session.flush()

@@ -123,7 +123,7 @@ class Channel(ABC):
             return known
         path = await asyncio.to_thread(speech.synthesize, text, rate=self.sample_rate)
         # an online engine may have fallen back to espeak for now: remember only the offline engine's files
-        if settings.tts_engine == "espeak" and len(_RENDERED) < 10_000:
+        if settings.tts_engine in speech.tts.OFFLINE_ENGINES and len(_RENDERED) < 10_000:
             _RENDERED[key] = path
         return path
 

@@ -116,6 +116,20 @@ def distinct_titles(hits: list[tuple[int, str]]) -> list[tuple[int, str]]:
     return kept
 
 
+SMS_SUMMARY_CHARS = 300
+
+
+def sms_summary(text: str, limit: int = SMS_SUMMARY_CHARS) -> str:
+    """The text on one line, cut at the last sentence end within `limit` characters (or at the limit
+    with an ellipsis when no sentence ends there)."""
+    text = re.sub(r"\s+", " ", text).strip()
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    end = max(head.rfind(mark) for mark in "。！？；")
+    return head[: end + 1] if end >= limit // 3 else head[: limit - 1] + "…"
+
+
 def without_title(title: str, sections: list[str]) -> list[str]:
     """The document's parts without the title at the start of the text (it is read once, before)."""
     first = sections[0]
@@ -432,7 +446,9 @@ class Dialog:
             kb.record_view(session, doc_id, "ivr")
             records.append(session, self.call_id, "documents", {"id": doc.id, "title": doc.title})
             records.append(session, self.call_id, "path", f"doc:{doc.id}")
-        sections = without_title(doc.title, doc.sections or [doc.body])
+        # spoken as plain text: no "##", list markers or link syntax read out
+        sections = [t for t in (speech.plain_text(s) for s in without_title(doc.title, doc.sections or [doc.body])) if t]
+        sections = sections or [doc.title]
         if _spoken_words(sections[0]).startswith(_spoken_words(doc.title)):
             pass  # the text itself begins with the title: it is read once, there
         else:
@@ -490,7 +506,7 @@ class Dialog:
             caller_number=self.channel.caller_number or "",
             client_key=getattr(self.channel, "client_key", ""),
         )
-        summary = re.sub(r"\s+", " ", doc.body)[:300]
+        summary = sms_summary(speech.plain_text(doc.body))
         text = f"【12345】{doc.title}：{summary}" + (f" 详见：{doc.source_url}" if doc.source_url else "")
         refused = None
         with session_scope() as session:  # a refusal is audited: commit it too
@@ -539,7 +555,12 @@ class Dialog:
             with session_scope() as session:  # a refusal is audited: commit it too
                 try:
                     cw.queue_fax(
-                        session, to=number, title=doc.title, body=doc.body, ref=doc.external_id, origin=origin
+                        session,
+                        to=number,
+                        title=doc.title,
+                        body=speech.plain_text(doc.body),
+                        ref=doc.external_id,
+                        origin=origin,
                     )
                 except cw.OutboundRefused as exc:
                     refused = exc

@@ -241,10 +241,10 @@ CONTENT_SECURITY_POLICY = (
     "style-src 'self' 'unsafe-inline'; "  # style="" attributes in templates, htmx's indicator style
     "img-src 'self' data:; "
     "connect-src 'self'; "  # /voice/ws is same-origin (CSP 3 'self' covers ws:/wss:)
-    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'"  # the brief's own iframe
 )
 SECURITY_HEADERS = (
-    (b"x-frame-options", b"DENY"),
+    (b"x-frame-options", b"SAMEORIGIN"),  # the daily brief is shown in an iframe of its own page
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), geolocation=(), microphone=(self)"),

@@ -5,6 +5,8 @@ package, and must stay small (~30 MB each, see server.py)."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -30,6 +32,7 @@ def __getattr__(name: str) -> Any:
 async def start_sip(host: str | None = None, port: int | None = None) -> SipServer:
     """Start answering SIP calls with the IVR dialog (menu from the settings' data directory) and the
     call centre's switchboard (queue, agents' phones, recording)."""
+    import casework
     from hotline.config import get_settings
     from selfservice.engine import Dialog
     from selfservice.menu import load_menu
@@ -40,8 +43,12 @@ async def start_sip(host: str | None = None, port: int | None = None) -> SipServ
     menu = load_menu()  # validated now: a broken menu file stops the start with a clear error
     switchboard: Switchboard | None = None
 
-    def dialog(channel: SipChannel):  # type: ignore[no-untyped-def]
-        return Dialog(channel, menu, switchboard=switchboard).run()
+    async def dialog(channel: SipChannel) -> str:
+        call = Dialog(channel, menu, switchboard=switchboard)
+        # what the call queues counts as this caller's: SMS only to the calling number, per-caller caps
+        origin = casework.Origin.call(channel="sip", call_id=call.call_id, caller_number=channel.caller_number)
+        with casework.acting_as(origin):
+            return await call.run()
 
     server = SipServer(
         host or settings.sip_host,
@@ -59,8 +66,20 @@ async def start_sip(host: str | None = None, port: int | None = None) -> SipServ
         raise
     switchboard = Switchboard(server, menu)
     switchboard.start()
+    # the voice loaded and the menu's fixed prompts rendered now, not while the first callers wait
+    threading.Thread(target=_prepare_prompts, args=(menu.static_prompts(),), name="prompts", daemon=True).start()
     server.on_stop.append(switchboard.stop)
     return server
+
+
+def _prepare_prompts(prompts: list[str]) -> None:
+    import speech
+
+    try:
+        speech.warm_up()
+        speech.prerender(prompts, rate=8000)
+    except Exception:  # the prompts are rendered on first use instead
+        logging.getLogger("hotline.sip").exception("rendering the menu prompts ahead failed")
 
 
 __all__ = ["SipChannel", "SipLineError", "SipServer", "caller_number", "start_sip"]

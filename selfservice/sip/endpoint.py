@@ -124,7 +124,10 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
             info = self.getInfo()
             for media in info.media:
                 if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                    previous = self.audio
                     self.audio = self.getAudioMedia(media.index)
+                    if previous is not None and previous.getPortId() != self.audio.getPortId():
+                        reconnect(self)  # a re-negotiation gave the call a new port: restore its audio
                     if self.outbound:
                         if not self.answered:
                             self.answered = True
@@ -149,20 +152,31 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
                 self.player = None
 
         def release_media(self) -> None:
-            self.stop_player()
-            if self.recorder is not None:
-                with contextlib.suppress(Exception):
-                    self.audio.stopTransmit(self.recorder)
-                self.recorder = None  # destroying the recorder flushes and closes the WAV
+            """After the call ended: drop its player and recorders (destroying a recorder closes its WAV;
+            PJSIP has already removed the call's conference port with its connections). No stopTransmit
+            through the call's AudioMedia here: its port id is no longer valid and may name another
+            port, whose audio a disconnect would cut."""
+            self.player = None
+            self.recorder = None
             if self.conversation is not None:
-                recorder, path = self.conversation
-                for other in list(calls.values()):
-                    if other.audio is not None:
-                        with contextlib.suppress(Exception):
-                            other.audio.stopTransmit(recorder)
-                self.conversation = None
-                del recorder
+                path = self.conversation[1]
+                self.conversation = None  # the recorder's last reference: its port goes, the file closes
                 send({"ev": "recorded", "call": self.cid, "path": path})
+
+    def reconnect(call: Any) -> None:
+        """Transmit again what went to and from the call's old conference port (links, recorders, player)."""
+        with contextlib.suppress(pj.Error):
+            for source, sink in [pair for pair in links if call.cid in pair]:
+                src, dst = calls.get(source), calls.get(sink)
+                if src is not None and dst is not None and src.audio is not None and dst.audio is not None:
+                    src.audio.startTransmit(dst.audio)
+            if call.recorder is not None:
+                call.audio.startTransmit(call.recorder)
+            for owner in calls.values():
+                if owner.conversation is not None and any(call.cid in pair for pair in links):
+                    call.audio.startTransmit(owner.conversation[0])
+            if call.player is not None:
+                call.player.startTransmit(call.audio)
 
     def link(a: Any, b: Any) -> None:
         """a hears b and b hears a."""
@@ -171,9 +185,14 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
             b.audio.startTransmit(a.audio)
             links.update({(a.cid, b.cid), (b.cid, a.cid)})
 
-    def unlink_all(call: Any) -> None:
+    def unlink_all(call: Any, media_gone: bool = False) -> None:
+        """Stop what the call hears and sends to other calls. `media_gone`: the call has ended and PJSIP
+        has removed its conference port with its connections; only the bookkeeping is dropped (its
+        AudioMedia no longer names a valid port: a stopTransmit through it cut other calls' audio)."""
         for source, sink in [pair for pair in links if call.cid in pair]:
             links.discard((source, sink))
+            if media_gone:
+                continue
             src, dst = calls.get(source), calls.get(sink)
             if src is not None and dst is not None and src.audio is not None and dst.audio is not None:
                 with contextlib.suppress(Exception):
@@ -218,6 +237,9 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
     account_cfg.mediaConfig.transportConfig.port = config.rtp_port
     account_cfg.mediaConfig.transportConfig.portRange = CALL_SLOTS * 4
     account_cfg.mediaConfig.transportConfig.boundAddress = config.host
+    # no re-INVITE to "lock" one codec after the answer: it re-creates the call's media port, and the
+    # bridge to an agent made before it went silent
+    account_cfg.mediaConfig.lockCodecEnabled = False
     account = IvrAccount()
     account.create(account_cfg)
     account_ref = [account]  # for dial(); emptied before libDestroy()
@@ -301,7 +323,7 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
                 code = 0
                 if call is not None:
                     code = call.code
-                    unlink_all(call)
+                    unlink_all(call, media_gone=True)
                     call.release_media()
                     calls.pop(cid, None)
                     del call

@@ -67,8 +67,21 @@ def tone_seconds(samples: np.ndarray, freq: float, rate: int = RATE) -> float:
 
 
 def read_wav(path: Path) -> np.ndarray:
+    """A finished recording's samples (waits up to 10 s for PJSIP to close the file)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not wav_complete(path):
+        time.sleep(0.1)
     with wave.open(str(path), "rb") as wav:
         return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+
+
+def wav_complete(path: Path) -> bool:
+    """Whether a WAV file's header has its final sizes (the writer closed it)."""
+    try:
+        head = path.read_bytes()[:8]
+        return head[:4] == b"RIFF" and int.from_bytes(head[4:8], "little") == path.stat().st_size - 8
+    except OSError:
+        return False
 
 
 class CallCentre:

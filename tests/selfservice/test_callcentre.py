@@ -39,6 +39,14 @@ def centre(ivr_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CallCentr
         yield live
 
 
+@pytest.fixture
+def centre_any_db(ivr_env_both: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CallCentre]:
+    """The call centre on SQLite and on PostgreSQL (the server setup)."""
+    use_call_centre_settings(monkeypatch)
+    with CallCentre(ivr_env_both) as live:
+        yield live
+
+
 def call_in(centre: CallCentre, tmp: Path, *, number: str = CALLER, seconds: float = 60):  # type: ignore[no-untyped-def]
     """A caller dials 12345 through Kamailio and presses 0 for a person; the caller's tone starts later,
     so the IVR's speech recognition hears nothing at the menu."""
@@ -281,3 +289,52 @@ def test_a_waiting_caller_hears_the_queue_and_books_a_call_back_with_key_5(
     assert channel is not None
     said = "\n".join(channel.log.lines)
     assert "您的通话将被录音" in said and "坐席马上为您服务" in said and "已为您预约回拨" in said
+
+
+def test_transfer_to_a_skill_group_and_an_attended_transfer_on_both_databases(
+    centre_any_db: CallCentre, tmp_path: Path
+) -> None:
+    centre = centre_any_db
+    first = centre.agent("zheng", "1010", tone_wav(tmp_path / "a1.wav", AGENT_TONE, seconds=90))
+    complaints = centre.agent("feng", "1011", tone_wav(tmp_path / "a2.wav", AGENT_TONE, seconds=90), {"投诉": 5})
+    expert = centre.phone("expert", "8003", tone_wav(tmp_path / "e.wav", THIRD_TONE, seconds=90), register=True)
+    caller = call_in(centre, tmp_path, seconds=90)
+    first.answer(20)  # only zheng takes 综合 calls
+    wait_for(lambda: seat("zheng").state == "on_call", 5, "zheng on the call")
+    with session_scope() as session:
+        user = session.query(User).filter_by(username="zheng").one()
+        acd.request_control(session, user, "transfer", "group:投诉")
+    complaints.answer(20)  # the 投诉 group's agent takes it over
+    assert first.closed(10)
+    wait_for(lambda: seat("feng").state == "on_call", 5, "feng on the call")
+    assert queued_call(CALLER).group == "投诉"
+    # feng consults the expert while the caller holds, then hands the caller over
+    with session_scope() as session:
+        user = session.query(User).filter_by(username="feng").one()
+        acd.request_control(session, user, "consult", "8003")
+    expert.answer(15)
+    wait_for(lambda: (c := acd_control("feng")) is not None and c.result.startswith("正在"), 10, "consulting")
+    time.sleep(2.0)  # agent and expert talk; the caller holds (and has begun to talk: the tone)
+    with session_scope() as session:
+        user = session.query(User).filter_by(username="feng").one()
+        acd.request_control(session, user, "complete")
+    assert complaints.closed(10), "the agent leaves once the transfer is complete"
+    time.sleep(2.5)
+    expert.hangup()
+    assert caller.closed(10)
+    expert.wait_event("CALL_CLOSED", 10)
+    assert tone_seconds(expert.heard(), CALLER_TONE) >= 1.0  # the caller was put through to the expert
+    call = wait_for(
+        lambda: (c := queued_call(CALLER)).ended_at is not None and any(g.get("kind") == "complete" for g in c.legs) and c,
+        10,
+        "the call ended with its legs noted",
+    )
+    assert [leg.get("kind") for leg in call.legs if leg.get("kind") in ("transfer", "consult", "complete")] == [
+        "transfer", "consult", "complete"]
+
+
+def acd_control(username: str):  # type: ignore[no-untyped-def]
+    with session_scope() as session:
+        user = session.query(User).filter_by(username=username).one()
+        seat_row = acd.seat_of(session, user.id)
+        return acd.last_control(session, seat_row.call_id) if seat_row and seat_row.call_id else None
