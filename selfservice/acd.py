@@ -391,16 +391,18 @@ def take_controls(session: Session, call_ids: list[str]) -> list[CallControl]:
     """Pending requests for calls this node holds, oldest first, marked taken."""
     if not call_ids:
         return []
-    controls = list(
-        session.scalars(
-            select(CallControl)
-            .where(CallControl.call_id.in_(call_ids), CallControl.done_at.is_(None))
-            .order_by(CallControl.id)
-        )
+    return _take(
+        session,
+        select(CallControl).where(CallControl.call_id.in_(call_ids), CallControl.action != "dial"),
     )
+
+
+def _take(session: Session, pending: Any) -> list[CallControl]:
+    """The pending requests of `pending` (a select of CallControl) that this caller marks taken first:
+    each one conditional update, so that two nodes never carry out the same request."""
     now = utcnow()
     taken = []
-    for control in controls:
+    for control in list(session.scalars(pending.where(CallControl.done_at.is_(None)).order_by(CallControl.id))):
         claimed = session.execute(
             update(CallControl)
             .where(CallControl.id == control.id, CallControl.done_at.is_(None))
@@ -561,20 +563,7 @@ def request_dial_back(session: Session, user: User, call_id: str) -> CallControl
 
 def take_dials(session: Session) -> list[CallControl]:
     """Click-to-call requests not yet taken by any media node (each is taken by one)."""
-    pending = session.scalars(
-        select(CallControl).where(CallControl.action == "dial", CallControl.done_at.is_(None)).order_by(CallControl.id)
-    )
-    taken = []
-    for control in list(pending):
-        claimed = session.execute(
-            update(CallControl)
-            .where(CallControl.id == control.id, CallControl.done_at.is_(None))
-            .values(done_at=utcnow())
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if claimed:
-            taken.append(control)
-    return taken
+    return _take(session, select(CallControl).where(CallControl.action == "dial"))
 
 
 def dial_back_ended(session: Session, call_id: str, extension: str) -> None:

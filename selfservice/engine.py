@@ -500,12 +500,7 @@ class Dialog:
         if cw is None:
             await self.say("service_unavailable")
             return
-        origin = cw.Origin.call(
-            channel=self.channel.name,
-            call_id=self.call_id,
-            caller_number=self.channel.caller_number or "",
-            client_key=getattr(self.channel, "client_key", ""),
-        )
+        origin = self._origin(cw)
         summary = sms_summary(speech.plain_text(doc.body))
         text = f"【12345】{doc.title}：{summary}" + (f" 详见：{doc.source_url}" if doc.source_url else "")
         refused = None
@@ -527,18 +522,22 @@ class Dialog:
             return
         await self.say("sms_sent")
 
+    def _origin(self, cw):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202 - the casework module
+        """This call as the sender of what it queues (caps, verified number: docs/security.md)."""
+        return cw.Origin.call(
+            channel=self.channel.name,
+            call_id=self.call_id,
+            caller_number=self.channel.caller_number or "",
+            client_key=getattr(self.channel, "client_key", ""),
+        )
+
     async def send_fax(self, doc: kb.DocumentView) -> None:
         self._step(f"fax:{doc.id}")
         cw = _casework()
         if cw is None:
             await self.say("service_unavailable")
             return
-        origin = cw.Origin.call(
-            channel=self.channel.name,
-            call_id=self.call_id,
-            caller_number=self.channel.caller_number or "",
-            client_key=getattr(self.channel, "client_key", ""),
-        )
+        origin = self._origin(cw)
         refused = None
         try:
             cw.check_sender(origin, "fax")  # an anonymous browser call: say so before asking

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
-from pypinyin import Style, lazy_pinyin
+import speech
 
 AGENT_WORDS = ["人工", "转人工", "人工服务", "人工客服", "找人工", "接人工", "转接人工", "人工坐席", "接线员"]
 NAVIGATION_WORDS: dict[str, list[str]] = {  # the same at every step: the main menu, the prompt again
@@ -65,48 +64,6 @@ FILLER_SYLLABLES = {"wei", "ni", "hao", "nin", "en", "ng", "a", "ai", "o", "ei",
 CONFIDENT = 0.6  # a hit covering this share of the question's bigrams is read as a result
 PLAUSIBLE = 0.3  # below CONFIDENT and at least this: "您是想咨询……吗？"; below: an honest no-result
 
-_CONFUSABLE = [
-    {"b", "p"},
-    {"d", "t"},
-    {"g", "k"},
-    {"z", "zh", "c", "ch"},
-    {"s", "sh"},
-    {"n", "l"},
-    {"f", "h"},
-    {"j", "q", "x"},
-    {"", "y", "w"},
-]
-_INITIALS = sorted(
-    [
-        "zh",
-        "ch",
-        "sh",
-        "b",
-        "p",
-        "m",
-        "f",
-        "d",
-        "t",
-        "n",
-        "l",
-        "g",
-        "k",
-        "h",
-        "j",
-        "q",
-        "x",
-        "r",
-        "z",
-        "c",
-        "s",
-        "y",
-        "w",
-    ],
-    key=len,
-    reverse=True,
-)
-
-
 @dataclass(frozen=True)
 class Command:
     """A spoken command: `action` is "agent", "main", "repeat", "filler" or a menu action; `key` the menu
@@ -122,45 +79,14 @@ def syllables_of(pinyin: list[str]) -> list[str]:
     return [re.sub(r"[0-9]", "", s).lower() for s in pinyin if re.sub(r"[0-9]", "", s)]
 
 
-@lru_cache(maxsize=512)
-def phrase_syllables(phrase: str) -> tuple[str, ...]:
-    return tuple(lazy_pinyin(phrase, style=Style.NORMAL, errors="ignore"))
-
-
-def _split(syllable: str) -> tuple[str, str]:
-    for initial in _INITIALS:
-        if syllable.startswith(initial) and len(syllable) > len(initial):
-            return initial, syllable[len(initial) :]
-    return "", syllable
-
-
-def _substitution(a: str, b: str) -> float:
-    if a == b:
-        return 0.0
-    (ia, fa), (ib, fb) = _split(a), _split(b)
-    close = any(ia in group and ib in group for group in _CONFUSABLE)
-    core = fa.removesuffix("g").removesuffix("n") == fb.removesuffix("g").removesuffix("n")
-    return (0.0 if ia == ib else 0.25 if close else 0.5) + (0.0 if fa == fb else 0.25 if core else 0.5)
-
-
-def _distance(hyp: list[str], ref: tuple[str, ...]) -> float:
-    prev = [float(j) for j in range(len(ref) + 1)]
-    for i in range(1, len(hyp) + 1):
-        cur = [float(i)] + [0.0] * len(ref)
-        for j in range(1, len(ref) + 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + _substitution(hyp[i - 1], ref[j - 1]))
-        prev = cur
-    return prev[-1]
-
-
 def _best_match(syllables: list[str], phrase: str) -> tuple[float, int, int] | None:
     """(distance, start, end) of the stretch of `syllables` that best matches `phrase`, if close enough."""
-    ref = phrase_syllables(phrase)
-    allowed = 0.0 if len(ref) <= 2 else 0.4 * len(ref)
+    ref = speech.phrase_syllables(phrase)
+    allowed = speech.allowed_errors(len(ref))
     best: tuple[float, int, int] | None = None
     for length in range(max(1, len(ref) - 1), len(ref) + 2):
         for start in range(0, len(syllables) - length + 1):
-            dist = _distance(syllables[start : start + length], ref)
+            dist = speech.syllable_distance(syllables[start : start + length], ref)
             if dist <= allowed and (best is None or dist < best[0]):
                 best = (dist, start, start + length)
     return best

@@ -2,11 +2,13 @@
 
 Public API (docs/architecture.md, "speech"): synthesize, synthesize_sentences, prerender,
 normalize_for_speech, plain_text, split_sentences, recognize_file, warm_up, open_stream, Recognition, StreamingRecognizer,
-spoken_digits, g711_bytes, write_g711_wav, decode_g711, SpeechError.
+spoken_digits, g711_bytes, write_g711_wav, decode_g711, SpeechError; for matching spoken phrases on the
+recogniser's syllables: phrase_syllables, syllable_distance, allowed_errors.
 """
 
 from speech.asr import Endpointing, Recognition, StreamingRecognizer, open_stream, recognize_file
 from speech.errors import SpeechError
+from speech.grammar import allowed_errors, phrase_syllables, syllable_distance
 from speech.normalize import normalize_for_speech, split_sentences, spoken_digits
 from speech.plaintext import plain_text
 from speech.telephony import decode_g711, g711_bytes, write_g711_wav
@@ -14,6 +16,9 @@ from speech.tts import prerender, synthesize, synthesize_sentences, warm_up
 
 __all__ = [
     "Endpointing",
+    "allowed_errors",
+    "phrase_syllables",
+    "syllable_distance",
     "Recognition",
     "SpeechError",
     "StreamingRecognizer",

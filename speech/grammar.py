@@ -10,6 +10,7 @@ syllable costs 1, so "bu shi" is 不是, not 是.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
@@ -52,7 +53,8 @@ def _substitution(a: str, b: str) -> float:
     return _part_cost(ia, ib, initials_close) + _part_cost(fa, fb, _final_core(fa) == _final_core(fb))
 
 
-def _edit_distance(hyp: tuple[str, ...], ref: tuple[str, ...]) -> float:
+def syllable_distance(hyp: Sequence[str], ref: Sequence[str]) -> float:
+    """Edit distance between toneless syllable sequences; confusable initials and finals cost less."""
     prev = [float(j) for j in range(len(ref) + 1)]
     for i in range(1, len(hyp) + 1):
         cur = [float(i)] + [0.0] * len(ref)
@@ -62,7 +64,8 @@ def _edit_distance(hyp: tuple[str, ...], ref: tuple[str, ...]) -> float:
     return prev[-1]
 
 
-def _allowed_errors(length: int) -> float:
+def allowed_errors(length: int) -> float:
+    """How far a heard stretch may be from a phrase of `length` syllables and still match it."""
     return 0.0 if length <= 2 else 0.4 * length
 
 
@@ -77,13 +80,13 @@ def match_grammar(syllables: list[str], grammar: list[str]) -> list[str]:
         if cost < best[end][0]:
             best[end] = (cost, end - 1, None)
         for phrase, ref in phrases:
-            slack = int(_allowed_errors(len(ref)) + 0.5)
+            slack = int(allowed_errors(len(ref)) + 0.5)
             for length in range(max(1, len(ref) - slack), len(ref) + slack + 1):
                 start = end - length
                 if start < 0:
                     continue
-                dist = _edit_distance(tuple(syllables[start:end]), ref)
-                if dist > _allowed_errors(len(ref)):
+                dist = syllable_distance(tuple(syllables[start:end]), ref)
+                if dist > allowed_errors(len(ref)):
                     continue
                 cost = best[start][0] + dist - 0.01 * len(ref)  # prefer longer phrases on ties
                 if cost < best[end][0]:
