@@ -52,6 +52,7 @@ CALL_STATUSES: dict[str, str] = {
     "abandoned": "排队中挂机",
     "voicemail": "转留言",
     "callback": "预约回拨",
+    "self_service": "自助服务中（排队位置保留）",
 }
 LIVE_STATUSES = ("waiting", "ringing", "connected", "held")
 ANSWERED_WITHIN = 15.0  # seconds: 15秒接通率
@@ -200,10 +201,25 @@ def _end_wrap_up(session: Session, seat: AgentSeat, now: datetime) -> None:
 
 
 def enqueue(session: Session, *, call_id: str, caller_number: str, group: str, node: str) -> QueuedCall:
+    """The call joins the group's queue; a caller back from self-service takes the place kept."""
+    call = get_call(session, call_id, for_update=True)
+    if call is not None and call.status == "self_service" and call.ended_at is None:
+        call.status, call.group, call.node = "waiting", group, node
+        session.flush()
+        return call
     call = QueuedCall(call_id=call_id, caller_number=caller_number, group=group, node=node, legs=[])
     session.add(call)
     session.flush()
     return call
+
+
+def step_out(session: Session, call_id: str) -> None:
+    """The caller uses the self-service while waiting: out of the queue, the place kept (enqueue)."""
+    call = get_call(session, call_id, for_update=True)
+    if call is not None and call.status in ("waiting", "ringing"):
+        call.status = "self_service"
+        _leg(call, kind="self_service", result="自助服务，排队位置保留")
+        session.flush()
 
 
 def get_call(session: Session, call_id: str, *, for_update: bool = False) -> QueuedCall | None:
@@ -316,13 +332,14 @@ def note_leg(session: Session, call_id: str, **entry: Any) -> None:
 
 
 def finish(session: Session, call_id: str, status: str | None = None) -> QueuedCall | None:
-    """The caller's call is over: waiting -> abandoned (or `status`), connected -> ended."""
+    """The caller's call is over: waiting -> abandoned (or `status`), connected -> ended; a caller who
+    went to the self-service and did not come back stays self_service (neither answered nor abandoned)."""
     now = utcnow()
     call = get_call(session, call_id)
     if call is None or call.ended_at is not None:
         return call
     if status is None:
-        status = "ended" if call.answered_at is not None else "abandoned"
+        status = "ended" if call.answered_at is not None else "self_service" if call.status == "self_service" else "abandoned"
     call.status, call.ended_at = status, now
     if call.answered_at is None:
         call.wait_seconds = _seconds_since(call.enqueued_at, now)
@@ -468,7 +485,7 @@ def kpis(session: Session, day: date, *, agent_id: int | None = None, group: str
         stmt = stmt.where(QueuedCall.agent_id == agent_id)
     if group is not None:
         stmt = stmt.where(QueuedCall.group == group)
-    calls = list(session.scalars(stmt))
+    calls = [c for c in session.scalars(stmt) if c.status != "self_service"]  # chose the IVR over waiting
     offered = len(calls)
     answered = [c for c in calls if c.answered_at is not None]
     abandoned = [c for c in calls if c.status == "abandoned"]

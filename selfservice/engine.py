@@ -203,6 +203,8 @@ class Dialog:
             pass
         finally:
             outcome = self.outcome or ("self_served" if self.served else "abandoned")
+            if self.switchboard is not None:  # a caller who left the queue for the menu: close the queued call
+                await asyncio.to_thread(self.switchboard.call_over, self.call_id)
             with session_scope() as session:
                 records.finish_call(session, self.call_id, outcome=outcome, case_number=self.case_number)
             self.channel.log.add("IVR", f"[通话结束：{outcome}]")
@@ -776,6 +778,9 @@ class Dialog:
         self._step("agent" if group is None else f"agent:{group}")
         if self.switchboard is not None:
             outcome = await self.switchboard.serve(self, group)
+            if outcome == "self_service":
+                self._step("queue:self-service")
+                return  # to the menu; 0 rejoins the queue at the place kept
             if outcome is not None:
                 self.outcome = self.outcome or outcome
                 raise _CallOver

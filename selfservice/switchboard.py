@@ -415,6 +415,11 @@ class Switchboard:
 
     # -- the caller's side ------------------------------------------------------------------------
 
+    def call_over(self, call_id: str) -> None:
+        """The caller hung up (in the IVR after stepping out of the queue): close the queued call."""
+        with session_scope() as session:
+            acd.finish(session, call_id)
+
     def staffed(self, group: str) -> bool:
         """Whether any agent who takes the group's calls (or its overflow's) is signed in."""
         queue = self.menu.queue
@@ -424,7 +429,8 @@ class Switchboard:
 
     async def serve(self, dialog: Dialog, group: str | None) -> str | None:
         """Queue the caller for a person. Returns the call's outcome ("agent": talked to a person;
-        "callback": asked to be called back; "voicemail"), or None when no agent is signed in."""
+        "callback": asked to be called back; "voicemail"; "self_service": went to the menu, the place
+        kept), or None when no agent is signed in."""
         channel: SipChannel = dialog.channel  # type: ignore[assignment]
         name = self.menu.queue.group(group).name
         if not await asyncio.to_thread(self.staffed, name):
@@ -459,6 +465,10 @@ class Switchboard:
                     self._start_music(waiting)
                 got = await channel.gather(max_digits=1, timeout=0.2)
                 if got.kind == "digits" and waiting.state in ("waiting", "ringing"):
+                    if got.digits == "1":  # self-service while waiting; 0 later rejoins at the same place
+                        waiting.outcome = "self_service"
+                        await self._leave(waiting)
+                        return "self_service"
                     if got.digits in ("4", "5"):
                         waiting.outcome = "voicemail" if got.digits == "4" else "callback"
                         await self._leave(waiting)
@@ -505,4 +515,7 @@ class Switchboard:
         if waiting.answered:  # a finished call's recording is complete (closed when the caller's leg ends)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiting.channel.conversation_done.wait(), 5)
-        await asyncio.to_thread(self._db, acd.finish, waiting.call_id, waiting.outcome)
+        if waiting.outcome == "self_service":
+            await asyncio.to_thread(self._db, acd.step_out, waiting.call_id)
+        else:
+            await asyncio.to_thread(self._db, acd.finish, waiting.call_id, waiting.outcome)

@@ -338,3 +338,31 @@ def acd_control(username: str):  # type: ignore[no-untyped-def]
         user = session.query(User).filter_by(username=username).one()
         seat_row = acd.seat_of(session, user.id)
         return acd.last_control(session, seat_row.call_id) if seat_row and seat_row.call_id else None
+
+
+def test_a_waiting_caller_may_use_the_self_service_and_come_back_to_the_same_place(
+    centre: CallCentre, tmp_path: Path
+) -> None:
+    agent = centre.agent("he", "1012", tone_wav(tmp_path / "a.wav", AGENT_TONE, seconds=60))
+    with session_scope() as session:
+        user = session.query(User).filter_by(username="he").one()
+        acd.set_state(session, user, "not_ready", "会议")
+    caller = call_in(centre, tmp_path)
+    first = wait_for(lambda: queued_call(CALLER), 10, "queued")
+    time.sleep(2.0)
+    caller.press("1")  # self-service while waiting
+    wait_for(lambda: queued_call(CALLER).status == "self_service", 10, "out of the queue")
+    time.sleep(1.0)
+    caller.press("0")  # back to a person
+    wait_for(lambda: queued_call(CALLER).status == "waiting", 10, "back in the queue")
+    again = queued_call(CALLER)
+    assert again.id == first.id and again.enqueued_at == first.enqueued_at  # the place was kept
+    with session_scope() as session:
+        user = session.query(User).filter_by(username="he").one()
+        acd.set_state(session, user, "ready")
+    agent.answer(20)
+    caller.hangup()
+    call = wait_for(lambda: (c := queued_call(CALLER)).ended_at is not None and c, 10, "end")
+    assert call.status == "ended" and [g["kind"] for g in call.legs if g["kind"] == "self_service"] == ["self_service"]
+    with session_scope() as session:
+        assert acd.kpis(session, _today())["offered"] == 1
