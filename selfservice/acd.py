@@ -71,7 +71,8 @@ def aware(moment: datetime | None) -> datetime | None:
     return moment
 
 
-def _seconds_since(moment: datetime | None, now: datetime) -> float:
+def seconds_since(moment: datetime | None, now: datetime) -> float:
+    """Seconds from a stored time (UTC, naive on SQLite) to `now`; 0 when there is none."""
     start = aware(moment)
     return max(0.0, (now - start).total_seconds()) if start else 0.0
 
@@ -180,7 +181,7 @@ def end_wrap_ups(session: Session, wrap_seconds: float) -> int:
     now = utcnow()
     count = 0
     for seat in session.scalars(select(AgentSeat).where(AgentSeat.state == "wrap_up")):
-        if _seconds_since(seat.state_since, now) >= wrap_seconds:
+        if seconds_since(seat.state_since, now) >= wrap_seconds:
             _end_wrap_up(session, seat, now)
             seat.state, seat.state_since, seat.idle_since = "ready", now, now
             count += 1
@@ -193,7 +194,7 @@ def _end_wrap_up(session: Session, seat: AgentSeat, now: datetime) -> None:
     if seat.call_id is not None:
         call = get_call(session, seat.call_id)
         if call is not None and call.agent_id == seat.id and call.wrap_seconds is None:
-            call.wrap_seconds = _seconds_since(seat.state_since, now)
+            call.wrap_seconds = seconds_since(seat.state_since, now)
     seat.call_id = None
 
 
@@ -294,7 +295,7 @@ def answered(session: Session, call_id: str, seat_id: int, recording_path: str) 
         return None
     if call.answered_at is None:
         call.answered_at = now
-        call.wait_seconds = _seconds_since(call.enqueued_at, now)
+        call.wait_seconds = seconds_since(call.enqueued_at, now)
         call.recording_path = recording_path
     call.status, call.agent_id = "connected", seat_id
     _leg(call, kind="agent", agent=seat_id, extension=seat.extension, result="接通")
@@ -342,12 +343,12 @@ def finish(session: Session, call_id: str, status: str | None = None) -> QueuedC
         status = "ended" if call.answered_at is not None else "self_service" if call.status == "self_service" else "abandoned"
     call.status, call.ended_at = status, now
     if call.answered_at is None:
-        call.wait_seconds = _seconds_since(call.enqueued_at, now)
+        call.wait_seconds = seconds_since(call.enqueued_at, now)
         if status == "abandoned":
             call.callback_state = "pending"  # the national rules: abandoned calls get a call-back
             call.callback_number = call.callback_number or call.caller_number
     else:
-        call.talk_seconds = _seconds_since(call.answered_at, now)
+        call.talk_seconds = seconds_since(call.answered_at, now)
     if status == "callback":
         call.callback_state = "pending"
     session.flush()
@@ -464,7 +465,7 @@ def wallboard(session: Session) -> Wallboard:
     figures = kpis(session, now.astimezone(LOCAL_ZONE).date())
     return Wallboard(
         waiting=len(waiting),
-        longest_wait=max((_seconds_since(c.enqueued_at, now) for c in waiting), default=0.0),
+        longest_wait=max((seconds_since(c.enqueued_at, now) for c in waiting), default=0.0),
         agents={state: int(states.get(state, 0)) for state in AGENT_STATES},
         offered_today=figures["offered"],
         answered_today=figures["answered"],

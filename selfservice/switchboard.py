@@ -138,11 +138,11 @@ class Switchboard:
                 if seat is not None:
                     waiting.state = "ringing"
                     waiting.ring_task = self._spawn(self._ring(waiting, *seat))
-        for control in await asyncio.to_thread(self._take_dials):
+        for control in await asyncio.to_thread(self._taken, acd.take_dials):
             self._spawn(self._dial_back(*control))
         live = [w.call_id for w in self.waiting.values() if w.state in ("connected", "held")]
         if live:
-            for control in await asyncio.to_thread(self._take_controls, live):
+            for control in await asyncio.to_thread(self._taken, acd.take_controls, live):
                 self._spawn(self._carry_out(*control))
 
     def _spawn(self, coro: Any) -> asyncio.Task:
@@ -167,13 +167,14 @@ class Switchboard:
             seat = acd.claim_agent(session, call, groups, self.menu.queue.default_group)
             return (seat.id, seat.extension) if seat is not None else None
 
-    def _take_controls(self, call_ids: list[str]) -> list[tuple[int, str, str, str]]:
+    @staticmethod
+    def _taken(take: Any, *args: Any) -> list[tuple[int, str, str, str]]:
+        """Console requests claimed by `take` (acd.take_controls / acd.take_dials), as plain values."""
         with session_scope() as session:
-            return [(c.id, c.call_id, c.action, c.target) for c in acd.take_controls(session, call_ids)]
+            return [(c.id, c.call_id, c.action, c.target) for c in take(session, *args)]
 
-    def _take_dials(self) -> list[tuple[int, str, str, str]]:
-        with session_scope() as session:
-            return [(c.id, c.call_id, c.action, c.target) for c in acd.take_dials(session)]
+    def _recording_path(self, name: str) -> Path:
+        return self.recordings / datetime.now(UTC).strftime("%Y%m%d") / f"{name}.wav"
 
     async def _dial_back(self, control_id: int, call_id: str, _action: str, target: str) -> None:
         """Click-to-call: ring the agent's phone; once the agent answers, ring the citizen and bridge the
@@ -193,7 +194,7 @@ class Switchboard:
                 agent.hangup()
                 result = f"来电人未接听（{citizen.code}）"
                 return
-            path = self.recordings / datetime.now(UTC).strftime("%Y%m%d") / f"{call_id}-callback-{control_id}.wav"
+            path = self._recording_path(f"{call_id}-callback-{control_id}")
             self.server.connect([agent.key, citizen.key], record=(agent.key, str(path)), process=process)
             result = "已接通"
             await asyncio.to_thread(
@@ -233,7 +234,7 @@ class Switchboard:
     # -- ringing an agent -------------------------------------------------------------------------
 
     async def _ring(self, waiting: Waiting, seat_id: int, extension: str) -> None:
-        path = self.recordings / datetime.now(UTC).strftime("%Y%m%d") / f"{waiting.call_id}.wav"
+        path = self._recording_path(waiting.call_id)
         try:
             leg = self._dial(waiting, extension, bridge_to=path)  # bridged by PJSIP the moment it answers
         except ValueError:
@@ -268,6 +269,22 @@ class Switchboard:
         await asyncio.to_thread(self._db, acd.note_leg, waiting.call_id, kind="agent", agent=seat_id, result="挂机")
         if waiting.state in ("connected", "held") and not self._others_live(waiting):
             waiting.state = "done"
+
+    def _connect(self, waiting: Waiting, parties: list[int | str] | None = None, *, record: bool = True) -> None:
+        """Bridge parties in the caller's PJSIP process (by default everyone on the caller's side); with
+        `record`, they go into the caller's conversation recording too."""
+        caller = waiting.channel.call
+        self.server.connect(
+            parties if parties is not None else waiting.parties(),
+            record=(caller, "") if record else None,
+            process=waiting.channel.process,
+        )
+
+    def _hold(self, waiting: Waiting) -> None:
+        """The caller hears hold music and nobody else."""
+        waiting.channel.send({"cmd": "disconnect", "call": waiting.channel.call})
+        waiting.state = "held"
+        self._start_music(waiting)
 
     def _others_live(self, waiting: Waiting) -> bool:
         legs = [waiting.agent_leg, *waiting.others]
@@ -306,18 +323,16 @@ class Switchboard:
         return result
 
     async def _act_on_media(self, waiting: Waiting, action: str, target: str) -> str:
-        server, caller = self.server, waiting.channel.call
+        caller = waiting.channel.call
         if action == "hangup":
             waiting.state = "done"
             return "已挂断"
         if action == "hold":
-            waiting.channel.send({"cmd": "disconnect", "call": caller})
-            waiting.state = "held"
-            self._start_music(waiting)
+            self._hold(waiting)
             return "已保持"
         if action == "resume":
             self._stop_music(waiting)
-            server.connect(waiting.parties(), process=waiting.channel.process)
+            self._connect(waiting)
             waiting.state = "connected"
             return "已恢复通话"
         if action == "conference":
@@ -325,24 +340,22 @@ class Switchboard:
             if not await leg.wait_answer(self.ring_seconds):
                 return f"{target} 未接通"
             waiting.others.append(leg)
-            server.connect(waiting.parties(), record=(caller, ""), process=waiting.channel.process)
+            self._connect(waiting)
             self._spawn(self._watch_other(waiting, leg))
             return f"已与 {target} 三方通话"
         if action == "transfer":
             return await self._transfer(waiting, target)
         if action == "consult":
-            waiting.channel.send({"cmd": "disconnect", "call": caller})
-            waiting.state = "held"
-            self._start_music(waiting)
+            self._hold(waiting)
             leg = self._dial(waiting, target)
             if not await leg.wait_answer(self.ring_seconds):
                 self._stop_music(waiting)
-                server.connect(waiting.parties(), process=waiting.channel.process)
+                self._connect(waiting)
                 waiting.state = "connected"
                 return f"{target} 未接通，已恢复通话"
             waiting.consulting = leg
-            if waiting.agent_leg is not None:
-                server.connect([waiting.agent_leg.key, leg.key], process=waiting.channel.process)
+            if waiting.agent_leg is not None:  # agent and target talk; the caller is not recorded here
+                self._connect(waiting, [waiting.agent_leg.key, leg.key], record=False)
             return f"正在与 {target} 通话，来电人保持中"
         if action in ("complete", "cancel"):
             leg, waiting.consulting = waiting.consulting, None
@@ -351,13 +364,13 @@ class Switchboard:
             self._stop_music(waiting)
             if action == "cancel":
                 leg.hangup()
-                server.connect(waiting.parties(), process=waiting.channel.process)
+                self._connect(waiting)
                 waiting.state = "connected"
                 return "已取消咨询，恢复通话"
             waiting.others.append(leg)
             self._spawn(self._watch_other(waiting, leg))
             agent = waiting.agent_leg
-            server.connect([caller, leg.key], record=(caller, ""), process=waiting.channel.process)
+            self._connect(waiting, [caller, leg.key])
             waiting.state = "connected"
             if agent is not None:
                 agent.hangup()
@@ -380,15 +393,14 @@ class Switchboard:
             if agent is not None:
                 agent.hangup()
             return f"已转至{group}队列"
-        waiting.state = "held"
-        self._start_music(waiting)
+        self._hold(waiting)
         if agent is not None:
             agent.hangup()
         leg = self._dial(waiting, target)
         if await leg.wait_answer(self.ring_seconds) and not waiting.channel.ended.is_set():
             waiting.others.append(leg)
             self._stop_music(waiting)
-            self.server.connect(waiting.parties(), record=(waiting.channel.call, ""), process=waiting.channel.process)
+            self._connect(waiting)
             waiting.state = "connected"
             self._spawn(self._watch_other(waiting, leg))
             return f"已转接 {target}"

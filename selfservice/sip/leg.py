@@ -4,7 +4,6 @@ of it, fed by the endpoint's events."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 
 
@@ -21,15 +20,12 @@ class SipLeg:
         self.answered = asyncio.Event()
         self.ended = asyncio.Event()
         self.code = 0
-        self.dialled_at = time.monotonic()
-        self.answered_at: float | None = None
 
     # events from the endpoint
     def on_event(self, kind: str, event: dict) -> None:
         if kind == "progress":
             self.ringing.set()
         elif kind == "answered":
-            self.answered_at = time.monotonic()
             self.answered.set()
         elif kind == "ended":
             self.code = int(event.get("code") or 0)

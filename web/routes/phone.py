@@ -63,8 +63,7 @@ def phone_bar(db: Session, user: User, shown: str = "") -> dict[str, Any]:
     ctx.update(
         call=call,
         status=acd.CALL_STATUSES.get(call.status, call.status),
-        waited=int(call.wait_seconds if call.wait_seconds is not None else _since(call.enqueued_at, now)),
-        talking=int(_since(call.answered_at, now)) if call.answered_at else None,
+        waited=int(call.wait_seconds if call.wait_seconds is not None else acd.seconds_since(call.enqueued_at, now)),
         ivr_path=records.path_in_words(record, items) if record is not None else "",
         last_query=((record.searches or [{}])[-1] or {}).get("query") if record and record.searches else None,
         groups=[g.name for g in menu.queue.groups],
@@ -76,11 +75,6 @@ def phone_bar(db: Session, user: User, shown: str = "") -> dict[str, Any]:
     )
     ctx["version"] += f"|{call.call_id}|{call.status}|{control.id if control else ''}|{control.result if control else ''}"
     return ctx
-
-
-def _since(moment: Any, now: Any) -> float:
-    start = acd.aware(moment)
-    return max(0.0, (now - start).total_seconds()) if start else 0.0
 
 
 def _bar(request: Request, db: Session, user: User, shown: str = "", error: str = "") -> Response:

@@ -81,7 +81,7 @@ def dashboard(request: Request, db: SessionDep, user: Supervisor) -> Response:
 def wallboard(request: Request, db: SessionDep, user: Supervisor, fragment: bool = False) -> Response:
     """Callers waiting, the longest wait, agents by state and today's calls; refreshed every 2 s."""
     from hotline.db import utcnow
-    from selfservice.acd import AGENT_STATES, aware
+    from selfservice.acd import AGENT_STATES, seconds_since
     from selfservice.models import AgentSeat
 
     now = utcnow()
@@ -95,7 +95,7 @@ def wallboard(request: Request, db: SessionDep, user: Supervisor, fragment: bool
             "extension": seat.extension,
             "state": AGENT_STATES[seat.state],
             "reason": seat.reason,
-            "seconds": (now - aware(seat.state_since)).total_seconds(),  # type: ignore[operator]
+            "seconds": seconds_since(seat.state_since, now),
         }
         for seat, u in rows
     ]
