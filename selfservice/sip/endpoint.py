@@ -172,8 +172,10 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
                     src.audio.startTransmit(dst.audio)
             if call.recorder is not None:
                 call.audio.startTransmit(call.recorder)
-            for owner in calls.values():
-                if owner.conversation is not None and any(call.cid in pair for pair in links):
+            linked = [calls.get(sink) for source, sink in links if source == call.cid]
+            owners = {c.cid: c for c in [call, *linked] if c is not None}  # its own recording, its callers'
+            for owner in owners.values():
+                if owner.conversation is not None:
                     call.audio.startTransmit(owner.conversation[0])
             if call.player is not None:
                 call.player.startTransmit(call.audio)
@@ -245,10 +247,15 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
     account_ref = [account]  # for dial(); emptied before libDestroy()
     send({"ev": "ready"})
 
-    def bridge_on_answer(leg: Any, plan: dict) -> None:
-        parties = [calls.get(k) for k in plan.get("connect", [])]
+    def live_calls(keys: list[int | str]) -> list[Any] | None:
+        """The calls named, when every one is still up with audio (None otherwise)."""
+        parties = [calls.get(key) for key in keys]
         live = [c for c in parties if c is not None and not c.ended and c.audio is not None]
-        if len(live) == len(parties):
+        return live if len(live) == len(parties) else None
+
+    def bridge_on_answer(leg: Any, plan: dict) -> None:
+        live = live_calls(plan.get("connect", []))
+        if live is not None:
             connect([*live, leg], plan.get("record"))
 
     def dial(key: str, uri: str, headers: dict[str, str], on_answer: dict | None = None) -> None:
@@ -275,9 +282,8 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
             dial(message["call"], message["uri"], message.get("headers") or {}, message.get("on_answer"))
             return True
         if cmd == "connect":
-            parties = [calls.get(key) for key in message["calls"]]
-            live = [c for c in parties if c is not None and not c.ended and c.audio is not None]
-            if len(live) == len(parties):
+            live = live_calls(message["calls"])
+            if live is not None:
                 try:
                     connect(live, message.get("record"))
                 except pj.Error as exc:
