@@ -288,13 +288,10 @@ class KamailioProcess:
             if self.process.poll() is not None:
                 tail = self.log_path.read_text(errors="replace")[-800:]
                 raise KamailioError(f"Kamailio 未能启动（{self.config.uri}，端口被占用？）：{tail}")
-            if (self.run_dir / "kamailio_ctl").exists() and self._answers_options():
+            if (self.run_dir / "kamailio_ctl").exists() and options_ping(self.config.host, self.config.port):
                 return
             time.sleep(0.1)
         raise KamailioError(f"Kamailio 在 {timeout:.0f} 秒内未能就绪（{self.config.uri}）")
-
-    def _answers_options(self) -> bool:
-        return options_ping(self.config.host, self.config.port)
 
     def _watch(self) -> None:
         while not self._stop.wait(1.0):

@@ -131,18 +131,18 @@ class Switchboard:
             await asyncio.sleep(DISPATCH_SECONDS)
 
     async def _dispatch(self) -> None:
-        await asyncio.to_thread(self._end_wrap_ups)
+        dials = await asyncio.to_thread(self._housekeeping)
         for waiting in sorted(self.waiting.values(), key=lambda w: w.started):
             if waiting.state == "waiting" and waiting.ring_task is None:
                 seat = await asyncio.to_thread(self._claim, waiting)
                 if seat is not None:
                     waiting.state = "ringing"
                     waiting.ring_task = self._spawn(self._ring(waiting, *seat))
-        for control in await asyncio.to_thread(self._taken, acd.take_dials):
+        for control in dials:
             self._spawn(self._dial_back(*control))
         live = [w.call_id for w in self.waiting.values() if w.state in ("connected", "held")]
         if live:
-            for control in await asyncio.to_thread(self._taken, acd.take_controls, live):
+            for control in await asyncio.to_thread(self._take_controls, live):
                 self._spawn(self._carry_out(*control))
 
     def _spawn(self, coro: Any) -> asyncio.Task:
@@ -151,9 +151,12 @@ class Switchboard:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def _end_wrap_ups(self) -> None:
+    def _housekeeping(self) -> list[tuple[int, str, str, str]]:
+        """One transaction a round: agents past their after-call work become ready; click-to-call
+        requests no node has taken yet are taken."""
         with session_scope() as session:
             acd.end_wrap_ups(session, self.wrap_seconds)
+            return [(c.id, c.call_id, c.action, c.target) for c in acd.take_dials(session)]
 
     def _claim(self, waiting: Waiting) -> tuple[int, str] | None:
         group = self.menu.queue.group(waiting.group)
@@ -168,10 +171,9 @@ class Switchboard:
             return (seat.id, seat.extension) if seat is not None else None
 
     @staticmethod
-    def _taken(take: Any, *args: Any) -> list[tuple[int, str, str, str]]:
-        """Console requests claimed by `take` (acd.take_controls / acd.take_dials), as plain values."""
+    def _take_controls(call_ids: list[str]) -> list[tuple[int, str, str, str]]:
         with session_scope() as session:
-            return [(c.id, c.call_id, c.action, c.target) for c in take(session, *args)]
+            return [(c.id, c.call_id, c.action, c.target) for c in acd.take_controls(session, call_ids)]
 
     def _recording_path(self, name: str) -> Path:
         return self.recordings / datetime.now(UTC).strftime("%Y%m%d") / f"{name}.wav"
