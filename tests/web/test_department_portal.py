@@ -99,13 +99,13 @@ def test_return_with_reason_and_extension(sqlite_client: TestClient) -> None:
     assert "延期申请已提交" in good.text
 
 
-def test_phone_masked_and_confidential_caller_hidden(sqlite_client: TestClient) -> None:
+def test_phone_shown_to_the_handling_department_and_confidential_caller_hidden(sqlite_client: TestClient) -> None:
     mine, _ = two_departments()
     open_case = referred_case(mine)
     secret = referred_case(mine, number="13911112222", confidential=True)
     staff(sqlite_client, mine)
     page = sqlite_client.get(f"/department/cases/{open_case}")
-    assert "138****5678" in page.text and "13812345678" not in page.text
+    assert "13812345678" in page.text  # the department contacts the citizen first (先联系后办理)
     hidden = sqlite_client.get(f"/department/cases/{secret}")
     assert "诉求人要求保密" in hidden.text
     assert "1391111" not in hidden.text and "2222" not in hidden.text and "李四" not in hidden.text

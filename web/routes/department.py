@@ -36,8 +36,9 @@ def my_case(db: Session, user: User, case_number: str) -> Any:
 
 
 def caller_view(case: Any) -> str:
-    """Departments see masked numbers, and nothing about callers who asked for confidentiality."""
-    return "hidden" if case.confidential else "masked"
+    """The handling department sees the citizen's number to contact them first (先联系后办理), and
+    nothing about callers who asked for confidentiality."""
+    return "hidden" if case.confidential else "full"
 
 
 @router.get("")
