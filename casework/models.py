@@ -48,6 +48,8 @@ class Department(Base):
     contact_phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
     sms_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
     fax: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    contacts: Mapped[str] = mapped_column(Text, default="")  # contact persons, one a line
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("case_departments.id"), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     def __repr__(self) -> str:

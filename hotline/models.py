@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.db import Base, utcnow
@@ -28,6 +28,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     # raised by logout, a password change and disabling: sessions carrying an older one are over
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # set when an administrator resets the password: the user must choose a new one at next login
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     @property
@@ -37,6 +39,18 @@ class User(Base):
     def has_role(self, *roles: str) -> bool:
         mine = self.role_set
         return "admin" in mine or bool(mine.intersection(roles))
+
+
+class SiteSetting(Base):
+    """One setting the administrators edit on the admin pages (service hours, case deadlines), as JSON;
+    read through hotline.sitesettings."""
+
+    __tablename__ = "site_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class AuditEntry(Base):
