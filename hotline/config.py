@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     data_dir: Path = BUNDLED_DATA
     search_engine: str = "tantivy"
+    kb_max_text_chars: int = 100_000  # a document's body and answer, each (docs/security.md)
     # speech
     tts_engine: str = "kokoro"  # kokoro (neural, offline), espeak (light fallback), edge (online)
     tts_voice: str | None = None  # unset: the engine's default (kokoro: zm_yunjian)

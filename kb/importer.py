@@ -2,7 +2,9 @@
 
 Import is idempotent by external_id: a known document whose content is unchanged is left alone; a
 changed one gets a new revision (published at once with publish=True, else left as a draft for review).
-A bad line is reported with its number and reason; the other lines are imported.
+A bad line (not UTF-8, not JSON, nested too deeply, invalid fields) is reported with its number and
+reason; the other lines are imported. A UTF-8 byte order mark at the start is accepted. A document given
+twice in one file gets one revision for each distinct content, in the order of the lines.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ from kb import indexing
 from kb.documents import ENTITY, content_of, latest_revision, publish_latest
 from kb.errors import KbError
 from kb.models import Document, Revision
-from kb.schemas import CONTENT_FIELDS, DocumentInput, explain
+from kb.schemas import CONTENT_FIELDS, TITLE_CONTROL, DocumentInput, explain
 
 BATCH = 500
 BUNDLE_BATCH = 2000  # first start: fewer, larger commits (and index commits)
 MAX_EXTERNAL_ID = 128
+BOM = "\ufeff"
 
 
 @dataclass
@@ -71,23 +74,51 @@ class ImportReport:
         }
 
 
-def parse_lines(lines: Iterable[str], report: ImportReport) -> Iterator[ImportRecord]:
+def _decode(raw: bytes | str, number: int) -> str:
+    if isinstance(raw, str):
+        return raw.removeprefix(BOM) if number == 1 else raw
+    if number == 1:
+        raw = raw.removeprefix(BOM.encode())
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"不是有效的 UTF-8 文本（第 {exc.start + 1} 字节）") from exc
+
+
+def _json_object(line: str) -> dict[str, Any]:
+    """One line's JSON object; ValueError with the Chinese reason otherwise."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"不是有效的 JSON（第 {exc.colno} 列）") from exc
+    except RecursionError as exc:  # the parser's depth is bounded by Python's recursion limit
+        raise ValueError("JSON 嵌套层数过多") from exc
+    if not isinstance(obj, dict):
+        raise ValueError("每行必须是一个 JSON 对象")
+    return obj
+
+
+def parse_lines(lines: Iterable[bytes | str], report: ImportReport) -> Iterator[ImportRecord]:
     """Valid records from JSON lines; failures go into the report with their line number."""
     for number, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        if not line:
-            continue
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            report.fail(number, f"不是有效的 JSON（第 {exc.colno} 列）")
+            line = _decode(raw, number).strip()
+            if not line:
+                continue
+            obj = _json_object(line)
+        except ValueError as exc:
+            report.fail(number, str(exc))
             continue
-        if not isinstance(obj, dict):
-            report.fail(number, "每行必须是一个 JSON 对象")
-            continue
-        external_id = str(obj.get("external_id") or "").strip()
-        if not external_id:
+        external_id = obj.get("external_id")
+        if external_id is None or external_id == "":
             report.fail(number, "缺少 external_id")
+            continue
+        if not isinstance(external_id, str):
+            report.fail(number, "external_id 必须是字符串（用引号括起）")
+            continue
+        external_id = external_id.strip()
+        if not external_id or TITLE_CONTROL.search(external_id):
+            report.fail(number, "external_id 不能为空，也不能包含控制字符")
             continue
         if len(external_id) > MAX_EXTERNAL_ID:
             report.fail(number, f"external_id 过长（最多 {MAX_EXTERNAL_ID} 字符）")
@@ -129,9 +160,10 @@ def import_batch(session: Session, records: list[ImportRecord], *, publish: bool
     owner_of_title = dict(
         session.execute(select(Document.title, Document.external_id).where(Document.title.in_(titles))).all()
     )
-    new_docs: list[tuple[Document, dict[str, Any]]] = []
-    changed: list[tuple[Document, dict[str, Any]]] = []
-    republish: list[Document] = []
+    new_docs: list[Document] = []
+    changes: list[tuple[Document, dict[str, Any]]] = []  # one revision each, in the order of the lines
+    touched: dict[str, Document] = {}
+    given: dict[str, dict[str, Any]] = {}  # content of the batch's earlier line for the same document
     for rec in records:
         content = _content(rec.data)
         owner = owner_of_title.get(rec.data.title)
@@ -152,12 +184,19 @@ def import_batch(session: Session, records: list[ImportRecord], *, publish: bool
             )
             existing[rec.external_id] = doc
             owner_of_title[rec.data.title] = rec.external_id
-            new_docs.append((doc, content))
+            new_docs.append(doc)
+            changes.append((doc, content))
+            touched[rec.external_id] = doc
+            given[rec.external_id] = content
             report.created += 1
             continue
-        latest = latest_of.get(doc.id) if doc.id else None
-        current = content_of(latest) if latest is not None else content_of(doc)
-        needs_publish = publish and not (doc.live and doc.status == "published" and current == content)
+        if rec.external_id in given:
+            current = given[rec.external_id]
+            needs_publish = False  # the first line of this document publishes it
+        else:
+            latest = latest_of.get(doc.id)
+            current = content_of(latest) if latest is not None else content_of(doc)
+            needs_publish = publish and not (doc.live and doc.status == "published" and current == content)
         if current == content and not needs_publish:
             report.unchanged += 1
             continue
@@ -165,31 +204,32 @@ def import_batch(session: Session, records: list[ImportRecord], *, publish: bool
             report.fail(rec.line, f"文档 {rec.external_id} 正在审核中，未更新")
             continue
         if current != content:
-            owner_of_title.pop(doc.title, None)
+            for title in (doc.title, current["title"]):
+                if owner_of_title.get(title) == rec.external_id:
+                    del owner_of_title[title]
             owner_of_title[rec.data.title] = rec.external_id
-            changed.append((doc, content))
-        else:
-            republish.append(doc)
+            changes.append((doc, content))
+        given[rec.external_id] = content
+        touched[rec.external_id] = doc
         report.updated += 1
-    session.add_all([doc for doc, _ in new_docs])
+    session.add_all(new_docs)
     session.flush()
-    revisions: dict[int, Revision] = {}
-    for doc, content in new_docs + changed:
+    newest: dict[int, Revision] = {}
+    for doc, content in changes:
         if doc.published_revision_id is None:
             for name, value in content.items():
                 setattr(doc, name, value)
         doc.revision_count = (doc.revision_count or 0) + 1
-        revisions[doc.id] = Revision(
+        newest[doc.id] = Revision(
             document_id=doc.id, number=doc.revision_count, actor=actor, comment="导入", **content
         )
+        session.add(newest[doc.id])
         if doc.status != "draft" and not publish:
             doc.status = "draft"
-    session.add_all(revisions.values())
     session.flush()
-    touched = [doc for doc, _ in new_docs + changed] + republish
-    for doc in touched:
+    for doc in touched.values():
         if publish:
-            publish_latest(session, doc, revisions.get(doc.id))
+            publish_latest(session, doc, newest.get(doc.id))
         audit.record(
             session,
             actor=actor,
@@ -199,13 +239,13 @@ def import_batch(session: Session, records: list[ImportRecord], *, publish: bool
             comment=doc.external_id,
             detail={"publish": publish, "revision": doc.revision_count},
         )
-    indexing.queue(session, [doc.id for doc in touched])
+    indexing.queue(session, [doc.id for doc in touched.values()])
     session.flush()
     return report
 
 
 def import_stream(
-    lines: Iterable[str], *, publish: bool, actor: str, progress: Any = None, batch_size: int = BATCH
+    lines: Iterable[bytes | str], *, publish: bool, actor: str, progress: Any = None, batch_size: int = BATCH
 ) -> ImportReport:
     """Import JSON lines, committing every batch_size documents (each batch all or nothing)."""
     report = ImportReport()
@@ -233,10 +273,10 @@ def import_file(
 ) -> ImportReport:
     """Import a JSON Lines file; raises KbError when the file cannot be read at all."""
     try:
-        with path.open(encoding="utf-8") as f:
+        with path.open("rb") as f:
             return import_stream(f, publish=publish, actor=actor, progress=progress, batch_size=batch_size)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KbError(f"无法读取文件 {path}：{exc}") from exc
+    except OSError as exc:
+        raise KbError(f"无法读取文件 {path}：{exc.strerror or exc}") from exc
 
 
 def _json_value(value: Any) -> Any:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
+
+from hotline.config import get_settings
 
 CATEGORIES = ("政策法规", "办事指南", "常见问题", "通知公告", "典型案例")
 Category = Literal["政策法规", "办事指南", "常见问题", "通知公告", "典型案例"]
@@ -14,6 +18,12 @@ Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Body = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=128)]
 Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=512)]
+MAX_QUESTION = 1000
+MAX_KEYWORDS = 50
+MAX_KEYWORD = 32
+# C0 and C1 control characters (an ANSI escape sequence starts with ESC), line breaks and tabs included:
+# a title is one line of plain text
+TITLE_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 FIELD_LABELS = {
     "external_id": "编号",
@@ -67,6 +77,41 @@ class DocumentInput(BaseModel):
             return None
         return value.strip() if isinstance(value, str) else value
 
+    @field_validator("title")
+    @classmethod
+    def _one_plain_line(cls, value: str) -> str:
+        if TITLE_CONTROL.search(value):
+            raise PydanticCustomError("control_characters", "标题不能包含换行、制表符或其他控制字符")
+        return value
+
+    @field_validator("body", "answer")
+    @classmethod
+    def _text_size(cls, value: str | None) -> str | None:
+        return _at_most(value, get_settings().kb_max_text_chars)
+
+    @field_validator("question")
+    @classmethod
+    def _question_size(cls, value: str | None) -> str | None:
+        return _at_most(value, MAX_QUESTION)
+
+    @field_validator("keywords")
+    @classmethod
+    def _keywords_size(cls, value: list[str]) -> list[str]:
+        if len(value) > MAX_KEYWORDS:
+            raise PydanticCustomError("too_long", "最多 {max_length} 个", {"max_length": MAX_KEYWORDS})
+        for word in value:
+            _at_most(word, MAX_KEYWORD)
+        return value
+
+
+def _at_most(value: str | None, limit: int) -> str | None:
+    """The size limits of a document's fields (docs/security.md): a pydantic string_too_long error."""
+    if value is not None and len(value) > limit:
+        raise PydanticCustomError(
+            "string_too_long", "最多 {max_length} 字（现有 {length} 字）", {"max_length": limit, "length": len(value)}
+        )
+    return value
+
 
 def explain(exc: ValidationError) -> str:
     """A short Chinese reason for a DocumentInput validation error."""
@@ -80,6 +125,10 @@ def explain(exc: ValidationError) -> str:
         elif kind == "string_too_long":
             limit = (err.get("ctx") or {}).get("max_length")
             reasons.append(f"{label}过长（最多 {limit} 字）")
+        elif kind == "too_long":
+            reasons.append(f"{label}过多（{err['msg']}）")
+        elif kind == "control_characters":
+            reasons.append(f"{label}不能包含换行、制表符或其他控制字符")
         elif kind == "literal_error":
             reasons.append(f"{label}必须是 {'、'.join(CATEGORIES)} 之一")
         elif kind.startswith("date"):

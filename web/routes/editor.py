@@ -80,8 +80,11 @@ def _pydantic_message(error: dict[str, Any]) -> str:
         return "此项必填。"
     if kind.startswith(("date", "datetime")):
         return "日期格式应为 YYYY-MM-DD。"
-    if kind == "string_too_long":
-        return "内容过长。"
+    if kind in {"string_too_long", "too_long"}:
+        limit = (error.get("ctx") or {}).get("max_length")
+        return f"内容过长（最多 {limit} {'个' if kind == 'too_long' else '字'}）。" if limit else "内容过长。"
+    if kind == "control_characters":
+        return str(error["msg"]) + "。"
     if kind == "literal_error" or kind == "enum":
         return "请从列表中选择。"
     return "格式有误：" + str(error.get("msg", ""))
