@@ -56,6 +56,42 @@ def _password_checks() -> threading.BoundedSemaphore:
     return threading.BoundedSemaphore(max(1, get_settings().password_checks_at_once))
 
 
+def check_username(username: str) -> str:
+    """A user name as stored: stripped, 1-64 characters, no spaces or control characters."""
+    name = (username or "").strip()
+    if not name:
+        raise UserError("user name must not be empty")
+    if len(name) > 64 or any(ch.isspace() or not ch.isprintable() for ch in name):
+        raise UserError("user name: at most 64 characters, without spaces or control characters")
+    return name
+
+
+def check_department(session: Session, department: str | None) -> str | None:
+    """A department name as stored (None for none); it must be one of casework's departments."""
+    from casework.models import Department  # the units are casework's; users only name them
+
+    name = (department or "").strip() or None
+    if name is not None and session.scalar(select(Department.id).where(Department.name == name)) is None:
+        raise UserError(f"department {name!r} does not exist")
+    return name
+
+
+def check_roles(roles: list[str] | tuple[str, ...]) -> str:
+    """Roles as stored (comma-separated, in ROLES order); at least one, all known."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise UserError(f"unknown role(s): {', '.join(sorted(unknown))}; known: {', '.join(ROLES)}")
+    if not roles:
+        raise UserError(f"at least one role is needed; known: {', '.join(ROLES)}")
+    return ",".join(r for r in ROLES if r in roles)
+
+
+def check_password(password: str) -> None:
+    """The staff password policy (one place: account creation, resets and changes)."""
+    if len(password) < 8:
+        raise UserError("password must have at least 8 characters")
+
+
 def create_user(
     session: Session,
     username: str,
@@ -64,24 +100,64 @@ def create_user(
     *,
     display_name: str = "",
     department: str | None = None,
+    phone: str | None = None,
+    actor: str = "cli",
 ) -> User:
-    unknown = set(roles) - set(ROLES)
-    if unknown:
-        raise UserError(f"unknown role(s): {', '.join(sorted(unknown))}; known: {', '.join(ROLES)}")
-    if len(password) < 8:
-        raise UserError("password must have at least 8 characters")
+    """A new account, audited; refused (UserError) for an empty or taken name, unknown roles or
+    department, or a password the policy refuses."""
+    username = check_username(username)
+    stored_roles = check_roles(roles)
+    department = check_department(session, department)
+    check_password(password)
     if session.scalar(select(User).where(User.username == username)):
         raise UserError(f"user {username!r} already exists")
     user = User(
         username=username,
         password_hash=hash_secret(password),
-        roles=",".join(roles),
-        display_name=display_name or username,
+        roles=stored_roles,
+        display_name=(display_name or "").strip() or username,
         department=department,
+        phone=(phone or "").strip() or None,
     )
     session.add(user)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="user_created",
+        entity="user",
+        entity_id=user.id,
+        detail={"username": username, "roles": stored_roles, "department": department},
+    )
     return user
+
+
+def update_user(
+    session: Session,
+    user: User,
+    *,
+    roles: list[str] | tuple[str, ...],
+    display_name: str,
+    department: str | None,
+    phone: str | None,
+    actor: str,
+) -> None:
+    """Change an account's roles, name, department and phone (for staff SMS); audited with the changes."""
+    values = {
+        "roles": check_roles(roles),
+        "display_name": (display_name or "").strip() or user.username,
+        "department": check_department(session, department),
+        "phone": (phone or "").strip() or None,
+    }
+    changes = {k: [getattr(user, k), v] for k, v in values.items() if getattr(user, k) != v}
+    if not changes:
+        return
+    for key, (_, value) in changes.items():
+        setattr(user, key, value)
+    session.flush()
+    audit.record(
+        session, actor=actor, action="user_changed", entity="user", entity_id=user.id, detail=changes
+    )
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
@@ -170,11 +246,20 @@ def end_sessions(session: Session, user: User, *, actor: str, reason: str) -> No
 
 def set_password(session: Session, user: User, password: str, *, actor: str) -> None:
     """Change a password; the user's sessions end (log in again with the new one)."""
-    if len(password) < 8:
-        raise UserError("password must have at least 8 characters")
+    check_password(password)
     user.password_hash = hash_secret(password)
+    user.must_change_password = False
     session.flush()
     end_sessions(session, user, actor=actor, reason="password_changed")
+
+
+def reset_password(session: Session, user: User, password: str, *, actor: str) -> None:
+    """An administrator sets a new password: the user's sessions end, and the user must choose a
+    password of their own at the next login."""
+    set_password(session, user, password, actor=actor)
+    user.must_change_password = True
+    audit.record(session, actor=actor, action="password_reset", entity="user", entity_id=user.id)
+    session.flush()
 
 
 def set_active(session: Session, user: User, active: bool, *, actor: str) -> None:
