@@ -128,9 +128,11 @@ def _discard(session: Session) -> None:
 
 
 def reindex(session: Session) -> int:
-    """Rebuild the whole index from the database; returns the number of documents indexed."""
+    """Rebuild the whole index from the database; returns the number of documents indexed.
+
+    The new index is built beside the live one and swapped in by one commit, so searches in every
+    process keep finding documents meanwhile; other index writers wait for the swap."""
     index = get_index()
-    index.clear()
     ids = list(session.scalars(select(Document.id).order_by(Document.id)))
 
     def all_docs() -> Iterator[IndexDoc]:
@@ -138,7 +140,7 @@ def reindex(session: Session) -> int:
             rows = session.scalars(select(Document).where(Document.id.in_(chunk)).order_by(Document.id))
             yield from (to_index_doc(d) for d in rows)
 
-    index.upsert(all_docs())  # the engine commits in its own (large) batches
+    index.rebuild(all_docs())
     _retry.clear()
     for marker in _stale_markers(include_own=True):
         marker.unlink(missing_ok=True)

@@ -2,7 +2,7 @@
 
     from kb.search import IndexDoc, open_index
     index = open_index(directory, engine="tantivy")   # or "whoosh"
-    index.upsert(docs); index.delete(ids); index.clear(); index.count()
+    index.upsert(docs); index.delete(ids); index.rebuild(docs); index.clear(); index.count()
     index.search(query, limit=10, offset=0, category=None, department=None, public_only=True,
                  synonyms=(), today=None) -> SearchOutcome(total, hits, suggestion)
     index.suggest_titles(prefix, limit=8) -> list[str]

@@ -54,8 +54,12 @@ class SearchIndex:
         if ids:
             self.engine.delete(ids)
 
+    def rebuild(self, docs: Iterable[IndexDoc]) -> None:
+        """Replace every document by these, in one commit: searches meanwhile find the old ones."""
+        self.engine.replace(schema.prepare(doc) for doc in docs)
+
     def clear(self) -> None:
-        self.engine.clear()
+        self.rebuild([])
 
     def count(self) -> int:
         return self.engine.count()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,7 +23,7 @@ class Engine(Protocol):
 
     def upsert(self, rows: list[Row]) -> None: ...
     def delete(self, ids: list[int]) -> None: ...
-    def clear(self) -> None: ...
+    def replace(self, rows: Iterable[Row]) -> None: ...  # all documents, in one atomic commit
     def count(self) -> int: ...
     def search(
         self, plan: QueryPlan, filters: Filters, limit: int, offset: int

@@ -7,7 +7,7 @@ import math
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -78,26 +78,30 @@ class TantivyEngine:
         self.index.reload()
         self._meta_mtime = self._meta_stamp()
 
+    @staticmethod
+    def _add(writer: tantivy.IndexWriter, row: sch.Row) -> None:
+        doc = tantivy.Document(
+            id=row.id,
+            external_id=row.external_id,
+            title_raw=row.title,
+            text=row.text.encode(),
+            published=int(row.published),
+            valid_until=row.valid_until,
+            prior=_prior(row.popularity),
+            **row.terms,
+        )
+        if row.category:
+            doc.add_text("category", row.category)
+        if row.department:
+            doc.add_text("department", row.department)
+        writer.add_document(doc)
+
     def upsert(self, rows: list[sch.Row]) -> None:
         with self._exclusive():
             writer = self._writer()
             for row in rows:
                 writer.delete_documents_by_term("id", row.id)
-                doc = tantivy.Document(
-                    id=row.id,
-                    external_id=row.external_id,
-                    title_raw=row.title,
-                    text=row.text.encode(),
-                    published=int(row.published),
-                    valid_until=row.valid_until,
-                    prior=_prior(row.popularity),
-                    **row.terms,
-                )
-                if row.category:
-                    doc.add_text("category", row.category)
-                if row.department:
-                    doc.add_text("department", row.department)
-                writer.add_document(doc)
+                self._add(writer, row)
             self._commit(writer)
 
     def delete(self, ids: list[int]) -> None:
@@ -107,10 +111,18 @@ class TantivyEngine:
                 writer.delete_documents_by_term("id", int(doc_id))
             self._commit(writer)
 
-    def clear(self) -> None:
+    def replace(self, rows: Iterable[sch.Row]) -> None:
+        """All documents at once: the new segments are written beside the old ones, which searches
+        keep reading until the one commit swaps them (meta.json replaced atomically)."""
         with self._exclusive():
             writer = self._writer()
-            writer.delete_all_documents()
+            try:
+                writer.delete_all_documents()
+                for row in rows:
+                    self._add(writer, row)
+            except BaseException:
+                writer.rollback()
+                raise
             self._commit(writer)
 
     # -- reading -------------------------------------------------------------------------

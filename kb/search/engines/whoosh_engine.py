@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 from whoosh import index as windex
@@ -64,7 +65,8 @@ class WhooshEngine:
             self.index = windex.create_in(str(directory), _schema())
         self._weighting = PopularityBM25F(B=sch.BM25_B, K1=sch.BM25_K1)
         self._searcher = self.index.searcher(weighting=self._weighting)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards self._searcher
+        self._write_lock = threading.Lock()  # one writer thread (whoosh's file lock is per process)
 
     def close(self) -> None:
         with self._lock:
@@ -72,7 +74,7 @@ class WhooshEngine:
 
     # -- writing -------------------------------------------------------------------------
     def _write(self, action) -> None:  # noqa: ANN001
-        with self._lock:
+        with self._write_lock:
             writer = self.index.writer(timeout=WRITE_LOCK_TIMEOUT)
             try:
                 action(writer)
@@ -81,28 +83,36 @@ class WhooshEngine:
                 raise
             writer.commit()
 
-    def upsert(self, rows: list[sch.Row]) -> None:
-        def action(writer) -> None:  # noqa: ANN001
-            for row in rows:
-                writer.update_document(
-                    id=str(row.id),
-                    title_raw=row.title,
-                    text=row.text,
-                    category=row.category or None,
-                    department=row.department or None,
-                    published="1" if row.published else "0",
-                    valid_until=row.valid_until,
-                    popularity=row.popularity,
-                    **row.terms,
-                )
+    @staticmethod
+    def _add(writer, row: sch.Row, *, update: bool) -> None:  # noqa: ANN001
+        (writer.update_document if update else writer.add_document)(
+            id=str(row.id),
+            title_raw=row.title,
+            text=row.text,
+            category=row.category or None,
+            department=row.department or None,
+            published="1" if row.published else "0",
+            valid_until=row.valid_until,
+            popularity=row.popularity,
+            **row.terms,
+        )
 
-        self._write(action)
+    def upsert(self, rows: list[sch.Row]) -> None:
+        self._write(lambda writer: [self._add(writer, row, update=True) for row in rows])
 
     def delete(self, ids: list[int]) -> None:
         self._write(lambda writer: [writer.delete_by_term("id", str(i)) for i in ids])
 
-    def clear(self) -> None:
-        self._write(lambda writer: writer.delete_by_query(wq.Every()))
+    def replace(self, rows: Iterable[sch.Row]) -> None:
+        """All documents at once, in one commit: searches read the old segments until it swaps the
+        table of contents."""
+
+        def action(writer) -> None:  # noqa: ANN001
+            writer.delete_by_query(wq.Every())
+            for row in rows:
+                self._add(writer, row, update=False)
+
+        self._write(action)
 
     # -- reading -------------------------------------------------------------------------
     def refresh(self) -> None:
