@@ -3,7 +3,7 @@
 Public API; see docs/architecture.md (casework) and docs/casework.md."""
 
 from casework.brief import DailyBrief, daily_brief, render_daily_brief_html, render_daily_brief_pdf
-from casework.calendar import set_holiday
+from casework.calendar import agents_on_duty, set_holiday
 from casework.cases import (
     CallerInfo,
     ProgressView,
@@ -14,9 +14,9 @@ from casework.cases import (
     get_case,
     repeat_caller,
 )
-from casework.errors import CaseError, CaseQueryLocked, CaseQueryRejected, IllegalTransition
+from casework.errors import CaseChanged, CaseError, CaseQueryLocked, CaseQueryRejected, IllegalTransition
+from casework.lifecycle import STATUS_LABELS, allowed_actions
 from casework.models import (
-    STATUS_LABELS,
     Case,
     CaseEvent,
     Department,
@@ -73,6 +73,7 @@ __all__ = [
     "STATUS_LABELS",
     "CallerInfo",
     "Case",
+    "CaseChanged",
     "CaseError",
     "CaseEvent",
     "CaseQueryLocked",
@@ -90,7 +91,9 @@ __all__ = [
     "accept",
     "accept_submission",
     "acting_as",
+    "agents_on_duty",
     "acknowledge_instruction",
+    "allowed_actions",
     "announce",
     "answer_directly",
     "cases_for_caller",

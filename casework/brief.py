@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework.calendar import LOCAL_TZ, aware
+from casework.lifecycle import DONE_STATUSES
 from casework.models import Case, Department
 from casework.queries import overdue_cases
 from hotline.db import utcnow
@@ -25,7 +26,6 @@ from hotline.masking import mask_phones_in_text
 
 jieba.setLogLevel(60)
 HAN_WORD = re.compile(r"[\u4e00-\u9fa5]{2,}")
-DONE = ("replied", "reviewed", "followed_up", "closed")
 TOPIC_STOP = set(
     "问题 反映 希望 请问 咨询 情况 相关 部门 领导 我们 没有 现在 已经 可以 市民 小区 政府 要求".split()
 )
@@ -119,7 +119,7 @@ def daily_brief(session: Session, day: date) -> DailyBrief:
     end = start + timedelta(days=1)
     cases = list(session.scalars(select(Case).where(Case.created_at >= start, Case.created_at < end)))
     names = {d.id: d.name for d in session.scalars(select(Department))}
-    done = [c for c in cases if c.status in DONE]
+    done = [c for c in cases if c.status in DONE_STATUSES]
     on_time = sum(1 for c in done if (aware(c.replied_at) or aware(c.closed_at) or end) <= aware(c.deadline))
     satisfaction = Counter(c.satisfaction for c in cases if c.satisfaction)
     rated = sum(satisfaction.values())

@@ -13,9 +13,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from casework import notices
+from casework import lifecycle, notices
 from casework.calendar import LOCAL_TZ, WorkCalendar, aware, handling_days
 from casework.errors import CaseError, CaseQueryLocked, CaseQueryRejected
+from casework.lifecycle import OPEN_STATUSES
 from casework.models import Case, CaseEvent, CaseSequence, Department
 from hotline import attempts, audit
 from hotline.db import utcnow
@@ -24,8 +25,6 @@ CHANNELS = ("phone", "voicemail", "web", "sms")
 CATEGORIES = ("咨询", "求助", "投诉", "举报", "建议", "表扬")
 URGENCIES = ("normal", "urgent")
 REVIEWED_CHANNELS = ("web", "sms")  # land in the agents' review queue first
-OPEN_STATUSES = ("pending_review", "registered", "referred", "accepted", "in_progress", "returned", "replied")
-FINAL_STATUSES = ("closed", "rejected", "merged")
 MAX_FAILURES = 3
 LOCK_WINDOW = timedelta(minutes=15)
 CASE_FAILURES_PER_DAY = 30  # failures on one case from all callers that lock it for everyone
@@ -250,28 +249,9 @@ def check_progress(
     return ProgressView(
         case_number=case.case_number,
         status_label=case.status_label,
-        last_update_text=public_update_text(session, case),
+        last_update_text=lifecycle.citizen_text(case),
         updated_at=aware(case.updated_at),
     )
-
-
-def public_update_text(session: Session, case: Case) -> str:
-    """The latest news for the citizen, in plain words (no staff names, no internal notes)."""
-    dept = case.department.name if case.department else "相关部门"
-    texts = {
-        "pending_review": "您的诉求已提交，正在等待受理审核。",
-        "registered": "您的诉求已登记，正在处理中。",
-        "referred": f"您的诉求已转交{dept}办理。",
-        "accepted": f"{dept}已签收，正在办理。",
-        "in_progress": f"{dept}正在办理。",
-        "returned": "您的诉求正在重新分派承办单位。",
-        "replied": f"{dept}已反馈办理结果，热线中心正在审核。",
-        "reviewed": f"办理结果：{case.reply_text or ''}",
-        "followed_up": f"办理结果：{case.reply_text or ''}",
-        "closed": f"已办结。{case.answer or case.reply_text or ''}",
-        "rejected": "您的诉求不予受理，如有疑问请拨打12345。",
-    }
-    return texts.get(case.status, case.status_label).strip()
 
 
 def department_by_name(session: Session, name: str) -> Department | None:

@@ -17,3 +17,7 @@ class CaseQueryRejected(CaseError):
 
 class CaseQueryLocked(CaseError):
     """Too many failed progress queries for this case or this caller; try again later."""
+
+
+class CaseChanged(IllegalTransition):
+    """Someone else changed the case's status meanwhile (the loser of a race); nothing was done."""

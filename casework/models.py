@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -18,22 +19,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from casework.lifecycle import STATUS_LABELS, label
 from hotline.db import Base, utcnow
 
-STATUS_LABELS = {
-    "pending_review": "待审核",
-    "registered": "已登记",
-    "referred": "已转派",
-    "accepted": "已签收",
-    "in_progress": "办理中",
-    "returned": "已退回",
-    "replied": "已反馈",
-    "reviewed": "已审核",
-    "followed_up": "已回访",
-    "closed": "已办结",
-    "rejected": "不予受理",
-    "merged": "已合并",
-}
+STATUS_CHECK = "status IN (" + ", ".join(f"'{s}'" for s in STATUS_LABELS) + ")"
 
 
 class Department(Base):
@@ -63,6 +52,7 @@ class Case(Base):
     __table_args__ = (
         Index("ix_cases_caller_created", "caller_number", "created_at"),
         Index("ix_cases_status_deadline", "status", "deadline"),
+        CheckConstraint(STATUS_CHECK, name="status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -107,7 +97,7 @@ class Case(Base):
 
     @property
     def status_label(self) -> str:
-        return STATUS_LABELS.get(self.status, self.status)
+        return label(self.status)
 
     def __repr__(self) -> str:
         return f"<Case {self.case_number} {self.status}>"

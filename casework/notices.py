@@ -130,22 +130,12 @@ def registration(session: Session, case: Case, password: str) -> None:
     _citizen(session, case, "registration", password=password)
 
 
-def referral(session: Session, case: Case, department: Department) -> None:
-    _citizen(session, case, "referral_citizen", department=department.name)
-    _department(session, case, department, "referral_department")
+def send(session: Session, case: Case, kind: str, *, message: str = "") -> None:
+    """Queue notice `kind` about a case (the transition table names them, casework/lifecycle.py): to the
+    handling department for DEPARTMENT_KINDS, otherwise to the citizen."""
+    if kind in DEPARTMENT_KINDS:
+        _department(session, case, case.department, kind, message=message)
+    else:
+        department = case.department.name if case.department else "相关部门"
+        _citizen(session, case, kind, department=department, message=message)
 
-
-def closing(session: Session, case: Case) -> None:
-    _citizen(session, case, "closing")
-
-
-def urge(session: Session, case: Case, message: str) -> None:
-    _department(session, case, case.department, "urge", message=message)
-
-
-def reminder(session: Session, case: Case, kind: str) -> None:
-    _department(session, case, case.department, kind)
-
-
-def instruction(session: Session, case: Case) -> None:
-    _department(session, case, case.department, "instruction")

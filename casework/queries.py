@@ -10,11 +10,10 @@ from sqlalchemy.orm import Session
 
 from casework import notices
 from casework.calendar import LOCAL_TZ, WorkCalendar, aware, local_date
-from casework.cases import OPEN_STATUSES, REVIEWED_CHANNELS, add_event
+from casework.cases import REVIEWED_CHANNELS, add_event
+from casework.lifecycle import DEADLINE_STATUSES, DONE_STATUSES, OPEN_STATUSES, WITH_DEPARTMENT
 from casework.models import Case, CaseEvent, Department, ExtensionRequest, Instruction, Urge
 from hotline.db import utcnow
-
-DEADLINE_STATUSES = ("registered", "referred", "accepted", "in_progress", "returned")
 
 
 def timeline(session: Session, case: Case) -> list[CaseEvent]:
@@ -69,7 +68,7 @@ def cases_for_department(
     """A department's cases, nearest deadline first (only those it has to work on, unless include_done)."""
     stmt = select(Case).where(Case.department_id == department.id)
     if not include_done:
-        stmt = stmt.where(Case.status.in_(("referred", "accepted", "in_progress")))
+        stmt = stmt.where(Case.status.in_(WITH_DEPARTMENT))
     return list(session.scalars(stmt.order_by(Case.deadline, Case.id)))
 
 
@@ -112,7 +111,7 @@ def scan_deadlines(session: Session, now: datetime | None = None) -> dict[str, i
         add_event(
             session, case, actor="system", action=flag, comment=f"办理期限{notices.when(case.deadline)}"
         )
-        notices.reminder(session, case, "overdue" if level == "red" else "reminder")
+        notices.send(session, case, "overdue" if level == "red" else "reminder")
         counts[f"newly_{level}"] += 1
     session.flush()
     return counts
@@ -180,7 +179,7 @@ def dashboard_kpis(session: Session, day: date | None = None) -> dict:
     handled = (answered or 0) + (referred or 0)
     done = session.execute(
         select(Case.deadline, Case.replied_at, Case.closed_at).where(
-            Case.id.in_(recent), Case.status.in_(("replied", "reviewed", "followed_up", "closed"))
+            Case.id.in_(recent), Case.status.in_(DONE_STATUSES)
         )
     ).all()
     on_time = sum(

@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from casework.calendar import aware
+from casework.lifecycle import OPEN_STATUSES
 from casework.models import Case, Department
 from hotline.textsim import bigrams, jaccard
 
@@ -16,15 +17,7 @@ jieba.setLogLevel(60)
 DUPLICATE_WINDOW = timedelta(days=30)
 DUPLICATE_THRESHOLD = 0.5
 SAME_CALLER_THRESHOLD = 0.3
-DUPLICATE_STATUSES = (
-    "pending_review",
-    "registered",
-    "referred",
-    "accepted",
-    "in_progress",
-    "returned",
-    "replied",
-)
+DUPLICATE_STATUSES = OPEN_STATUSES
 
 
 def suggest_department(session: Session, text: str, limit: int = 3) -> list[tuple[Department, float]]:

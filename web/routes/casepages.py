@@ -16,6 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 import casework
+from casework.lifecycle import DEADLINE_STATUSES, allowed_actions
 from casework.models import Case
 from hotline.db import utcnow
 from web.templating import templates
@@ -26,19 +27,6 @@ SATISFACTION = ("满意", "基本满意", "不满意")
 PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 MAX_CONTENT = 2000
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-DEADLINE_STATUSES = ("registered", "referred", "accepted", "in_progress", "returned")
-# which actions a page offers in which case status (the domain still refuses illegal transitions)
-STATUS_ACTIONS = {
-    "review_statuses": ("pending_review",),
-    "dispatch_statuses": ("registered", "returned"),
-    "replied_statuses": ("replied",),
-    "follow_up_statuses": ("reviewed",),
-    "closable_statuses": ("reviewed", "followed_up"),
-    "accept_statuses": ("referred",),
-    "start_statuses": ("accepted",),
-    "reply_statuses": ("accepted", "in_progress"),
-    "return_statuses": ("referred", "accepted", "in_progress"),
-}
 
 
 @dataclass
@@ -159,5 +147,5 @@ def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 templates.env.filters["local_time"] = local_time
-templates.env.globals["case_actions"] = STATUS_ACTIONS
+templates.env.globals["allowed_actions"] = allowed_actions  # the buttons a case page shows
 templates.env.globals["due_level"] = due_level
