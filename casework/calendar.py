@@ -1,22 +1,27 @@
-"""Working days (holiday calendar with make-up workdays) and case deadlines.
+"""Working days (holiday calendar with make-up workdays), case deadlines and the service hours: the one
+calendar that the deadlines and the IVR (agents on duty) both read, edited on the admin pages.
 
 Handling periods in working days, counted from registration (sign-off from referral):
 咨询 2, 求助 5, 投诉 10, 举报 15, 建议 15, 表扬 5; urgent cases 1/2/3/5/5/2; 签收 within 1 working day.
-Override with a JSON file `<HOTLINE_HOME>/casework_deadlines.json` of the same shape as DEFAULT_PERIODS.
+Administrators override them (site setting `case_deadlines`, same shape as DEFAULT_PERIODS).
 A deadline is the end (23:59:59 Beijing time) of the last working day.
+Agents are on duty on working days of the service week (`service_hours`, ISO weekdays; holidays off,
+make-up working days on) from `open` to `close`, local time.
 """
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from casework.errors import CaseError
 from casework.models import Holiday
-from hotline.config import get_settings
+from hotline import audit, sitesettings
+from hotline.db import session_scope
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 DEFAULT_PERIODS: dict[str, dict[str, int]] = {
@@ -26,23 +31,93 @@ DEFAULT_PERIODS: dict[str, dict[str, int]] = {
 }
 
 
-def periods() -> dict[str, dict[str, int]]:
-    """The configured handling periods (defaults, overridden by casework_deadlines.json)."""
-    path = get_settings().home / "casework_deadlines.json"
+PERIOD_KINDS = {"normal": "普通", "urgent": "紧急"}
+MAX_PERIOD = 60  # working days
+
+
+def _setting(session: Session | None, key: str) -> dict | None:
+    if session is not None:
+        return sitesettings.read(session, key)
+    with session_scope() as own:
+        return sitesettings.read(own, key)
+
+
+def periods(session: Session | None = None) -> dict[str, dict[str, int]]:
+    """The handling periods: DEFAULT_PERIODS, overridden by the administrators' settings (read in
+    `session`, or in a short transaction of its own)."""
     merged = {k: dict(v) for k, v in DEFAULT_PERIODS.items()}
-    if path.exists():
-        for key, values in json.loads(path.read_text()).items():
-            merged.setdefault(key, {}).update({k: int(v) for k, v in values.items()})
+    for key, values in (_setting(session, sitesettings.CASE_DEADLINES) or {}).items():
+        merged.setdefault(key, {}).update({k: int(v) for k, v in values.items()})
     return merged
 
 
-def handling_days(category: str, urgency: str) -> int:
-    table = periods()
+def set_periods(session: Session, values: dict[str, dict[str, int]], *, actor: str) -> None:
+    """Store the handling periods (every category, normal and urgent, and the sign-off days), audited."""
+    clean: dict[str, dict[str, int]] = {}
+    for kind, defaults in DEFAULT_PERIODS.items():
+        clean[kind] = {}
+        for category in defaults:
+            days = values.get(kind, {}).get(category)
+            if not isinstance(days, int) or not 1 <= days <= MAX_PERIOD:
+                raise CaseError(f"办理时限应为 1 至 {MAX_PERIOD} 个工作日的整数。")
+            clean[kind][category] = days
+    sitesettings.write(session, sitesettings.CASE_DEADLINES, clean, actor=actor)
+
+
+def handling_days(category: str, urgency: str, session: Session | None = None) -> int:
+    table = periods(session)
     return table["urgent" if urgency == "urgent" else "normal"].get(category, 5)
 
 
-def sign_days() -> int:
-    return periods()["sign"].get("*", 1)
+def sign_days(session: Session | None = None) -> int:
+    return periods(session)["sign"].get("*", 1)
+
+
+@dataclass(frozen=True)
+class ServiceHours:
+    """When agents are on duty: local opening and closing times on the service week's working days."""
+
+    open: time = time(8, 0)
+    close: time = time(20, 0)
+    weekdays: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7)  # ISO weekdays
+
+    def as_setting(self) -> dict:
+        return {
+            "open": self.open.strftime("%H:%M"),
+            "close": self.close.strftime("%H:%M"),
+            "weekdays": list(self.weekdays),
+        }
+
+
+def service_hours(session: Session | None = None) -> ServiceHours:
+    stored = _setting(session, sitesettings.SERVICE_HOURS)
+    if not stored:
+        return ServiceHours()
+    return ServiceHours(
+        time.fromisoformat(stored["open"]), time.fromisoformat(stored["close"]), tuple(stored["weekdays"])
+    )
+
+
+def set_service_hours(session: Session, hours: ServiceHours, *, actor: str) -> None:
+    if not hours.open < hours.close:
+        raise CaseError("开始时间应早于结束时间。")
+    if not hours.weekdays or any(d not in range(1, 8) for d in hours.weekdays):
+        raise CaseError("请至少选择一个值班日（周一至周日）。")
+    hours = ServiceHours(hours.open, hours.close, tuple(sorted(set(hours.weekdays))))
+    sitesettings.write(session, sitesettings.SERVICE_HOURS, hours.as_setting(), actor=actor)
+
+
+def agents_on_duty(moment: datetime, session: Session | None = None) -> bool:
+    """Are agents on duty at this moment: a working day of the service week (a holiday is off, a
+    make-up working day on) within the service hours."""
+    if session is None:
+        with session_scope() as own:
+            return agents_on_duty(moment, own)
+    hours = service_hours(session)
+    local = moment.astimezone(LOCAL_TZ)
+    exception = session.get(Holiday, local.date())
+    on_duty = exception.workday if exception is not None else local.isoweekday() in hours.weekdays
+    return on_duty and hours.open <= local.time().replace(tzinfo=None) < hours.close
 
 
 class WorkCalendar:
@@ -97,10 +172,34 @@ def aware(moment: datetime | None) -> datetime | None:
     return moment
 
 
-def set_holiday(session: Session, day: date, *, workday: bool, name: str = "") -> Holiday:
-    """Add or change a calendar exception (holiday or make-up working day)."""
+def set_holiday(
+    session: Session, day: date, *, workday: bool, name: str = "", actor: str = "system"
+) -> Holiday:
+    """Add or change a calendar exception (holiday or make-up working day), audited."""
     row = session.get(Holiday, day) or Holiday(day=day)
-    row.workday, row.name = workday, name
+    row.workday, row.name = workday, name.strip()[:32]
     session.add(row)
+    audit.record(
+        session,
+        actor=actor,
+        action="holiday_set",
+        entity="holiday",
+        entity_id=day.isoformat(),
+        detail={"workday": workday, "name": row.name},
+    )
     session.flush()
     return row
+
+
+def remove_holiday(session: Session, day: date, *, actor: str) -> None:
+    """Drop a calendar exception (the day counts by its weekday again), audited."""
+    row = session.get(Holiday, day)
+    if row is None:
+        raise CaseError("该日期不在节假日表中。")
+    session.delete(row)
+    audit.record(session, actor=actor, action="holiday_removed", entity="holiday", entity_id=day.isoformat())
+    session.flush()
+
+
+def holidays(session: Session) -> list[Holiday]:
+    return list(session.scalars(select(Holiday).order_by(Holiday.day)))

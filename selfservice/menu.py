@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from datetime import date, datetime, time
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -46,11 +46,23 @@ class Timing(_Strict):
 
 
 class Hours(_Strict):
+    """The time zone of `direct_hours`. When agents are on duty (service hours, holidays, make-up working
+    days) is the one calendar that the case deadlines read too: casework.agents_on_duty, edited on the
+    admin pages."""
+
     timezone: str = "Asia/Shanghai"
-    open: time = time(8, 0)
-    close: time = time(20, 0)
-    weekdays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7])
-    holidays: list[date] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, value: object) -> object:
+        moved = sorted(
+            {"open", "close", "weekdays", "holidays"} & set(value if isinstance(value, dict) else ())
+        )
+        if moved:
+            raise ValueError(
+                f"{', '.join(moved)}: service hours and holidays are set on the admin pages (系统管理 → 服务时间与节假日)"
+            )
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -61,19 +73,11 @@ class Hours(_Strict):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
-    @field_validator("weekdays")
-    @classmethod
-    def _iso_weekdays(cls, value: list[int]) -> list[int]:
-        if any(d < 1 or d > 7 for d in value):
-            raise ValueError("weekdays are ISO numbers 1 (Monday) .. 7 (Sunday)")
-        return value
-
     def is_open(self, moment: datetime) -> bool:
         """Are agents on duty at this moment (aware datetime)?"""
-        local = moment.astimezone(ZoneInfo(self.timezone))
-        if local.date() in self.holidays or local.isoweekday() not in self.weekdays:
-            return False
-        return self.open <= local.time() < self.close
+        import casework
+
+        return casework.agents_on_duty(moment)
 
 
 class Agents(_Strict):

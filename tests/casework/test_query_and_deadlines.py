@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 import casework
+from casework import calendar
 from casework.calendar import WorkCalendar, local_date
 from hotline.db import new_session, session_scope
 from tests.casework.helpers import department, new_case, outbox
@@ -94,7 +95,10 @@ def test_working_days_skip_weekends_and_holidays_and_honour_make_up_days(hotline
 
 
 def test_deadline_periods_are_configurable(hotline_env: Path) -> None:
-    (hotline_env / "casework_deadlines.json").write_text('{"normal": {"咨询": 7}}')
+    with session_scope() as s:  # as the admin page stores them
+        periods = calendar.periods(s)
+        periods["normal"]["咨询"] = 7
+        calendar.set_periods(s, periods, actor="admin")
     with session_scope() as s:
         case, _ = new_case(s, category="咨询", now=datetime(2026, 11, 2, 2, 0, tzinfo=UTC))  # a Monday
         assert local_date(case.deadline) == date(2026, 11, 11)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from casework import calendar
+from hotline.db import session_scope
 from selfservice.menu import MenuError, default_menu_path, load_menu
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -82,7 +84,7 @@ def test_broken_toml_and_missing_file(tmp_path: Path) -> None:
         load_menu(tmp_path / "none.toml")
 
 
-def test_office_hours_nights_and_holidays() -> None:
+def test_office_hours_nights_and_holidays_come_from_the_one_calendar(sqlite_env: Path) -> None:
     hours = load_menu().hours
     assert hours.is_open(datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI))
     assert not hours.is_open(datetime(2026, 11, 25, 23, 0, tzinfo=SHANGHAI))
@@ -90,3 +92,21 @@ def test_office_hours_nights_and_holidays() -> None:
     assert not hours.is_open(datetime(2026, 10, 1, 10, 0, tzinfo=SHANGHAI))  # National Day
     # 02:00 UTC is 10:00 in Shanghai
     assert hours.is_open(datetime(2026, 11, 25, 2, 0, tzinfo=ZoneInfo("UTC")))
+    # what the admin pages set, the IVR follows: a new holiday, shorter hours on a five-day week
+    with session_scope() as s:
+        calendar.set_holiday(s, date(2026, 11, 25), workday=False, name="测试假日", actor="admin")
+        calendar.set_service_hours(
+            s, calendar.ServiceHours(time(9, 0), time(17, 0), (1, 2, 3, 4, 5)), actor="admin"
+        )
+    assert not hours.is_open(datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI))
+    assert hours.is_open(datetime(2026, 11, 26, 16, 59, tzinfo=SHANGHAI))
+    assert not hours.is_open(datetime(2026, 11, 26, 17, 0, tzinfo=SHANGHAI))
+    assert not hours.is_open(datetime(2026, 11, 28, 10, 0, tzinfo=SHANGHAI))  # a Saturday
+
+
+def test_hours_left_in_an_old_menu_file_are_refused_with_where_they_live_now(tmp_path: Path) -> None:
+    old = _variant(
+        tmp_path, 'timezone = "Asia/Shanghai"', 'timezone = "Asia/Shanghai"\nholidays = ["2026-01-01"]'
+    )
+    with pytest.raises(MenuError, match="hours: .*holidays.*admin pages"):
+        load_menu(old)
