@@ -24,6 +24,8 @@ from hotline import audit, sitesettings
 from hotline.db import session_scope
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+# the days a report may be asked for (a brief's local-day bounds overflow at years 1 and 9999)
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 DEFAULT_PERIODS: dict[str, dict[str, int]] = {
     "normal": {"咨询": 2, "求助": 5, "投诉": 10, "举报": 15, "建议": 15, "表扬": 5},
     "urgent": {"咨询": 1, "求助": 2, "投诉": 3, "举报": 5, "建议": 5, "表扬": 2},

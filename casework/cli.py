@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from casework.calendar import FIRST_DAY, LAST_DAY
+
 case_app = typer.Typer(help="Cases (工单): scans, outbox delivery.", no_args_is_help=True)
 report_app = typer.Typer(help="Reports: the daily key-issues brief (每日要情).", no_args_is_help=True)
 
@@ -68,9 +70,12 @@ def _parse_day(value: str | None) -> date:
     if not value:
         return datetime.now().date()
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"expected a date like 2026-11-25, got {value!r}") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise typer.BadParameter(f"expected a date from {FIRST_DAY} to {LAST_DAY}, got {value}")
+    return day
 
 
 @report_app.command("daily")

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from casework import OutboundRefused
 from hotline.config import get_settings
+from web.hygiene import check_input
 from web.routes import (
     agent,
     auth,
@@ -110,9 +111,10 @@ def create_app() -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(ClientAddressMiddleware, trusted=settings.trusted_proxies)  # outermost
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
-    app.include_router(public.api_router)
+    app.include_router(public.api_router, dependencies=[Depends(check_input)])
     for module in ROUTERS:
-        app.include_router(module.router, dependencies=[Depends(load_user), Depends(verify_csrf)])
+        checks = [Depends(load_user), Depends(verify_csrf), Depends(check_input)]
+        app.include_router(module.router, dependencies=checks)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:

@@ -26,7 +26,7 @@ def delivery_report(
 ) -> dict:
     """Record a delivery report. The token in the URL (kannel_dlr_token) proves it comes from our gateway."""
     expected = get_settings().kannel_dlr_token
-    if not expected or not hmac.compare_digest(token, expected):
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):  # bytes: any text
         raise HTTPException(403, "无权提交送达报告。")
     if type not in (DELIVERED, FAILED, REJECTED):
         return {"recorded": False, "reason": "intermediate report"}

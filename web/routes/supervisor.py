@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 import casework
 import selfservice
+from casework.calendar import FIRST_DAY, LAST_DAY
 from hotline.models import User
 from web.routes.casepages import (
     LOCAL_TZ,
@@ -40,9 +41,12 @@ def parse_day(value: str | None) -> date:
     if not value:
         return today()
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise HTTPException(status_code=422, detail="日期格式应为 YYYY-MM-DD。") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise HTTPException(status_code=422, detail=f"日期应在 {FIRST_DAY} 至 {LAST_DAY} 之间。")
+    return day
 
 
 def bars(

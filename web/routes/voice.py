@@ -67,7 +67,7 @@ async def voice_socket(websocket: WebSocket) -> None:
 def _on_text(channel: BrowserChannel, text: str) -> None:
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         return
     if not isinstance(data, dict):
         return
