@@ -3,7 +3,7 @@
 Public API; see docs/architecture.md (casework) and docs/casework.md."""
 
 from casework.brief import DailyBrief, daily_brief, render_daily_brief_html, render_daily_brief_pdf
-from casework.calendar import set_holiday
+from casework.calendar import agents_on_duty, set_holiday
 from casework.cases import (
     CallerInfo,
     ProgressView,
@@ -91,6 +91,7 @@ __all__ = [
     "accept",
     "accept_submission",
     "acting_as",
+    "agents_on_duty",
     "acknowledge_instruction",
     "allowed_actions",
     "announce",
