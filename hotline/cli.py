@@ -9,7 +9,7 @@ import typer
 from casework.cli import case_app, report_app
 from hotline import bootstrap
 from hotline import workers as web_workers
-from hotline.config import get_settings
+from hotline.config import PRIVATE_UMASK, get_settings
 from hotline.db import session_scope
 from kb.cli import kb_app
 from selfservice.callcentre_cli import callcentre_app
@@ -25,6 +25,11 @@ app.add_typer(case_app, name="case")
 app.add_typer(report_app, name="report")
 app.add_typer(user_app, name="user")
 register_speech(app)
+
+
+@app.callback()
+def _private_files() -> None:
+    os.umask(PRIVATE_UMASK)  # what any command writes under HOTLINE_HOME: files 0600, folders 0700
 
 
 @app.command()

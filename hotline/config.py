@@ -17,6 +17,9 @@ from pydantic_settings import (
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DATA = REPO_ROOT / "data"
 MAX_AUTO_WORKERS = 4
+PRIVATE_DIR = 0o700  # HOTLINE_HOME and its folders: citizens' data, recordings, case-password hashes
+PRIVATE_FILE = 0o600
+PRIVATE_UMASK = 0o077  # set by every `hotline` command (hotline/cli.py), inherited by its children
 
 
 class Settings(BaseSettings):
@@ -129,9 +132,16 @@ class Settings(BaseSettings):
         return self.home / "outbox"
 
     def ensure_home(self) -> None:
-        """Create the data directory and its sub-folders."""
+        """Create the data directory and its sub-folders, open to the service's own user only (0700;
+        the files in it 0600 through the umask `hotline` sets, and those an older version left directly
+        in it, such as the database and its WAL, made 0600 here). docs/security.md"""
         for path in (self.home, self.index_dir, self.audio_cache_dir, self.recordings_dir, self.outbox_dir):
-            path.mkdir(parents=True, exist_ok=True)
+            path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+            if path.stat().st_mode & 0o777 != PRIVATE_DIR:
+                path.chmod(PRIVATE_DIR)
+        for path in self.home.iterdir():
+            if path.is_file() and path.stat().st_mode & 0o077:
+                path.chmod(PRIVATE_FILE)
 
     def session_secret(self) -> str:
         """The cookie-signing secret: configured, or generated once and kept in HOTLINE_HOME (created
