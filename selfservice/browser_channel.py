@@ -10,6 +10,7 @@ From the page: binary frames of microphone PCM; {"type": "digit", "digit": "1"};
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from selfservice.live_channel import LiveChannel
 
 RATE = 16000
 MAX_BUFFER_SECONDS = 600  # keep at most ten minutes of the caller's audio
+# audio is taken at real time, plus a reserve of this much (a page that starts sending late, network
+# bursts); what a client sends beyond that is dropped
+RESERVE_SECONDS = 20.0
 
 
 class BrowserChannel(LiveChannel):
@@ -32,10 +36,23 @@ class BrowserChannel(LiveChannel):
         self.send_bytes = send_bytes
         self.audio = bytearray()
         self.dropped = 0  # bytes trimmed from the front of `audio`
+        self.refused = 0  # bytes that came faster than real time and were dropped
+        self._reserve = RESERVE_SECONDS * RATE * 2  # bytes that may come now
+        self._reserve_at = time.monotonic()
 
     # from the page
     def on_audio(self, pcm: bytes) -> None:
-        self.audio += pcm[: len(pcm) // 2 * 2]
+        """Keep the caller's audio, paced: a microphone sends in real time, so what arrives faster than
+        that beyond the reserve is dropped (a client flooding audio cannot make the recogniser work
+        faster than real time for it)."""
+        now = time.monotonic()
+        full = RESERVE_SECONDS * RATE * 2
+        self._reserve = min(full, self._reserve + (now - self._reserve_at) * RATE * 2)
+        self._reserve_at = now
+        kept = int(min(len(pcm), self._reserve)) // 2 * 2
+        self._reserve -= kept
+        self.refused += len(pcm) - kept
+        self.audio += pcm[:kept]
         excess = len(self.audio) - MAX_BUFFER_SECONDS * RATE * 2
         if excess > 0:
             del self.audio[:excess]

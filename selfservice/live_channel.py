@@ -195,9 +195,10 @@ class LiveChannel(Channel):
                 return Input("digits", taken)
             if stream is not None and not taken:
                 end = self.audio_position()
-                if end > offset:
-                    stream.accept_pcm(self.read_audio(offset, end))
-                    offset = end
+                while offset < end:  # decoded in a thread, a second at a time: the loop carries other calls
+                    upto = min(end, offset + self.sample_rate * 2)
+                    await asyncio.to_thread(stream.accept_pcm, self.read_audio(offset, upto))
+                    offset = upto
                 if stream.heard_speech and stream.endpoint_detected:
                     recognition = await asyncio.to_thread(stream.finish)
                     self.log.add("来电", f"说话：{recognition.text}")
