@@ -4,7 +4,8 @@ Each message goes through its own short transactions: claim (queued -> sending, 
 committed), send through the channel's transport, mark sent (committed). A process that dies after
 claiming leaves the message in `sending`; after LEASE it is claimed again and sent again, and the
 transport drops the repeat because it has already seen that message id. A claim is a
-compare-and-set UPDATE, so two delivery processes never send the same message at the same time.
+compare-and-set UPDATE, so two delivery processes never send the same message at the same time, and
+the outcome (sent, retry, failed) is written only by the process that still holds the claim.
 """
 
 from __future__ import annotations
@@ -68,6 +69,16 @@ def claim(session: Session, message: OutboxMessage, now: datetime) -> bool:
     return result.rowcount == 1
 
 
+def _claimed_by(message: OutboxMessage) -> tuple:  # type: ignore[type-arg]
+    """The claim this process holds (after `claim`): its outcome is written only while it still holds
+    it, so a process that outlived its lease never overwrites the outcome of the one that took over."""
+    return (
+        OutboxMessage.id == message.id,
+        OutboxMessage.status == "sending",
+        OutboxMessage.attempts == message.attempts,
+    )
+
+
 def deliver_outbox(
     session_factory: Callable[[], Session],
     transports: Mapping[str, Transport],
@@ -113,8 +124,15 @@ def deliver_outbox(
             outcome = "sent"
             values = {"status": "sent", "sent_at": utcnow(), "last_error": ""}
         with session_factory() as session:
-            session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values))
+            ours = session.execute(
+                update(OutboxMessage)
+                .where(*_claimed_by(message))
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
             session.commit()
+        if ours.rowcount != 1:  # type: ignore[attr-defined]
+            log.warning("outbox message %s was claimed again while this process sent it", message.message_id)
         counts[outcome] += 1
     return counts
 

@@ -25,7 +25,7 @@ from kb.documents import (
     update_document,
     withdraw_document,
 )
-from kb.errors import KbError, WorkflowError
+from kb.errors import EditConflict, KbError, WorkflowError
 from kb.importer import load_bundled_corpus
 from kb.models import Document, Feedback, Revision, SearchGap, SynonymGroup
 from kb.retrieval import get_document, popular_documents, record_feedback, record_view, search, suggest
@@ -52,6 +52,7 @@ __all__ = [
     "Document",
     "DocumentInput",
     "DocumentView",
+    "EditConflict",
     "Feedback",
     "KbError",
     "Revision",

@@ -8,6 +8,11 @@ Rules
 - While a published document has a newer revision in the works, the public keeps seeing the
   published revision (the document row holds the published content; the working copy is the newest
   revision).
+- Concurrency: the document's (status, revision_count) is its version. Every save and workflow step
+  writes the row with a compare-and-set UPDATE on the version it read (and on the revision the editor
+  started from, when given): of two editors saving at once, or an editor saving while a reviewer
+  approves, one wins and the other gets EditConflict ("文档已被他人修改，请刷新后再编辑。"), never a
+  duplicate revision number (a 500 before) or a step applied to a state it was not meant for.
 Every step writes an audit entry (entity "kb_document") and queues an index update for after commit.
 """
 
@@ -17,13 +22,15 @@ import difflib
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from hotline import audit
 from hotline.models import AuditEntry
 from kb import indexing
-from kb.errors import KbError, WorkflowError
+from kb.errors import EditConflict, KbError, WorkflowError
 from kb.models import Document, Revision
 from kb.schemas import CONTENT_FIELDS, FIELD_LABELS, DocumentInput
 
@@ -75,12 +82,38 @@ def latest_revision(session: Session, doc: Document) -> Revision | None:
     )
 
 
+def _compare_and_set(session: Session, doc: Document, **values: Any) -> None:
+    """Write `values` to the document row only if its version (status, revision_count) is still the one
+    this transaction read; EditConflict otherwise. A concurrent writer waits for the first one's row
+    lock (PostgreSQL) or write lock (SQLite), then finds the version changed."""
+    result = session.execute(
+        update(Document)
+        .where(
+            Document.id == doc.id,
+            Document.status == doc.status,
+            Document.revision_count == doc.revision_count,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise EditConflict()
+    for name, value in values.items():
+        set_committed_value(doc, name, value)
+
+
 def _add_revision(
-    session: Session, doc: Document, content: dict[str, Any], actor: str, comment: str
+    session: Session, doc: Document, content: dict[str, Any], actor: str, comment: str, **values: Any
 ) -> Revision:
-    doc.revision_count = (doc.revision_count or 0) + 1
-    rev = Revision(document_id=doc.id, number=doc.revision_count, actor=actor, comment=comment, **content)
+    """The next revision, numbered by a compare-and-set of the document's version (with `values`)."""
+    number = (doc.revision_count or 0) + 1
+    _compare_and_set(session, doc, revision_count=number, **values)
+    rev = Revision(document_id=doc.id, number=number, actor=actor, comment=comment, **content)
     session.add(rev)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # a writer that bypassed the version check (UNIQUE document, number)
+        raise EditConflict() from exc
     return rev
 
 
@@ -112,11 +145,21 @@ def create_document(
 
 
 def update_document(
-    session: Session, doc_id: int, data: DocumentInput, *, actor: str, comment: str = ""
+    session: Session,
+    doc_id: int,
+    data: DocumentInput,
+    *,
+    actor: str,
+    comment: str = "",
+    base_revision: int | None = None,
 ) -> Document:
     """Save a new revision. A published document keeps showing its published revision until the new
-    one is approved; an unpublished one shows the new content to editors at once."""
+    one is approved; an unpublished one shows the new content to editors at once. base_revision: the
+    revision the editor started from (the edit form's hidden field); a save by someone else since then
+    is an EditConflict, not silently overwritten."""
     doc = _load(session, doc_id)
+    if base_revision is not None and base_revision != doc.revision_count:
+        raise EditConflict()
     if doc.status == "submitted":
         raise WorkflowError("文档正在审核中，不能修改；请等待审核结果或由审核人退回。")
     _check_title(session, data.title, doc.id)
@@ -124,12 +167,10 @@ def update_document(
     latest = latest_revision(session, doc)
     if latest is not None and content_of(latest) == content:
         raise KbError("内容没有变化。")
-    _add_revision(session, doc, content, actor, comment)
+    _add_revision(session, doc, content, actor, comment, status="draft")
     if doc.published_revision_id is None:
         for name, value in content.items():
             setattr(doc, name, value)
-    if doc.status != "draft":
-        doc.status = "draft"
     audit.record(session, actor=actor, action="kb.update", entity=ENTITY, entity_id=doc.id, comment=comment)
     indexing.queue(session, [doc.id])
     session.flush()
@@ -144,7 +185,7 @@ def _transition(
             f"当前状态为“{STATUS_NAMES.get(doc.status, doc.status)}”，不能执行“{ACTION_NAMES[action]}”。"
         )
     before = doc.status
-    doc.status = to
+    _compare_and_set(session, doc, status=to)
     audit.record(
         session,
         actor=actor,

@@ -9,3 +9,10 @@ class KbError(ValueError):
 
 class WorkflowError(KbError):
     """A workflow step that is not allowed in the document's current state."""
+
+
+class EditConflict(WorkflowError):
+    """Someone else saved the document, or moved it on in the workflow, since this editor read it."""
+
+    def __init__(self, message: str = "文档已被他人修改，请刷新后再编辑。") -> None:
+        super().__init__(message)

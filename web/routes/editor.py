@@ -256,8 +256,10 @@ def _form_page(
     message: str | None = None,
     status_code: int = 200,
     gap_id: str = "",
+    base_revision: int | None = None,
 ) -> Response:
     ctx = base_ctx(request, "new" if doc is None else "list") | {
+        "base_revision": base_revision if base_revision is not None else getattr(doc, "revision_count", None),
         "values": values,
         "errors": errors,
         "doc": doc,
@@ -334,15 +336,27 @@ async def update(request: Request, db: SessionDep, user: Staff, doc_id: int) -> 
     form = await request.form()
     values = {name: str(form.get(name) or "") for name in FIELDS}
     comment = str(form.get("comment") or "").strip()
+    base = str(form.get("base_revision") or "")
+    base_revision = int(base) if base.isdigit() and len(base) <= 9 else None
     data, errors = parse_document(values)
     if errors:
-        return _form_page(request, values=values, errors=errors, doc=row, status_code=400)
+        return _form_page(
+            request, values=values, errors=errors, doc=row, status_code=400, base_revision=base_revision
+        )
     try:
-        kb.update_document(db, doc_id, data, actor=user.username, comment=comment)
+        kb.update_document(db, doc_id, data, actor=user.username, comment=comment, base_revision=base_revision)
     except kb.KbError as exc:
         db.rollback()
         status = 409 if isinstance(exc, kb.WorkflowError) else 400
-        return _form_page(request, values=values, errors={}, doc=row, message=str(exc), status_code=status)
+        return _form_page(
+            request,
+            values=values,
+            errors={},
+            doc=row,
+            message=str(exc),
+            status_code=status,
+            base_revision=base_revision,
+        )
     db.commit()
     set_flash(request, "修改已保存。")
     return RedirectResponse(f"/editor/documents/{doc_id}", status_code=303)
@@ -520,7 +534,10 @@ def api_update(db: SessionDep, user: Staff, doc_id: int, body: Annotated[dict[st
     if errors:
         return JSONResponse({"detail": "请求参数有误。", "errors": errors}, status_code=422)
     try:
-        kb.update_document(db, doc_id, data, actor=user.username, comment=str(body.get("comment") or ""))
+        base = body.get("base_revision")
+        base_revision = base if isinstance(base, int) and not isinstance(base, bool) else None
+        comment = str(body.get("comment") or "")
+        kb.update_document(db, doc_id, data, actor=user.username, comment=comment, base_revision=base_revision)
     except kb.KbError as exc:
         db.rollback()
         return kb_error_response(exc)
