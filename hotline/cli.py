@@ -184,7 +184,7 @@ def _change_user(username: str, change) -> None:  # type: ignore[no-untyped-def]
         with session_scope() as session:
             user = session.scalar(select(User).where(User.username == username))
             if user is None:
-                raise UserError(f"no user {username!r}")
+                raise UserError(f"用户“{username}”不存在。")
             change(session, user)
     except UserError as exc:
         typer.echo(f"error: {exc}", err=True)

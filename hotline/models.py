@@ -11,6 +11,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from hotline.db import Base, utcnow
 
 ROLES = ("admin", "editor", "reviewer", "agent", "department", "supervisor", "leader")
+ROLE_LABELS = {
+    "admin": "系统管理员",
+    "editor": "知识编辑",
+    "reviewer": "知识审核",
+    "agent": "坐席",
+    "department": "承办部门",
+    "supervisor": "督查督办",
+    "leader": "领导",
+}
 
 
 class User(Base):

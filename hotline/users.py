@@ -3,6 +3,7 @@ concurrency, and ending an account's sessions (logout, password change, disablin
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 from dataclasses import dataclass
@@ -60,9 +61,9 @@ def check_username(username: str) -> str:
     """A user name as stored: stripped, 1-64 characters, no spaces or control characters."""
     name = (username or "").strip()
     if not name:
-        raise UserError("user name must not be empty")
+        raise UserError("用户名不能为空。")
     if len(name) > 64 or any(ch.isspace() or not ch.isprintable() for ch in name):
-        raise UserError("user name: at most 64 characters, without spaces or control characters")
+        raise UserError("用户名最多64个字符，不能包含空格或控制字符。")
     return name
 
 
@@ -72,7 +73,7 @@ def check_department(session: Session, department: str | None) -> str | None:
 
     name = (department or "").strip() or None
     if name is not None and session.scalar(select(Department.id).where(Department.name == name)) is None:
-        raise UserError(f"department {name!r} does not exist")
+        raise UserError(f"承办部门“{name}”不存在。")
     return name
 
 
@@ -80,16 +81,26 @@ def check_roles(roles: list[str] | tuple[str, ...]) -> str:
     """Roles as stored (comma-separated, in ROLES order); at least one, all known."""
     unknown = set(roles) - set(ROLES)
     if unknown:
-        raise UserError(f"unknown role(s): {', '.join(sorted(unknown))}; known: {', '.join(ROLES)}")
+        raise UserError(
+            f"未知角色（unknown role）：{', '.join(sorted(unknown))}；可用角色：{', '.join(ROLES)}"
+        )
     if not roles:
-        raise UserError(f"at least one role is needed; known: {', '.join(ROLES)}")
+        raise UserError(f"请至少选择一个角色；可用角色：{', '.join(ROLES)}")
     return ",".join(r for r in ROLES if r in roles)
+
+
+def check_phone(phone: str | None) -> str | None:
+    """A staff member's phone for SMS notices (None for none): 5-20 digits, an optional leading +."""
+    number = (phone or "").strip().replace(" ", "").replace("-", "") or None
+    if number is not None and not re.fullmatch(r"\+?\d{5,20}", number):
+        raise UserError("手机号码应为5至20位数字。")
+    return number
 
 
 def check_password(password: str) -> None:
     """The staff password policy (one place: account creation, resets and changes)."""
     if len(password) < 8:
-        raise UserError("password must have at least 8 characters")
+        raise UserError("密码至少需要8个字符。")
 
 
 def create_user(
@@ -110,14 +121,14 @@ def create_user(
     department = check_department(session, department)
     check_password(password)
     if session.scalar(select(User).where(User.username == username)):
-        raise UserError(f"user {username!r} already exists")
+        raise UserError(f"用户“{username}”已存在（already exists）。")
     user = User(
         username=username,
         password_hash=hash_secret(password),
         roles=stored_roles,
         display_name=(display_name or "").strip() or username,
         department=department,
-        phone=(phone or "").strip() or None,
+        phone=check_phone(phone),
     )
     session.add(user)
     session.flush()
@@ -143,11 +154,13 @@ def update_user(
     actor: str,
 ) -> None:
     """Change an account's roles, name, department and phone (for staff SMS); audited with the changes."""
+    if actor == user.username and "admin" in user.role_set and "admin" not in roles:
+        raise UserError("不能取消自己的系统管理员角色。")
     values = {
         "roles": check_roles(roles),
         "display_name": (display_name or "").strip() or user.username,
         "department": check_department(session, department),
-        "phone": (phone or "").strip() or None,
+        "phone": check_phone(phone),
     }
     changes = {k: [getattr(user, k), v] for k, v in values.items() if getattr(user, k) != v}
     if not changes:
@@ -263,7 +276,9 @@ def reset_password(session: Session, user: User, password: str, *, actor: str) -
 
 
 def set_active(session: Session, user: User, active: bool, *, actor: str) -> None:
-    """Enable or disable an account; disabling ends its sessions."""
+    """Enable or disable an account; disabling ends its sessions. Nobody disables their own account."""
+    if not active and actor == user.username:
+        raise UserError("不能停用自己的账号。")
     user.active = active
     session.flush()
     audit.record(

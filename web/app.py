@@ -20,6 +20,7 @@ from casework import OutboundRefused
 from hotline.config import get_settings
 from web.hygiene import check_input
 from web.routes import (
+    admin,
     agent,
     auth,
     citizen,
@@ -33,9 +34,11 @@ from web.routes import (
     voice,
 )
 from web.security import (
+    PASSWORD_PATH,
     BodySizeLimitMiddleware,
     ClientAddressMiddleware,
     LoginRequired,
+    PasswordChangeRequired,
     SecurityHeadersMiddleware,
     StaffOriginMiddleware,
     load_user,
@@ -45,7 +48,7 @@ from web.security import (
 
 log = logging.getLogger("hotline.web")
 
-ROUTERS = (public, citizen, auth, editor, agent, phone, recordings, department, supervisor, voice, sms)
+ROUTERS = (public, citizen, auth, editor, agent, phone, recordings, department, supervisor, admin, voice, sms)
 SIP_LOCK = "sip.lock"
 
 
@@ -119,6 +122,10 @@ def create_app() -> FastAPI:
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
         return RedirectResponse(login_redirect_target(exc.next_url), status_code=303)
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def _password_change(request: Request, exc: PasswordChangeRequired) -> Response:
+        return RedirectResponse(PASSWORD_PATH, status_code=303)
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> Response:

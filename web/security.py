@@ -35,6 +35,14 @@ class LoginRequired(Exception):
         self.next_url = next_url
 
 
+class PasswordChangeRequired(Exception):
+    """Raised for a staff page while the account must choose a new password (after a reset by an
+    administrator); HTML pages redirect to the password form."""
+
+
+PASSWORD_PATH = "/password"
+
+
 def get_db() -> Iterator[Session]:
     """A database session per request; committed by the route, rolled back on error."""
     session = new_session()
@@ -161,6 +169,10 @@ def require_roles(*roles: str) -> Callable[[Request], User]:
             raise LoginRequired(
                 str(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
             )
+        if user.must_change_password:
+            if request.url.path.startswith("/api/"):
+                raise HTTPException(status_code=403, detail="请先修改密码。")
+            raise PasswordChangeRequired
         if roles and not user.has_role(*roles):
             raise HTTPException(status_code=403, detail="您没有访问该页面的权限。")
         return user

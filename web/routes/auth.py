@@ -1,4 +1,4 @@
-"""Staff login and logout."""
+"""Staff login and logout; changing one's own password (forced after an administrator's reset)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ from fastapi.responses import RedirectResponse, Response
 
 from hotline import users
 from hotline.models import User
-from web.security import SessionDep, client_address, csrf_token, load_user, safe_next, start_session
+from web.security import (
+    PASSWORD_PATH,
+    LoginRequired,
+    SessionDep,
+    client_address,
+    csrf_token,
+    load_user,
+    safe_next,
+    start_session,
+)
 from web.templating import render
 
 router = APIRouter()
@@ -50,6 +59,51 @@ def logout(request: Request, db: SessionDep) -> Response:
             users.end_sessions(db, account, actor=user.username, reason="logout")
             db.commit()
     request.session.clear()
+    return RedirectResponse("/", status_code=303)
+
+
+def _account(request: Request, db: SessionDep) -> User:
+    user = load_user(request)
+    account = db.get(User, user.id) if user is not None else None
+    if account is None:
+        raise LoginRequired(PASSWORD_PATH)
+    return account
+
+
+@router.get(PASSWORD_PATH)
+def password_form(request: Request, db: SessionDep) -> Response:
+    account = _account(request, db)
+    return render(request, "password.html", {"forced": account.must_change_password, "error": None})
+
+
+@router.post(PASSWORD_PATH)
+def change_password(
+    request: Request,
+    db: SessionDep,
+    current: str = Form(...),
+    new: str = Form(...),
+    confirm: str = Form(...),
+) -> Response:
+    """A new password of one's own: the account's other sessions end, this one goes on."""
+    account = _account(request, db)
+    error = None
+    if not users.verify_secret(account.password_hash, current):
+        error = "当前密码不正确。"
+    elif new != confirm:
+        error = "两次输入的新密码不一致。"
+    elif new == current:
+        error = "新密码不能与当前密码相同。"
+    else:
+        try:
+            users.set_password(db, account, new, actor=account.username)
+        except users.UserError as exc:
+            error = str(exc)
+    if error:
+        db.rollback()
+        ctx = {"forced": account.must_change_password, "error": error}
+        return render(request, "password.html", ctx, status_code=422)
+    db.commit()
+    start_session(request, account)
     return RedirectResponse("/", status_code=303)
 
 
