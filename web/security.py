@@ -8,11 +8,12 @@ import hmac
 import ipaddress
 import secrets
 import time
-from base64 import b64encode
+from base64 import b64encode, urlsafe_b64encode
 from collections.abc import Callable, Iterator
 from typing import Annotated
 from urllib.parse import quote, urlsplit
 
+from cryptography.fernet import Fernet, InvalidToken
 from fastapi import Depends, HTTPException, Request, WebSocketException, status
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
@@ -26,6 +27,28 @@ from hotline.models import User
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+
+
+SEALED_SECONDS = 600  # a sealed value read back later than this is gone
+
+
+def _sealer() -> Fernet:
+    key = hashlib.sha256(b"hotline-sealed-session-value:" + get_settings().session_secret().encode()).digest()
+    return Fernet(urlsafe_b64encode(key))
+
+
+def seal(text: str) -> str:
+    """Text encrypted for the session, whose cookie is signed but readable (a new case's query
+    password between the registration and the case page)."""
+    return _sealer().encrypt(text.encode()).decode()
+
+
+def unseal(token: object) -> str | None:
+    """The sealed text, or None when token is not one of ours or older than SEALED_SECONDS."""
+    try:
+        return _sealer().decrypt(str(token).encode(), ttl=SEALED_SECONDS).decode()
+    except (InvalidToken, ValueError):
+        return None
 
 
 class LoginRequired(Exception):

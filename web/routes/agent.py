@@ -28,7 +28,7 @@ from web.routes.casepages import (
     read_case_form,
 )
 from web.routes.phone import current_menu, phone_bar
-from web.security import SessionDep, require_roles
+from web.security import SessionDep, require_roles, seal, unseal
 from web.templating import render
 
 router = APIRouter(prefix="/agent")
@@ -182,7 +182,7 @@ async def register(request: Request, db: SessionDep, user: Agent) -> Response:
             form.errors["content"] = str(exc)
         else:
             db.commit()
-            request.session["new_password"] = {case.case_number: _password}
+            request.session["new_password"] = {case.case_number: seal(_password)}  # never plain in the cookie
             return RedirectResponse(f"/agent/cases/{case.case_number}", status_code=303)
     ctx = {
         **phone_bar(db, user, shown=call_id),
@@ -199,7 +199,8 @@ async def register(request: Request, db: SessionDep, user: Agent) -> Response:
 @router.get("/cases/{case_number}")
 def case_page(request: Request, db: SessionDep, user: Agent, case_number: str) -> Response:
     case = case_or_404(db, case_number)
-    new_password = (request.session.pop("new_password", None) or {}).get(case.case_number)
+    sealed = (request.session.pop("new_password", None) or {}).get(case.case_number)
+    new_password = unseal(sealed) if sealed else None
     ctx = {
         "case": case,
         "password": new_password,
