@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from casework import lifecycle, notices
+from casework import lifecycle, notices, search
 from casework.calendar import LOCAL_TZ, WorkCalendar, aware, handling_days
 from casework.errors import CaseError, CaseQueryLocked, CaseQueryRejected
 from casework.lifecycle import OPEN_STATUSES
@@ -192,6 +192,7 @@ def create_case(
         created_at=now,
         updated_at=now,
     )
+    case.search_text = search.case_index_text(case)
     session.add(case)
     session.flush()
     add_event(session, case, actor=actor, action="submitted" if status == "pending_review" else "registered")

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql import func, literal_column, text
 
 from casework.lifecycle import STATUS_LABELS, label
 from hotline.db import Base, utcnow
@@ -53,6 +54,11 @@ class Case(Base):
         Index("ix_cases_caller_created", "caller_number", "created_at"),
         Index("ix_cases_status_deadline", "status", "deadline"),
         CheckConstraint(STATUS_CHECK, name="status"),
+        Index(  # full-text case search on PostgreSQL (casework.search); SQLite matches with LIKE
+            "ix_cases_search",
+            func.to_tsvector(literal_column("'simple'::regconfig"), text("search_text")),
+            postgresql_using="gin",
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -83,6 +89,7 @@ class Case(Base):
     supervised: Mapped[bool] = mapped_column(Boolean, default=False)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True)
     audio_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    search_text: Mapped[str] = mapped_column(Text, default="")  # casework.search.index_text
     created_by: Mapped[str] = mapped_column(String(64), default="system")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -23,6 +23,7 @@ from web.routes import (
     admin,
     agent,
     auth,
+    caselists,
     citizen,
     department,
     editor,
@@ -48,7 +49,9 @@ from web.security import (
 
 log = logging.getLogger("hotline.web")
 
-ROUTERS = (public, citizen, auth, editor, agent, phone, recordings, department, supervisor, admin, voice, sms)
+ROUTERS = (
+    public, citizen, auth, editor, caselists, agent, phone, recordings, department, supervisor, admin, voice, sms
+)  # fmt: skip
 SIP_LOCK = "sip.lock"
 
 

@@ -1,4 +1,5 @@
-"""casework: the case status column only takes the life cycle's statuses (ck_cases_status)
+"""casework: the case status column only takes the life cycle's statuses (ck_cases_status); cases get
+their search terms (search_text, filled for the existing cases; GIN index on PostgreSQL)
 
 Revision ID: casework_0003
 Revises: casework_0002
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "casework_0003"
@@ -29,8 +31,12 @@ NAME = "ck_cases_status"
 
 
 def upgrade() -> None:
+    _add_search_text()
     if op.get_bind().dialect.name != "sqlite":
         op.create_check_constraint(op.f(NAME), "cases", CONDITION)
+        op.execute(
+            "CREATE INDEX ix_cases_search ON cases USING gin (to_tsvector('simple'::regconfig, search_text))"
+        )
         return
     for when in ("INSERT", "UPDATE OF status"):
         suffix = "insert" if when == "INSERT" else "update"
@@ -40,9 +46,30 @@ def upgrade() -> None:
         )
 
 
+def _add_search_text() -> None:
+    from casework.search import index_text
+
+    with op.batch_alter_table("cases") as batch:
+        batch.add_column(sa.Column("search_text", sa.Text(), nullable=False, server_default=""))
+    conn = op.get_bind()
+    fields = "id, case_number, caller_number, contact, name, topic, content, address, district"
+    rows = conn.execute(sa.text(f"SELECT {fields} FROM cases")).mappings().all()
+    update = sa.text("UPDATE cases SET search_text = :text WHERE id = :id")
+    for start in range(0, len(rows), 5000):
+        batch_rows = rows[start : start + 5000]
+        values = [
+            {"id": r["id"], "text": index_text(**{k: v for k, v in r.items() if k != "id"})}
+            for r in batch_rows
+        ]
+        conn.execute(update, values)
+
+
 def downgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
+        op.execute("DROP INDEX ix_cases_search")
         op.drop_constraint(op.f(NAME), "cases", type_="check")
-        return
-    for suffix in ("insert", "update"):
-        op.execute(f"DROP TRIGGER {NAME}_{suffix}")
+    else:
+        for suffix in ("insert", "update"):
+            op.execute(f"DROP TRIGGER {NAME}_{suffix}")
+    with op.batch_alter_table("cases") as batch:
+        batch.drop_column("search_text")
