@@ -10,7 +10,7 @@ import typer
 
 from casework.calendar import FIRST_DAY, LAST_DAY
 
-case_app = typer.Typer(help="Cases (工单): scans, outbox delivery.", no_args_is_help=True)
+case_app = typer.Typer(help="Cases (工单): list, search, scans, outbox delivery.", no_args_is_help=True)
 report_app = typer.Typer(help="Reports: the daily key-issues brief (每日要情).", no_args_is_help=True)
 
 
@@ -30,6 +30,68 @@ def scan() -> None:
     with session_scope() as session:
         counts = casework.scan_deadlines(session)
     typer.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+def _print_cases(cases: list, as_json: bool) -> None:  # type: ignore[type-arg]
+    """One line per case: JSON objects (casework.search.as_row, phone masked) or columns for reading."""
+    import json
+
+    from casework.search import as_row
+
+    for case in cases:
+        row = as_row(case)
+        if as_json:
+            typer.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            text = (row["topic"] or row["content"] or "").replace("\n", " ")[:40]
+            typer.echo(
+                f"{row['case_number']}  {row['status_label']}  {row['department'] or '-'}  "
+                f"{row['created_at'][:16]}  {text}"
+            )
+
+
+@case_app.command("list")
+def list_cases(
+    status: str = typer.Option("", "--status", help="Only this status (e.g. referred)."),
+    department: str = typer.Option("", "--department", help="Only this handling department (its name)."),
+    overdue: bool = typer.Option(False, "--overdue", help="Only open cases past their deadline."),
+    limit: int = typer.Option(100, "--limit", min=1, max=1_000_000, help="At most this many, newest first."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+) -> None:
+    """List cases, newest first."""
+    import casework
+    from casework import search
+    from hotline.db import session_scope
+
+    if status and status not in casework.STATUS_LABELS:
+        raise typer.BadParameter(f"unknown status {status!r}; one of: {', '.join(casework.STATUS_LABELS)}")
+    _ready()
+    with session_scope() as session:
+        filters = search.CaseFilter(status=status, overdue=overdue)
+        if department:
+            dept = casework.department_by_name(session, department)
+            if dept is None:
+                raise typer.BadParameter(f"no department named {department!r}")
+            filters.department_id = dept.id
+        _print_cases(list(session.scalars(search.filtered(session, filters).limit(limit))), as_json)
+
+
+@case_app.command("search")
+def search_cases(
+    query: str = typer.Argument(..., help="Case number, phone, name, words of the content or address."),
+    limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="At most this many, newest first."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+) -> None:
+    """Full-text case search (all words must occur)."""
+    from casework import search
+    from hotline.db import session_scope
+
+    if not query.strip():
+        raise typer.BadParameter("empty query")
+    _ready()
+    with session_scope() as session:
+        stmt = search.filtered(session, search.CaseFilter(q=query))
+        _print_cases(list(session.scalars(stmt.limit(limit))), as_json)
 
 
 @case_app.command("deliver")
