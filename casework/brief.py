@@ -17,7 +17,7 @@ from jinja2 import Environment, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from casework.calendar import LOCAL_TZ, aware
+from casework.calendar import LOCAL_TZ
 from casework.lifecycle import DONE_STATUSES
 from casework.models import Case, Department
 from casework.queries import overdue_cases
@@ -68,7 +68,7 @@ class DailyBrief:
 
 
 def _line(case: Case) -> CaseLine:
-    deadline = aware(case.deadline)
+    deadline = case.deadline
     return CaseLine(
         case_number=case.case_number,
         category=case.category,
@@ -120,7 +120,7 @@ def daily_brief(session: Session, day: date) -> DailyBrief:
     cases = list(session.scalars(select(Case).where(Case.created_at >= start, Case.created_at < end)))
     names = {d.id: d.name for d in session.scalars(select(Department))}
     done = [c for c in cases if c.status in DONE_STATUSES]
-    on_time = sum(1 for c in done if (aware(c.replied_at) or aware(c.closed_at) or end) <= aware(c.deadline))
+    on_time = sum(1 for c in done if c.deadline is not None and (c.replied_at or c.closed_at or end) <= c.deadline)
     satisfaction = Counter(c.satisfaction for c in cases if c.satisfaction)
     rated = sum(satisfaction.values())
     end_of_day = min(end, utcnow())

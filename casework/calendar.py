@@ -162,16 +162,8 @@ class WorkCalendar:
 
 
 def local_date(moment: datetime) -> date:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+    """The Beijing date of an aware moment."""
     return moment.astimezone(LOCAL_TZ).date()
-
-
-def aware(moment: datetime | None) -> datetime | None:
-    """SQLite gives naive datetimes back; all stored times are UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
 
 
 def set_holiday(

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from casework import lifecycle, notices, search
-from casework.calendar import LOCAL_TZ, WorkCalendar, aware, handling_days
+from casework.calendar import LOCAL_TZ, WorkCalendar, handling_days
 from casework.errors import CaseError, CaseQueryLocked, CaseQueryRejected
 from casework.lifecycle import OPEN_STATUSES
 from casework.models import Case, CaseEvent, CaseSequence, Department
@@ -227,7 +227,7 @@ def repeat_caller(session: Session, number: str) -> CallerInfo:
             func.max(Case.created_at),
         ).where(Case.caller_number == number)
     ).one()
-    return CallerInfo(count=total or 0, open=open_count or 0, last_contact=aware(last))
+    return CallerInfo(count=total or 0, open=open_count or 0, last_contact=last)
 
 
 def progress_limits(case_number: str, caller_key: str) -> dict[str, int]:
@@ -268,7 +268,7 @@ def check_progress(
         case_number=case.case_number,
         status_label=case.status_label,
         last_update_text=lifecycle.citizen_text(case),
-        updated_at=aware(case.updated_at),
+        updated_at=case.updated_at,
     )
 
 

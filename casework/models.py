@@ -10,7 +10,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -21,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql import func, literal_column, text
 
 from casework.lifecycle import STATUS_LABELS, label
-from hotline.db import Base, utcnow
+from hotline.db import Base, UtcDateTime, utcnow
 
 STATUS_CHECK = "status IN (" + ", ".join(f"'{s}'" for s in STATUS_LABELS) + ")"
 
@@ -79,8 +78,8 @@ class Case(Base):
     department_id: Mapped[int | None] = mapped_column(
         ForeignKey("case_departments.id"), nullable=True, index=True
     )
-    sign_deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    sign_deadline: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    deadline: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     due_level: Mapped[str | None] = mapped_column(String(8), nullable=True)  # None / yellow / red
     flags: Mapped[list] = mapped_column(JSON, default=list)
     answer: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -91,11 +90,11 @@ class Case(Base):
     audio_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
     search_text: Mapped[str] = mapped_column(Text, default="")  # casework.search.index_text
     created_by: Mapped[str] = mapped_column(String(64), default="system")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    referred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    replied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    referred_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     department: Mapped[Department | None] = relationship(lazy="joined")
     instructions: Mapped[list[Instruction]] = relationship(
@@ -145,7 +144,7 @@ class CaseEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(32))
     comment: Mapped[str] = mapped_column(Text, default="")
@@ -167,10 +166,10 @@ class ExtensionRequest(Base):
     days: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text)
     requested_by: Mapped[str] = mapped_column(String(64))
-    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     status: Mapped[str] = mapped_column(String(12), default="pending")  # pending/granted/refused
     decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     comment: Mapped[str] = mapped_column(Text, default="")
 
     case: Mapped[Case] = relationship(lazy="joined")
@@ -185,9 +184,9 @@ class Instruction(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     text: Mapped[str] = mapped_column(Text)
     issued_by: Mapped[str] = mapped_column(String(64))
-    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     acknowledged_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     response: Mapped[str] = mapped_column(Text, default="")
 
     case: Mapped[Case] = relationship(back_populates="instructions")
@@ -203,8 +202,8 @@ class Urge(Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("case_departments.id"), nullable=True)
     message: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class OutboxMessage(Base):
@@ -223,11 +222,11 @@ class OutboxMessage(Base):
     ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status: Mapped[str] = mapped_column(String(12), default="queued")  # queued/sending/sent/failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     last_error: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class Holiday(Base):

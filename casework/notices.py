@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from casework.calendar import LOCAL_TZ, aware
+from casework.calendar import LOCAL_TZ
 from casework.models import OutboxMessage
 from casework.outbox import Origin, OutboundRefused, admit, current_origin
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from casework.models import Case, Department
 
 SIGNATURE = "【12345热线】"
@@ -28,9 +30,8 @@ TEMPLATES = {
 DEPARTMENT_KINDS = frozenset({"referral_department", "urge", "reminder", "overdue", "instruction"})
 
 
-def when(moment) -> str:  # type: ignore[no-untyped-def]
+def when(moment: datetime | None) -> str:
     """A deadline as Chinese citizens read it: 11月27日."""
-    moment = aware(moment)
     if moment is None:
         return ""
     local = moment.astimezone(LOCAL_TZ)

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from casework import notices
-from casework.calendar import LOCAL_TZ, WorkCalendar, aware, local_date
+from casework.calendar import LOCAL_TZ, WorkCalendar, local_date
 from casework.cases import REVIEWED_CHANNELS, add_event
 from casework.lifecycle import DEADLINE_STATUSES, DONE_STATUSES, OPEN_STATUSES, WITH_DEPARTMENT
 from casework.models import Case, CaseEvent, Department, ExtensionRequest, Instruction, Urge
@@ -35,7 +35,7 @@ def review_queue(session: Session) -> list[Case]:
 def waiting_too_long(cases: list[Case], now: datetime | None = None) -> list[Case]:
     """Those of the waiting submissions older than the 3 minutes an online request may wait."""
     now = now or utcnow()
-    return [c for c in cases if now - aware(c.created_at) > ONLINE_RESPONSE]
+    return [c for c in cases if now - c.created_at > ONLINE_RESPONSE]
 
 
 def overdue_cases(session: Session, now: datetime | None = None) -> list[Case]:
@@ -101,7 +101,7 @@ def scan_deadlines(session: Session, now: datetime | None = None) -> dict[str, i
     stmt = select(Case).where(Case.status.in_(DEADLINE_STATUSES), Case.deadline <= soon_limit)
     for case in session.scalars(stmt):
         counts["scanned"] += 1
-        level = "red" if aware(case.deadline) < now else "yellow"
+        level = "red" if case.deadline is not None and case.deadline < now else "yellow"
         counts[level] += 1
         if case.due_level == level:
             continue
@@ -147,11 +147,11 @@ def online_response(session: Session, since: datetime, end: datetime) -> tuple[i
     now = utcnow()
     quick = due = 0
     for created, reviewed in rows:
-        deadline = aware(created) + ONLINE_RESPONSE
+        deadline = created + ONLINE_RESPONSE
         if reviewed is None and now < deadline:
             continue  # still within its 3 minutes
         due += 1
-        if reviewed is not None and aware(reviewed) <= deadline:
+        if reviewed is not None and reviewed <= deadline:
             quick += 1
     return quick, due
 
@@ -182,9 +182,7 @@ def dashboard_kpis(session: Session, day: date | None = None) -> dict:
             Case.id.in_(recent), Case.status.in_(DONE_STATUSES)
         )
     ).all()
-    on_time = sum(
-        1 for dl, rep, cl in done if (aware(rep) or aware(cl)) and (aware(rep) or aware(cl)) <= aware(dl)
-    )
+    on_time = sum(1 for dl, rep, cl in done if dl is not None and (rep or cl) is not None and (rep or cl) <= dl)
     followed = session.scalar(
         select(func.count(func.distinct(CaseEvent.case_id))).where(
             CaseEvent.action == "followed_up", CaseEvent.case_id.in_(recent)
@@ -215,7 +213,7 @@ def dashboard_kpis(session: Session, day: date | None = None) -> dict:
         ).all()
     )
     daily = Counter(
-        local_date(aware(t)).isoformat()
+        local_date(t).isoformat()
         for t in session.scalars(
             select(Case.created_at).where(Case.created_at >= month_start, Case.created_at < end)
         )

@@ -8,7 +8,6 @@ import jieba
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from casework.calendar import aware
 from casework.lifecycle import OPEN_STATUSES
 from casework.models import Case, Department
 from hotline.textsim import bigrams, jaccard
@@ -46,7 +45,7 @@ def find_duplicates(session: Session, case: Case, limit: int = 10) -> list[Case]
     """Open cases of the last 30 days that look like the same request: very similar text, or
     the same caller with a fairly similar text. Most similar first. Candidates are compared on a few
     columns; only the matches are loaded as cases."""
-    since = (aware(case.created_at)) - DUPLICATE_WINDOW
+    since = case.created_at - DUPLICATE_WINDOW
     stmt = (
         select(Case.id, Case.caller_number, Case.topic, Case.content)
         .where(

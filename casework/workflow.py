@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from casework import lifecycle, notices
-from casework.calendar import WorkCalendar, aware, sign_days
+from casework.calendar import WorkCalendar, sign_days
 from casework.cases import add_event
 from casework.errors import CaseChanged, CaseError, IllegalTransition
 from casework.models import Case, Department, ExtensionRequest, Instruction, Urge
@@ -163,7 +163,7 @@ def decide_extension(session: Session, case: Case, *, actor: str, granted: bool,
     request.decided_by, request.decided_at, request.comment = actor, utcnow(), (comment or "").strip()
     changes: dict[str, object] = {}
     if granted:
-        base = aware(case.deadline) or utcnow()
+        base = case.deadline or utcnow()
         changes = {
             "deadline": WorkCalendar.load(session).deadline(base, request.days),
             "due_level": None,
@@ -260,5 +260,4 @@ def merge_cases(session: Session, keep: Case, duplicate: Case, *, actor: str) ->
 
 
 def overdue_now(case: Case, now: datetime | None = None) -> bool:
-    deadline = aware(case.deadline)
-    return deadline is not None and deadline < (now or utcnow())
+    return case.deadline is not None and case.deadline < (now or utcnow())

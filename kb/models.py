@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hotline.db import Base, utcnow
+from hotline.db import Base, UtcDateTime, utcnow
 
 STATUSES = ("draft", "submitted", "published", "withdrawn")
 
@@ -42,8 +42,8 @@ class Document(Base):
     published_revision_id: Mapped[int | None] = mapped_column(
         ForeignKey("kb_revisions.id", use_alter=True, ondelete="SET NULL"), nullable=True
     )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
     def is_public(self, today: date) -> bool:
         """Published, not withdrawn and still valid."""
@@ -78,7 +78,7 @@ class Revision(Base):
     review_due: Mapped[date | None] = mapped_column(Date, nullable=True)
     actor: Mapped[str] = mapped_column(String(64))
     comment: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class SynonymGroup(Base):
@@ -89,7 +89,7 @@ class SynonymGroup(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     words: Mapped[list[str]] = mapped_column(JSON)
     updated_by: Mapped[str] = mapped_column(String(64), default="system")
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class SearchGap(Base):
@@ -102,11 +102,11 @@ class SearchGap(Base):
     query: Mapped[str] = mapped_column(String(256))
     channel: Mapped[str] = mapped_column(String(16))
     count: Mapped[int] = mapped_column(Integer, default=1)
-    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
     resolved: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class Feedback(Base):
@@ -118,4 +118,4 @@ class Feedback(Base):
     document_id: Mapped[int] = mapped_column(ForeignKey("kb_documents.id", ondelete="CASCADE"), index=True)
     helpful: Mapped[bool] = mapped_column(Boolean)
     comment: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -64,17 +64,9 @@ class AcdError(ValueError):
     """An agent's request that does not fit the state (message in Chinese, for the console)."""
 
 
-def aware(moment: datetime | None) -> datetime | None:
-    """SQLite gives stored UTC times back without an offset."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
 def seconds_since(moment: datetime | None, now: datetime) -> float:
-    """Seconds from a stored time (UTC, naive on SQLite) to `now`; 0 when there is none."""
-    start = aware(moment)
-    return max(0.0, (now - start).total_seconds()) if start else 0.0
+    """Seconds from a stored time to `now`; 0 when there is none."""
+    return max(0.0, (now - moment).total_seconds()) if moment else 0.0
 
 
 # -- agents -----------------------------------------------------------------------------------------
@@ -521,7 +513,7 @@ def kpis_by_hour(session: Session, day: date) -> list[dict[str, Any]]:
     for call in session.scalars(
         select(QueuedCall).where(QueuedCall.enqueued_at >= start, QueuedCall.enqueued_at < end)
     ):
-        row = hours[aware(call.enqueued_at).astimezone(LOCAL_ZONE).hour]  # type: ignore[union-attr]
+        row = hours[call.enqueued_at.astimezone(LOCAL_ZONE).hour]
         row["offered"] += 1
         row["answered"] += call.answered_at is not None
         row["abandoned"] += call.status == "abandoned"

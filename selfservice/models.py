@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hotline.db import Base, utcnow
+from hotline.db import Base, UtcDateTime, utcnow
 
 OUTCOMES = ("in_progress", "self_served", "transferred", "agent", "voicemail", "callback", "abandoned")
 
@@ -21,8 +21,8 @@ class CallRecord(Base):
     call_id: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     channel: Mapped[str] = mapped_column(String(20))  # sip | web | simulator
     caller_number: Mapped[str] = mapped_column(String(40), default="", index=True)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     path: Mapped[list[str]] = mapped_column(JSON, default=list)
     documents: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     searches: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
@@ -43,8 +43,8 @@ class AgentSeat(Base):
     extension: Mapped[str] = mapped_column(String(32), unique=True)
     state: Mapped[str] = mapped_column(String(16), default="offline", index=True)
     reason: Mapped[str] = mapped_column(String(60), default="")
-    state_since: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    idle_since: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)  # longest idle first
+    state_since: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    idle_since: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)  # longest idle first
     skills: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)  # skill group -> level 1..9
     call_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the call ringing or connected
 
@@ -61,9 +61,9 @@ class QueuedCall(Base):
     group: Mapped[str] = mapped_column(String(40), default="")
     node: Mapped[str] = mapped_column(String(64), default="")  # the media node holding the caller
     status: Mapped[str] = mapped_column(String(16), default="waiting", index=True)
-    enqueued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    enqueued_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     wait_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)  # to answer or abandonment
     talk_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     wrap_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -89,6 +89,6 @@ class CallControl(Base):
     action: Mapped[str] = mapped_column(String(20))
     target: Mapped[str] = mapped_column(String(120), default="")
     actor: Mapped[str] = mapped_column(String(80), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True, index=True)
     result: Mapped[str] = mapped_column(String(200), default="")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from hotline import audit
 from hotline.config import get_settings
 from hotline.models import User
-from selfservice.acd import aware, seat_of
+from selfservice.acd import seat_of
 from selfservice.models import QueuedCall
 
 
@@ -48,8 +48,7 @@ def purge_recordings(session: Session, before: datetime) -> int:
     removed = 0
     calls = session.scalars(select(QueuedCall).where(QueuedCall.recording_path.is_not(None)))
     for call in calls:
-        start = aware(call.enqueued_at)
-        if start is None or start >= before:
+        if call.enqueued_at >= before:
             continue
         Path(call.recording_path or "").unlink(missing_ok=True)
         call.recording_path = None

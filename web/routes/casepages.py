@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -97,10 +97,7 @@ def due_cases(db: Session, limit: int = 200) -> list[Case]:
 
 def due_level(case: Case) -> str | None:
     """red (overdue, even before the next scan), yellow (near the deadline) or None."""
-    deadline = case.deadline
-    if deadline is not None and deadline.tzinfo is None:
-        deadline = deadline.replace(tzinfo=UTC)
-    if case.status in DEADLINE_STATUSES and deadline is not None and deadline < utcnow():
+    if case.status in DEADLINE_STATUSES and case.deadline is not None and case.deadline < utcnow():
         return "red"
     return case.due_level if case.status in DEADLINE_STATUSES else None
 
@@ -141,8 +138,6 @@ def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """Show a stored (UTC) timestamp in Beijing time."""
     if value is None:
         return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo("UTC"))
     return value.astimezone(LOCAL_TZ).strftime(fmt)
 
 
