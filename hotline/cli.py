@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import typer
+from pydantic import ValidationError
 
 from casework.cli import case_app, report_app
 from hotline import bootstrap
@@ -28,8 +29,15 @@ register_speech(app)
 
 
 @app.callback()
-def _private_files() -> None:
+def _start() -> None:
     os.umask(PRIVATE_UMASK)  # what any command writes under HOTLINE_HOME: files 0600, folders 0700
+    try:
+        get_settings()
+    except ValidationError as exc:  # settings that cannot work: say which, before doing anything
+        for error in exc.errors():
+            name = "".join(f"HOTLINE_{str(part).upper()}: " for part in error["loc"])
+            typer.echo(f"error: settings: {name}{error['msg'].removeprefix('Value error, ')}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()

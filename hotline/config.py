@@ -7,6 +7,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -42,6 +43,7 @@ class Settings(BaseSettings):
     edge_tts_timeout: float = 5.0
     vosk_model_path: Path | None = None
     asr_engine: str = "sherpa"
+    voicemail_asr_engine: str = "whisper"  # whisper (sherpa when not installed), sherpa, vosk
     # IVR SIP line (`hotline serve` answers SIP calls on it when enabled)
     sip_enabled: bool = False
     sip_host: str = "127.0.0.1"
@@ -67,8 +69,8 @@ class Settings(BaseSettings):
     workers: int | None = None
     # sms
     kannel_url: str | None = None
-    kannel_user: str = "hotline"
-    kannel_password: str = "hotline"
+    kannel_user: str = ""  # the sendsms-user of Kannel's smsbox: required when kannel_url is set
+    kannel_password: str = ""
     sms_sender: str = "12345"
     # where Kannel reports delivery (our /api/sms/dlr, with the token), e.g.
     # http://127.0.0.1:8000/api/sms/dlr?token=...; unset: no delivery reports asked for
@@ -92,6 +94,15 @@ class Settings(BaseSettings):
     session_cookie_secure: bool = False  # set behind a TLS proxy: the cookie only travels over HTTPS
     trusted_proxies: list[str] = []  # addresses/networks whose X-Forwarded-For is believed
     password_checks_at_once: int = 2  # concurrent argon2 checks per process (64 MiB each)
+
+    @model_validator(mode="after")
+    def _sms_credentials(self) -> Settings:
+        if self.kannel_url and not (self.kannel_user and self.kannel_password):
+            raise ValueError(
+                "SMS is enabled (HOTLINE_KANNEL_URL is set) but HOTLINE_KANNEL_USER and "
+                "HOTLINE_KANNEL_PASSWORD are not both set: give the sendsms-user of Kannel's smsbox"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -90,6 +90,8 @@ def test_gateway_down_keeps_the_message_queued_with_back_off(
     hotline_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOTLINE_KANNEL_URL", f"http://127.0.0.1:{free_port()}/cgi-bin/sendsms")
+    monkeypatch.setenv("HOTLINE_KANNEL_USER", "hotline-sms")
+    monkeypatch.setenv("HOTLINE_KANNEL_PASSWORD", "a-long-sms-secret")
     reset_caches()
     with session_scope() as s:
         message_id = casework.queue_sms(s, to="13800138000", text=TEXT, kind="registered").message_id
