@@ -15,6 +15,7 @@ from casework.cases import (
     repeat_caller,
 )
 from casework.errors import CaseChanged, CaseError, CaseQueryLocked, CaseQueryRejected, IllegalTransition
+from casework.instructions import report_on_instruction
 from casework.lifecycle import STATUS_LABELS, allowed_actions
 from casework.models import (
     Case,
@@ -124,6 +125,7 @@ __all__ = [
     "render_daily_brief_pdf",
     "repeat_caller",
     "reply",
+    "report_on_instruction",
     "request_extension",
     "return_case",
     "review",

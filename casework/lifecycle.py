@@ -72,6 +72,7 @@ DEADLINE_STATUSES = tuple(s.key for s in _STATUSES if s.deadline_runs)
 DONE_STATUSES = ("replied", "reviewed", "followed_up", "closed")  # answered (by a department or directly)
 _NOT_FINAL = tuple(s.key for s in _STATUSES if not s.final)
 AGENT, DEPARTMENT, SUPERVISOR = ("agent",), ("department",), ("supervisor",)
+INSTRUCTING = ("supervisor", "leader")  # 批示: leaders are its usual authors
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition("accept_submission", "accepted_submission", "受理", ("pending_review",), "registered", AGENT,
@@ -97,7 +98,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("decide_extension", "extension_granted", "审批延期", WITH_DEPARTMENT, None, SUPERVISOR,
                deadline="同意则延长办理期限"),
     Transition("urge", "urged", "催办", WITH_DEPARTMENT, None, SUPERVISOR, ("urge",)),
-    Transition("supervise", "supervised", "督办", _NOT_FINAL, None, SUPERVISOR, ("instruction",)),
+    Transition("supervise", "supervised", "督办", _NOT_FINAL, None, INSTRUCTING, ("instruction",)),
 )  # fmt: skip
 ACTIONS: dict[str, Transition] = {t.action: t for t in TRANSITIONS}
 
@@ -131,7 +132,7 @@ def citizen_text(case: Case) -> str:
 
 def allowed_actions(case: Case, user: User | None) -> set[str]:
     """The actions this user may take on this case now (the buttons on the case pages). Department staff
-    act only on their own department's cases; leaders only read."""
+    act only on their own department's cases; leaders write 批示 (supervise) and otherwise read."""
     if user is None:
         return set()
     own = case.department is not None and case.department.name == getattr(user, "department", None)

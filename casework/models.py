@@ -130,6 +130,7 @@ ACTION_LABELS = {
     "urged": "催办",
     "supervised": "督办批示",
     "instruction_acknowledged": "确认批示",
+    "instruction_reported": "批示落实情况",
     "merged": "合并重复工单",
     "merged_duplicate": "并入重复工单",
     "due_soon": "即将到期",

@@ -87,7 +87,7 @@ def test_allowed_actions_follow_role_status_and_department(hotline_env: Path) ->
         casework.refer(s, case, dept, actor="agent1")
         assert lifecycle.allowed_actions(case, staff) == {"accept", "return_case", "request_extension"}
         assert lifecycle.allowed_actions(case, other) == set()
-        assert lifecycle.allowed_actions(case, leader) == set()
+        assert lifecycle.allowed_actions(case, leader) == {"supervise"}  # 批示
         assert lifecycle.allowed_actions(case, _user("supervisor")) == {"urge", "supervise", "decide_extension"}
 
 

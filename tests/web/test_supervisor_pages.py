@@ -159,13 +159,13 @@ def test_online_requests_answered_within_three_minutes(sqlite_client: TestClient
     assert 'id="kpi-online">33.3%<' in page and "网络诉求3分钟响应率" in page
 
 
-def test_leader_reads_but_cannot_act(sqlite_client: TestClient) -> None:
-    number, _ = referred_case()
+def test_leader_reads_and_writes_instructions_but_does_not_urge_or_decide(sqlite_client: TestClient) -> None:
+    number, _ = referred_case()  # a leader's 批示: tests/web/test_leader_instructions.py
     make_user("boss", ["leader"])
     t = login(sqlite_client, "boss")
     page = sqlite_client.get(f"/supervisor/cases/{number}")
-    assert page.status_code == 200 and "仅可查阅" in page.text and "/urge" not in page.text
-    for action, data in (("urge", {"message": "快"}), ("supervise", {"instruction": "限期办结"})):
+    assert page.status_code == 200 and "领导批示" in page.text and "/urge" not in page.text
+    for action, data in (("urge", {"message": "快"}), ("extension", {"granted": "1"})):
         refused = sqlite_client.post(f"/supervisor/cases/{number}/{action}", data={**data, "csrf_token": t})
         assert refused.status_code == 403 and "权限" in refused.text
     assert sqlite_client.get("/supervisor/brief").status_code == 200

@@ -166,3 +166,23 @@ def acknowledge(
         ),
         "已确认领导批示。",
     )
+
+
+@router.post("/cases/{case_number}/instruction-report")
+def report_on_instruction(
+    request: Request,
+    db: SessionDep,
+    user: Staff,
+    case_number: str,
+    instruction_id: Annotated[int, Form()],
+    text: Annotated[str, Form()] = "",
+) -> Response:
+    """落实情况: how the department carries out an acknowledged 批示."""
+    return _act(
+        request,
+        db,
+        user,
+        case_number,
+        lambda case: casework.report_on_instruction(db, case, instruction_id, actor=user.username, text=text),
+        "批示落实情况已反馈。",
+    )

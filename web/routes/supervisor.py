@@ -31,6 +31,8 @@ router = APIRouter(prefix="/supervisor")
 Supervisor = Annotated[User, Depends(require_roles("supervisor", "leader"))]
 # Leaders read dashboards and briefs; only supervisors urge, supervise and decide extensions.
 Acting = Annotated[User, Depends(require_roles("supervisor"))]
+# 批示 (with supervision) by supervisors and leaders, its usual authors (casework.lifecycle INSTRUCTING)
+Instructing = Annotated[User, Depends(require_roles("supervisor", "leader"))]
 
 
 def today() -> date:
@@ -156,7 +158,7 @@ def urge(
 def supervise(
     request: Request,
     db: SessionDep,
-    user: Acting,
+    user: Instructing,
     case_number: str,
     instruction: Annotated[str, Form()] = "",
 ) -> Response:
