@@ -51,3 +51,13 @@ def simulate(
     for line in channel.log.lines:
         typer.echo(line)
     typer.echo(f"call {dialog.call_id} outcome={outcome}")
+
+
+@ivr_app.command("transcribe")
+def transcribe_pending() -> None:
+    """Write the transcripts of voicemail cases still waiting for one (e.g. after a restart)."""
+    from hotline import bootstrap
+    from selfservice.voicemail import transcribe_pending as run
+
+    bootstrap.init()
+    typer.echo(f"transcribed {run()} voicemail(s)")

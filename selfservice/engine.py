@@ -11,6 +11,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +24,7 @@ import speech
 from hotline.config import get_settings
 from hotline.db import session_scope
 from hotline.textsim import similarity
-from selfservice import records
+from selfservice import records, voicemail
 from selfservice.channel import (
     CallerHungUp,
     Channel,
@@ -186,6 +187,7 @@ class Dialog:
         self.outcome: str | None = None
         self.served = False
         self.case_number: str | None = None
+        self.transcription: Future[str | None] | None = None  # a voicemail's transcript, when one is left
 
     # -- call lifecycle -------------------------------------------------------------------------
 
@@ -750,25 +752,21 @@ class Dialog:
         return get_settings().recordings_dir / "voicemail" / day / f"{self.call_id}.wav"
 
     def _voicemail_case(self, cw, path: Path, number: str) -> tuple[str, str]:  # noqa: ANN001 - casework
-        """The recording is already on disk: transcribe it, then open the case (casework texts the
-        case number and password to mobile callers)."""
-        try:
-            text = speech.recognize_file(path).text
-        except speech.SpeechError:
-            text = ""
+        """The recording is already on disk: open the case (casework texts the case number and password
+        to mobile callers); its transcript is written afterwards (selfservice.voicemail)."""
         kind = "网上语音留言" if self.channel.name == "browser" else "电话留言"
-        content = f"{kind}（语音自动转写）：{text}" if text else f"{kind}（语音未能自动转写，请听录音）"
         with session_scope() as session:
             case, password = cw.create_case(
                 session,
                 channel="voicemail",
                 caller_number=number,
-                content=content,
+                content=voicemail.pending_content(kind),
                 actor="ivr",
                 audio_path=str(path),
             )
-            # casework sends the registration SMS (case number and password) to mobile callers
-        return _case_number(case), password
+            case_number = _case_number(case)
+        self.transcription = voicemail.transcribe_later(case_number)
+        return case_number, password
 
     # -- agents ---------------------------------------------------------------------------------
 

@@ -6,11 +6,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 import casework
 import kb
+from hotline.cli import app
 from hotline.config import get_settings
-from hotline.db import session_scope
+from hotline.db import reset_caches, session_scope
+from selfservice import voicemail
 from selfservice.channel import read_wav_mono, write_wav_durably
 from selfservice.engine import category_listing
 from tests.selfservice.conftest import NIGHT, SPEECH
@@ -45,13 +48,43 @@ def test_voicemail_is_saved_transcribed_and_becomes_a_case(call) -> None:
     audio = Path(case.audio_path)
     assert audio.is_file() and audio.is_relative_to(get_settings().recordings_dir.resolve().parent)
     assert audio.stat().st_size > 8000 * 2 * 2  # > 2 s of 8 kHz audio
-    assert "中介" in case.content  # transcribed by the real ASR
+    assert case.content == "电话留言（录音转写中，请先听录音）"  # the caller does not wait for the transcript
     assert case.caller_number == CALLER
     saved = next(p for p in result.prompts if p.startswith("您的留言已记录"))
     assert case.case_number in saved
     [sms] = [m for m in _outbox("sms") if m.ref == case.case_number]
     assert sms.to == CALLER and case.case_number in sms.body
     assert "感谢您的来电，再见。" in result.prompts and result.channel.hung_up
+    voicemail.drain()
+    [case] = _voicemail_cases()
+    assert case.content.startswith("电话留言（语音自动转写，请以录音为准）：")
+    assert "地产" in case.content and "协会" in case.content  # Whisper on the real 8 kHz recording
+    with session_scope() as session:
+        events = [e.action for e in casework.timeline(session, case)]
+    assert "transcribed" in events
+
+
+def test_a_voicemail_left_before_a_restart_is_transcribed_by_the_pending_job(call, monkeypatch) -> None:
+    monkeypatch.setattr(voicemail, "transcribe_later", lambda case_number: None)  # the process stops
+    call(f"press 4\nsay {MESSAGE}\npress #\nhangup")
+    [case] = _voicemail_cases()
+    assert case.content.endswith("（录音转写中，请先听录音）")
+    done = CliRunner().invoke(app, ["ivr", "transcribe"])
+    assert done.exit_code == 0 and "transcribed 1 voicemail(s)" in done.output
+    [case] = _voicemail_cases()
+    assert "协会" in case.content and voicemail.transcribe_pending() == 0
+
+
+def test_voicemail_falls_back_to_the_streaming_recogniser_by_setting(call, monkeypatch) -> None:
+    monkeypatch.setenv("HOTLINE_VOICEMAIL_ASR_ENGINE", "sherpa")
+    reset_caches()
+    call(f"press 4\nsay {MESSAGE}\npress #\nhangup")
+    voicemail.drain()
+    [case] = _voicemail_cases()
+    assert case.content.startswith("电话留言（语音自动转写，请以录音为准）：")
+    with session_scope() as session:
+        [event] = [e for e in casework.timeline(session, case) if e.action == "transcribed"]
+    assert "sherpa" in event.comment
 
 
 def test_hang_up_mid_recording_still_saves_and_creates_the_case(call) -> None:
