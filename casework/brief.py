@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -118,7 +118,7 @@ def daily_brief(session: Session, day: date) -> DailyBrief:
     start = datetime.combine(day, time(0), LOCAL_TZ).astimezone(UTC)
     end = start + timedelta(days=1)
     cases = list(session.scalars(select(Case).where(Case.created_at >= start, Case.created_at < end)))
-    names = {d.id: d.name for d in session.scalars(select(Department))}
+    names: dict[int | None, str] = {d.id: d.name for d in session.scalars(select(Department))}
     done = [c for c in cases if c.status in DONE_STATUSES]
     on_time = sum(1 for c in done if c.deadline is not None and (c.replied_at or c.closed_at or end) <= c.deadline)
     satisfaction = Counter(c.satisfaction for c in cases if c.satisfaction)
@@ -230,7 +230,7 @@ def render_daily_brief_pdf(brief: DailyBrief, path: Path | str) -> Path:
     def esc(value: object) -> str:
         return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
-    def table(header: list[str], rows: list[list[object]], widths: list[float]) -> Table:
+    def table(header: list[str], rows: Sequence[Sequence[object]], widths: list[float]) -> Table:
         data = [[Paragraph(esc(h), text) for h in header]]
         data += [[Paragraph(esc(v), text) for v in row] for row in rows] or [
             [Paragraph("无", text)] + [""] * (len(header) - 1)
@@ -269,14 +269,14 @@ def render_daily_brief_pdf(brief: DailyBrief, path: Path | str) -> Path:
         ("三、承办部门", b.by_department),
         ("四、所属区域", b.by_district),
     ):
-        story += [Paragraph(name, head), table(["名称", "件数"], [list(r) for r in rows], [120, 30])]
+        story += [Paragraph(name, head), table(["名称", "件数"], rows, [120, 30])]
     sat = "；".join(f"{k} {v} 件" for k, v in b.satisfaction.items()) or "当日暂无回访结果。"
     story += [Paragraph("五、满意度", head), Paragraph(esc(sat), text)]
     for name, lines in (("六、超期工单", b.overdue), ("七、督办工单", b.supervised)):
-        rows = [[c.case_number, c.category, c.department, c.topic, c.deadline, c.status_label] for c in lines]
+        cells = [[c.case_number, c.category, c.department, c.topic, c.deadline, c.status_label] for c in lines]
         story += [
             Paragraph(name, head),
-            table(["工单编号", "类别", "承办单位", "事项", "期限", "状态"], rows, [30, 12, 36, 56, 22, 16]),
+            table(["工单编号", "类别", "承办单位", "事项", "期限", "状态"], cells, [30, 12, 36, 56, 22, 16]),
         ]
     story.append(Spacer(1, 6 * mm))
     path = Path(path)

@@ -22,7 +22,7 @@ from casework.lifecycle import OPEN_STATUSES
 from casework.models import Case, CaseEvent, CaseSequence, Department
 from hotline import attempts, audit
 from hotline.config import get_settings
-from hotline.db import utcnow
+from hotline.db import changed_rows, utcnow
 
 CHANNELS = ("phone", "voicemail", "web", "sms")
 CATEGORIES = ("咨询", "求助", "投诉", "举报", "建议", "表扬")
@@ -112,10 +112,9 @@ def _next_case_number(session: Session, now: datetime) -> str:
     """Date (Beijing time) + 5-digit daily sequence, e.g. 2026112500015; safe under concurrency."""
     day = now.astimezone(LOCAL_TZ).strftime("%Y%m%d")
     for _ in range(5):
-        result = session.execute(
-            update(CaseSequence).where(CaseSequence.day == day).values(last=CaseSequence.last + 1)
-        )
-        if result.rowcount:
+        if changed_rows(
+            session, update(CaseSequence).where(CaseSequence.day == day).values(last=CaseSequence.last + 1)
+        ):
             last = session.scalar(select(CaseSequence.last).where(CaseSequence.day == day))
             return f"{day}{last:05d}"
         try:
@@ -258,7 +257,7 @@ def check_progress(
     valid = case is not None and case.status != "merged" and verify_secret(case.password_hash, password)
     if case is None:
         hash_secret(password)  # same cost as a real check: timing gives no hint either
-    if not valid:
+    if case is None or not valid:
         attempts.hit(session, case_day_key, CASE_WINDOW, now=now)
         raise CaseQueryRejected("工单编号或查询密码不正确。")
     attempts.take_back(session, limits)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import time
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from casework.calendar import FIRST_DAY, LAST_DAY
+
+if TYPE_CHECKING:
+    from casework.models import Case
 
 case_app = typer.Typer(help="Cases (工单): list, search, scans, outbox delivery.", no_args_is_help=True)
 report_app = typer.Typer(help="Reports: the daily key-issues brief (每日要情).", no_args_is_help=True)
@@ -32,7 +36,7 @@ def scan() -> None:
     typer.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
 
 
-def _print_cases(cases: list, as_json: bool) -> None:  # type: ignore[type-arg]
+def _print_cases(cases: list[Case], as_json: bool) -> None:
     """One line per case: JSON objects (casework.search.as_row, phone masked) or columns for reading."""
     import json
 
@@ -43,10 +47,10 @@ def _print_cases(cases: list, as_json: bool) -> None:  # type: ignore[type-arg]
         if as_json:
             typer.echo(json.dumps(row, ensure_ascii=False))
         else:
-            text = (row["topic"] or row["content"] or "").replace("\n", " ")[:40]
+            text = str(row["topic"] or row["content"] or "").replace("\n", " ")[:40]
             typer.echo(
                 f"{row['case_number']}  {row['status_label']}  {row['department'] or '-'}  "
-                f"{row['created_at'][:16]}  {text}"
+                f"{str(row['created_at'])[:16]}  {text}"
             )
 
 

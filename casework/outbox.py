@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from casework.errors import CaseError
 from casework.models import OutboxMessage
 from hotline import attempts, audit
-from hotline.db import utcnow
+from hotline.config import Settings
+from hotline.db import changed_rows, utcnow
 from hotline.masking import mask_phone
 
 log = logging.getLogger("hotline.outbox")
@@ -47,7 +48,7 @@ def backoff(attempts: int) -> timedelta:
     return min(BASE_DELAY * (2 ** max(attempts - 1, 0)), MAX_DELAY)
 
 
-def _due(now: datetime):  # type: ignore[no-untyped-def]
+def _due(now: datetime) -> ColumnElement[bool]:
     return or_(
         (OutboxMessage.status == "queued") & (OutboxMessage.next_attempt_at <= now),
         (OutboxMessage.status == "sending") & (OutboxMessage.next_attempt_at <= now - LEASE),
@@ -56,7 +57,8 @@ def _due(now: datetime):  # type: ignore[no-untyped-def]
 
 def claim(session: Session, message: OutboxMessage, now: datetime) -> bool:
     """Compare-and-set: take the message for sending; False when another process got it first."""
-    result = session.execute(
+    taken = changed_rows(
+        session,
         update(OutboxMessage)
         .where(
             OutboxMessage.id == message.id,
@@ -64,12 +66,12 @@ def claim(session: Session, message: OutboxMessage, now: datetime) -> bool:
             OutboxMessage.attempts == message.attempts,
         )
         .values(status="sending", attempts=message.attempts + 1, next_attempt_at=now)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    return result.rowcount == 1
+    return taken == 1
 
 
-def _claimed_by(message: OutboxMessage) -> tuple:  # type: ignore[type-arg]
+def _claimed_by(message: OutboxMessage) -> tuple[ColumnElement[bool], ...]:
     """The claim this process holds (after `claim`): its outcome is written only while it still holds
     it, so a process that outlived its lease never overwrites the outcome of the one that took over."""
     return (
@@ -124,14 +126,15 @@ def deliver_outbox(
             outcome = "sent"
             values = {"status": "sent", "sent_at": utcnow(), "last_error": ""}
         with session_factory() as session:
-            ours = session.execute(
+            ours = changed_rows(
+                session,
                 update(OutboxMessage)
                 .where(*_claimed_by(message))
                 .values(**values)
-                .execution_options(synchronize_session=False)
+                .execution_options(synchronize_session=False),
             )
             session.commit()
-        if ours.rowcount != 1:  # type: ignore[attr-defined]
+        if ours != 1:
             log.warning("outbox message %s was claimed again while this process sent it", message.message_id)
         counts[outcome] += 1
     return counts
@@ -300,7 +303,9 @@ def admit(session: Session, origin: Origin, channel: str, to: str, *, capped_des
     return number
 
 
-def _caps(origin: Origin, channel: str, number: str, capped_destination: bool, settings) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def _caps(
+    origin: Origin, channel: str, number: str, capped_destination: bool, settings: Settings
+) -> dict[str, int]:
     limits: dict[str, int] = {}
     if capped_destination:
         limits[f"{channel}:to:{number}"] = getattr(settings, f"{channel}_per_destination_per_day")

@@ -182,7 +182,7 @@ def dashboard_kpis(session: Session, day: date | None = None) -> dict:
             Case.id.in_(recent), Case.status.in_(DONE_STATUSES)
         )
     ).all()
-    on_time = sum(1 for dl, rep, cl in done if dl is not None and (rep or cl) is not None and (rep or cl) <= dl)
+    on_time = sum(1 for dl, rep, cl in done if dl is not None and (finished := rep or cl) is not None and finished <= dl)
     followed = session.scalar(
         select(func.count(func.distinct(CaseEvent.case_id))).where(
             CaseEvent.action == "followed_up", CaseEvent.case_id.in_(recent)

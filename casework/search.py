@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, literal_column, or_, select
+from sqlalchemy import ColumnClause, ColumnElement, Select, and_, false, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from casework.calendar import LOCAL_TZ
@@ -27,7 +27,7 @@ PAGE_SIZE = 50
 _HAN_ONLY = re.compile(r"[\u4e00-\u9fff]+")
 COUNT_LIMIT = 10_000  # counts above this show as "10000+"
 EXPORT_LIMIT = 50_000  # rows in one Excel export
-SIMPLE = literal_column("'simple'::regconfig")  # as in the index ix_cases_search (casework_0003)
+SIMPLE: ColumnClause[str] = literal_column("'simple'::regconfig")  # as in the index ix_cases_search (casework_0003)
 CHANNEL_LABELS = {"phone": "电话", "voicemail": "语音留言", "web": "网上留言", "sms": "短信"}
 
 
@@ -89,10 +89,10 @@ def _day_start(day: date) -> datetime:
 def query_groups(query: str) -> list[list[tuple[str, ...]]]:
     """Per word of the query (jieba precise mode), the ways it may occur in a case's terms, each a set of
     terms that must all be there: the word itself, its jieba sub-words, its character bigrams."""
-    groups = []
+    groups: list[list[tuple[str, ...]]] = []
     for word in words(fold_query(query))[:10]:
         word = word.replace(" ", "")
-        ways = [(word,)]
+        ways: list[tuple[str, ...]] = [(word,)]
         if len(word) > 1 and _HAN_ONLY.fullmatch(word):
             ways.append(tuple(t for t in tokens(word) if t != word))
             ways.append(tuple(char_bigrams(word)))

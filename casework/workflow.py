@@ -16,7 +16,7 @@ from casework.calendar import WorkCalendar, sign_days
 from casework.cases import add_event
 from casework.errors import CaseChanged, CaseError, IllegalTransition
 from casework.models import Case, Department, ExtensionRequest, Instruction, Urge
-from hotline.db import utcnow
+from hotline.db import changed_rows, utcnow
 
 SATISFACTION = ("满意", "基本满意", "不满意")
 STALE = "该工单状态已变化，请刷新。"
@@ -37,13 +37,14 @@ def _apply(
     `changes` on the case, record the event (`event` overrides the table's) and queue the notices."""
     transition = lifecycle.check(case, action)
     if transition.target is not None:
-        claimed = session.execute(
+        claimed = changed_rows(
+            session,
             update(Case)
             .where(Case.id == case.id, Case.status == case.status)
             .values(status=transition.target)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-        if claimed.rowcount != 1:
+        if claimed != 1:
             raise CaseChanged(STALE)
     for name, value in (changes or {}).items():
         setattr(case, name, value)

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hotline.db import utcnow
@@ -70,12 +71,10 @@ def clear(session: Session, key: str) -> None:
 PRUNE_ONE_IN = 50  # one in this many hit_all calls also drops expired counters of every key
 
 
-def _insert(session: Session):  # type: ignore[no-untyped-def]
+def _insert(session: Session) -> postgresql.Insert | sqlite.Insert:
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(RateCounter)
+        return postgresql.insert(RateCounter)
+    return sqlite.insert(RateCounter)
 
 
 def hit(session: Session, key: str, window: timedelta, *, now: datetime | None = None) -> int:

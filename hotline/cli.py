@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import typer
 from pydantic import ValidationError
@@ -16,6 +18,11 @@ from kb.cli import kb_app
 from selfservice.callcentre_cli import callcentre_app
 from selfservice.cli import ivr_app
 from speech.cli import register as register_speech
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from hotline.models import User
 
 app = typer.Typer(help="12345 政务服务便民热线平台", no_args_is_help=True, pretty_exceptions_enable=False)
 user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
@@ -180,7 +187,7 @@ def user_add(
     typer.echo(f"user {username} created")
 
 
-def _change_user(username: str, change) -> None:  # type: ignore[no-untyped-def]
+def _change_user(username: str, change: Callable[[Session, User], object]) -> None:
     """Apply `change(session, user)` to an existing account (operators act as "cli" in the audit)."""
     from sqlalchemy import select
 

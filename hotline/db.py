@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any, cast
 
-from sqlalchemy import DateTime, Dialect, Engine, MetaData, create_engine, event
+from sqlalchemy import CursorResult, DateTime, Delete, Dialect, Engine, MetaData, Update, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -69,7 +71,7 @@ def _create_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
@@ -105,6 +107,11 @@ def session_scope() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def changed_rows(session: Session, stmt: Update | Delete) -> int:
+    """Run an UPDATE or DELETE and return how many rows it changed (a compare-and-set's outcome)."""
+    return cast(CursorResult[Any], session.execute(stmt)).rowcount
 
 
 def reset_caches() -> None:

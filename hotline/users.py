@@ -210,11 +210,12 @@ def login_limits(address: str, username: str) -> dict[str, int]:
     }
 
 
-def login(username: str, password: str, *, address: str) -> LoginResult:
+def login(username: str, password: str, *, address: str, action: str = "login") -> LoginResult:
     """A staff login from a client address, with its own transactions. The attempt is counted and
     committed before the password is checked (hotline.attempts.hit_all): of any number of concurrent
     attempts at most the limit reach the check. A success takes the attempt back from the address
-    and account counts and forgets the address's failures for this name; it is audited."""
+    and account counts and forgets the address's failures for this name; it is audited as `action`
+    ("password_confirmed" when a logged-in user confirms their password to change it: same limits)."""
     limits = login_limits(address, username)
     with new_session() as session:
         over = attempts.hit_all(session, limits, LOGIN_WINDOW)
@@ -235,7 +236,7 @@ def login(username: str, password: str, *, address: str) -> LoginResult:
         first, *others = limits
         attempts.clear(session, first)
         attempts.take_back(session, others)
-        audit.record(session, actor=user.username, action="login", entity="user", entity_id=user.id)
+        audit.record(session, actor=user.username, action=action, entity="user", entity_id=user.id)
         session.commit()
         session.expunge(user)
         return LoginResult(user)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from tqdm import tqdm
 
 from hotline import bootstrap
 from hotline.db import session_scope
+
+if TYPE_CHECKING:
+    from kb.schemas import SearchResults
 
 kb_app = typer.Typer(help="Knowledge base: import, search, reindex, export.", no_args_is_help=True)
 PROGRESS_FROM = 1000  # lines; smaller imports print no progress bar
@@ -55,7 +58,7 @@ def import_cmd(
         raise typer.Exit(1)
 
 
-def _hits_json(results) -> list[dict]:  # type: ignore[no-untyped-def]
+def _hits_json(results: SearchResults) -> list[dict]:
     return [
         {
             "id": h.id,
@@ -100,6 +103,7 @@ def search_cmd(
                 results = kb.search(session, q, limit=limit, category=category, channel="cli", log_gaps=False)
                 typer.echo(json.dumps(_hits_json(results), ensure_ascii=False))
         return
+    assert query is not None  # exactly one of QUERY and --batch
     with session_scope() as session:
         results = kb.search(session, query, limit=limit, category=category, channel="cli")
         if as_json:

@@ -42,9 +42,10 @@ def save_synonym_group(
         session.add(group)
         action = "kb.synonyms.create"
     else:
-        group = session.get(SynonymGroup, group_id)
-        if group is None:
+        found = session.get(SynonymGroup, group_id)
+        if found is None:
             raise KbError("同义词组不存在。")
+        group = found
         group.words = cleaned
         group.updated_by = actor
         action = "kb.synonyms.update"

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from hotline import audit
+from hotline.db import changed_rows
 from hotline.models import AuditEntry
 from kb import indexing
 from kb.errors import EditConflict, KbError, WorkflowError
@@ -86,7 +87,8 @@ def _compare_and_set(session: Session, doc: Document, **values: Any) -> None:
     """Write `values` to the document row only if its version (status, revision_count) is still the one
     this transaction read; EditConflict otherwise. A concurrent writer waits for the first one's row
     lock (PostgreSQL) or write lock (SQLite), then finds the version changed."""
-    result = session.execute(
+    changed = changed_rows(
+        session,
         update(Document)
         .where(
             Document.id == doc.id,
@@ -94,9 +96,9 @@ def _compare_and_set(session: Session, doc: Document, **values: Any) -> None:
             Document.revision_count == doc.revision_count,
         )
         .values(**values)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if changed != 1:
         raise EditConflict()
     for name, value in values.items():
         set_committed_value(doc, name, value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from kb import curation, indexing
@@ -113,7 +113,7 @@ def get_document(session: Session, doc_id: int, *, include_unpublished: bool = F
     return _view(doc, content_of(doc), "published")
 
 
-def _public(stmt, today: date):  # type: ignore[no-untyped-def]
+def _public(stmt: Select[Document], today: date) -> Select[Document]:
     return stmt.where(
         Document.live.is_(True), or_(Document.valid_until.is_(None), Document.valid_until >= today)
     )

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from hotline import audit
-from hotline.db import utcnow
+from hotline.db import changed_rows, utcnow
 from hotline.models import User
 from selfservice.models import AgentSeat, CallControl, QueuedCall
 
@@ -148,12 +148,13 @@ def claim_agent(session: Session, call: QueuedCall, groups: list[str], default_g
         for seat in ready:
             if not serves(seat, group, default_group):
                 continue
-            claimed = session.execute(
+            claimed = changed_rows(
+                session,
                 update(AgentSeat)
                 .where(AgentSeat.id == seat.id, AgentSeat.state == "ready")
                 .values(state="ringing", call_id=call.call_id, state_since=utcnow())
-                .execution_options(synchronize_session=False)
-            ).rowcount
+                .execution_options(synchronize_session=False),
+            )
             if claimed:
                 session.refresh(seat)
                 call.status, call.agent_id = "ringing", seat.id
@@ -413,12 +414,13 @@ def _take(session: Session, pending: Any) -> list[CallControl]:
     now = utcnow()
     taken = []
     for control in list(session.scalars(pending.where(CallControl.done_at.is_(None)).order_by(CallControl.id))):
-        claimed = session.execute(
+        claimed = changed_rows(
+            session,
             update(CallControl)
             .where(CallControl.id == control.id, CallControl.done_at.is_(None))
             .values(done_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+            .execution_options(synchronize_session=False),
+        )
         if claimed:
             taken.append(control)
     return taken
@@ -555,12 +557,13 @@ def request_dial_back(session: Session, user: User, call_id: str) -> CallControl
     seat = seat_of(session, user.id)
     if seat is None or seat.state == "offline":
         raise AcdError("请先在话务条签入话机。")
-    taken = session.execute(
+    taken = changed_rows(
+        session,
         update(AgentSeat)
         .where(AgentSeat.id == seat.id, AgentSeat.state.in_(("ready", "not_ready", "wrap_up")))
         .values(state="on_call", call_id=call_id, state_since=utcnow(), reason="")
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
     if not taken:
         raise AcdError("通话中不能回拨。")
     control = CallControl(call_id=call_id, action="dial", target=f"{seat.extension}>{number}", actor=user.username)

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from hotline.config import get_settings
+
+if TYPE_CHECKING:
+    from selfservice.kamailio import KamailioProcess
 
 callcentre_app = typer.Typer(help="Call centre: Kamailio front, recordings, agents.", no_args_is_help=True)
 
@@ -17,7 +21,7 @@ def front_dir() -> Path:
     return get_settings().home / "kamailio"
 
 
-def start_front():  # type: ignore[no-untyped-def] - a KamailioProcess
+def start_front() -> KamailioProcess:
     """Start Kamailio from the settings (exits with a clear message when it cannot)."""
     from selfservice.kamailio import FrontConfig, KamailioError, KamailioProcess
 

@@ -46,6 +46,10 @@ from selfservice.understanding import (
 )
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
+    from casework.models import Case
+    from casework.outbox import Origin
     from selfservice.switchboard import Switchboard
 
 log = logging.getLogger("hotline.ivr")
@@ -94,8 +98,8 @@ def _casework():  # noqa: ANN202 - the casework module, when its API is present
     return casework if hasattr(casework, "create_case") else None
 
 
-def _case_number(case: object) -> str:
-    return str(getattr(case, "case_number", None) or case.number)
+def _case_number(case: Case) -> str:
+    return case.case_number
 
 
 _HAN = re.compile(r"[\u4e00-\u9fff]+")
@@ -526,7 +530,7 @@ class Dialog:
             return
         await self.say("sms_sent")
 
-    def _origin(self, cw):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202 - the casework module
+    def _origin(self, cw: ModuleType) -> Origin:
         """This call as the sender of what it queues (caps, verified number: docs/security.md)."""
         return cw.Origin.call(
             channel=self.channel.name,

@@ -96,7 +96,7 @@ def call_context(session: Session, call_id: str | int) -> dict[str, Any]:
         "channel": record.channel,
         "started_at": record.started_at,
         "path": list(record.path or []),
-        "last_document": (record.documents or [None])[-1],
+        "last_document": record.documents[-1] if record.documents else None,
         "last_query": (record.searches or [{}])[-1].get("query") if record.searches else None,
         "outcome": record.outcome,
         "case_number": record.case_number,

@@ -360,19 +360,19 @@ class Switchboard:
                 self._connect(waiting, [waiting.agent_leg.key, leg.key], record=False)
             return f"正在与 {target} 通话，来电人保持中"
         if action in ("complete", "cancel"):
-            leg, waiting.consulting = waiting.consulting, None
-            if leg is None or leg.ended.is_set():
+            consulted, waiting.consulting = waiting.consulting, None
+            if consulted is None or consulted.ended.is_set():
                 raise ValueError("没有进行中的咨询")
             self._stop_music(waiting)
             if action == "cancel":
-                leg.hangup()
+                consulted.hangup()
                 self._connect(waiting)
                 waiting.state = "connected"
                 return "已取消咨询，恢复通话"
-            waiting.others.append(leg)
-            self._spawn(self._watch_other(waiting, leg))
+            waiting.others.append(consulted)
+            self._spawn(self._watch_other(waiting, consulted))
             agent = waiting.agent_leg
-            self._connect(waiting, [caller, leg.key])
+            self._connect(waiting, [caller, consulted.key])
             waiting.state = "connected"
             if agent is not None:
                 agent.hangup()

@@ -74,7 +74,8 @@ def match_grammar(syllables: list[str], grammar: list[str]) -> list[str]:
     phrases = [(p, phrase_syllables(p)) for p in grammar if phrase_syllables(p)]
     n = len(syllables)
     inf = float("inf")
-    best: list[tuple[float, int, str | None]] = [(0.0, 0, None)] + [(inf, 0, None)] * n
+    best: list[tuple[float, int, str | None]] = [(inf, 0, None)] * (n + 1)
+    best[0] = (0.0, 0, None)
     for end in range(1, n + 1):
         cost = best[end - 1][0] + 1.0
         if cost < best[end][0]:
@@ -94,8 +95,8 @@ def match_grammar(syllables: list[str], grammar: list[str]) -> list[str]:
     words: list[str] = []
     end = n
     while end > 0:
-        _, start, phrase = best[end]
-        if phrase is not None:
-            words.append(phrase)
+        _, start, found = best[end]
+        if found is not None:
+            words.append(found)
         end = start
     return words[::-1]

@@ -42,8 +42,11 @@ OFFLINE_ENGINE = FALLBACK_ENGINE  # old name
 
 
 class TtsEngine(Protocol):
-    name: str
-    default_voice: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def default_voice(self) -> str: ...
 
     @property
     def cache_key(self) -> str:

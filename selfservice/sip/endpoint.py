@@ -96,7 +96,7 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
         with contextlib.suppress(BrokenPipeError, OSError):
             conn.send(message)
 
-    class IvrCall(pj.Call):  # type: ignore[misc]
+    class IvrCall(pj.Call):
         def __init__(self, account: Any, call_id: int = pj.PJSUA_INVALID_ID, key: int | str | None = None) -> None:
             super().__init__(account, call_id)
             self.cid: int | str = call_id if key is None else key
@@ -220,7 +220,7 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
                 for call in parties:
                     call.audio.startTransmit(owner.conversation[0])
 
-    class IvrAccount(pj.Account):  # type: ignore[misc]
+    class IvrAccount(pj.Account):
         def onIncomingCall(self, prm: Any) -> None:  # noqa: N802
             call = IvrCall(self, prm.callId)
             answer = pj.CallOpParam()

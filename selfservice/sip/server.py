@@ -190,8 +190,8 @@ class SipServer:
     def _process_died(self, member: MediaProcess) -> None:
         for key in [k for k in self.channels if k[0] == member.index]:
             self.channels.pop(key).on_hangup()
-        for key in [k for k, leg in self.legs.items() if leg.process == member.index]:
-            self.legs.pop(key).on_event("ended", {"code": 503})
+        for leg_key in [k for k, leg in self.legs.items() if leg.process == member.index]:
+            self.legs.pop(leg_key).on_event("ended", {"code": 503})
         if not self.stopping:
             self.restarts += 1
             log.error("SIP process %d died; restarting in 1 s (%d)", member.index, self.restarts)
@@ -255,16 +255,18 @@ class SipServer:
                 elif kind == "error":
                     log.warning("SIP leg %s (%s): %s", call, leg.uri, event.get("detail"))
             return
-        key = (process, call) if isinstance(call, int) else None
-        channel = self.channels.get(key) if key is not None else None
-        if kind == "incoming" and key is not None:
+        if not isinstance(call, int):
+            return
+        key = (process, call)
+        channel = self.channels.get(key)
+        if kind == "incoming":
             member = self.pool[process]
             channel = SipChannel(call, caller_number(event.get("from", "")), member.send, process=process)
             self.channels[key] = channel
             task = asyncio.create_task(self._run_call(channel))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
-        elif channel is None or key is None:
+        elif channel is None:
             return
         elif kind == "media":
             channel.on_media(event["recording"])

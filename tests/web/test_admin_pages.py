@@ -334,3 +334,15 @@ def test_deadlines_hours_and_holidays_in_one_place(client: TestClient) -> None:
     }
     audit_page = client.get("/admin/audit?entity=setting")
     assert "service_hours" in audit_page.text and "holiday" not in audit_page.text.split("<tbody>")[1]
+
+
+def test_confirming_the_current_password_is_rate_limited_like_a_login(sqlite_client: TestClient) -> None:
+    make_user("ag4", ["agent"])
+    t = login(sqlite_client, "ag4")
+    form = {"csrf_token": t, "current": "guess-0000", "new": "Another-pass-77", "confirm": "Another-pass-77"}
+    for attempt in range(5):
+        wrong = sqlite_client.post("/password", data=form | {"current": f"guess-{attempt:04d}"})
+        assert wrong.status_code == 422 and "当前密码不正确" in wrong.text
+    limited = sqlite_client.post("/password", data=form | {"current": "correct-horse"})
+    assert limited.status_code == 422 and "尝试次数过多" in limited.text
+    assert not audited("password_confirmed") and not audited("sessions_ended")

@@ -86,9 +86,12 @@ def change_password(
 ) -> Response:
     """A new password of one's own: the account's other sessions end, this one goes on."""
     account = _account(request, db)
+    checked = users.login(
+        account.username, current, address=client_address(request), action="password_confirmed"
+    )
     error = None
-    if not users.verify_secret(account.password_hash, current):
-        error = "当前密码不正确。"
+    if checked.user is None:  # the login's limits hold here too: a session is no way to guess the password
+        error = "当前密码不正确。" if checked.refused == "wrong" else REFUSALS[checked.refused or "wrong"][1]
     elif new != confirm:
         error = "两次输入的新密码不一致。"
     elif new == current:

@@ -153,7 +153,7 @@ class TantivyEngine:
     def _relevance(self, plan: QueryPlan) -> Query:
         clauses = [(Occur.Should, self._term(c.field, c.term, c.boost)) for c in plan.terms]
         for p in plan.phrases:
-            phrase = Query.phrase_query(self.schema, p.field, p.words, slop=p.slop)
+            phrase = Query.phrase_query(self.schema, p.field, [*p.words], slop=p.slop)
             clauses.append((Occur.Should, Query.boost_query(phrase, p.boost)))
         return Query.boolean_query(clauses)
 
@@ -175,7 +175,8 @@ class TantivyEngine:
         searcher = self._searcher()
         query = Query.boolean_query([(Occur.Must, self._relevance(plan)), *self._filters(filters)])
         result = searcher.search(query, limit=limit, offset=offset, count=True, weight_by_field="prior")
-        return result.count or 0, [self._hit(searcher, score, addr) for score, addr in result.hits]
+        count = result.count  # type: ignore[attr-defined]  # tantivy's stub lacks SearchResult.count
+        return count or 0, [self._hit(searcher, score, addr) for score, addr in result.hits]
 
     @staticmethod
     def _hit(searcher: tantivy.Searcher, score: float, addr: tantivy.DocAddress) -> EngineHit:
