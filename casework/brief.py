@@ -1,6 +1,6 @@
 """The daily brief (每日要情): the day's cases by category, department and district, on-time completion,
-satisfaction, overdue and supervised cases, and hot topics (jieba TF-IDF keywords grouped by the
-cases they share). Rendered as a self-contained HTML page and as a PDF (reportlab, embedded CJK font)."""
+satisfaction, overdue and supervised cases, the day's 批示 with how far the departments have carried
+them out, and hot topics (jieba TF-IDF keywords grouped by the cases they share). Rendered as a self-contained HTML page and as a PDF (reportlab, embedded CJK font)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from casework.calendar import LOCAL_TZ
 from casework.lifecycle import DONE_STATUSES
-from casework.models import Case, Department
+from casework.models import Case, Department, Instruction
 from casework.queries import overdue_cases
 from hotline.db import utcnow
 from hotline.masking import mask_phones_in_text
@@ -39,6 +39,17 @@ class CaseLine:
     topic: str
     deadline: str
     status_label: str
+
+
+@dataclass
+class InstructionLine:
+    """A 批示 issued that day: who wrote it on which case, and where the department stands."""
+
+    case_number: str
+    department: str
+    text: str
+    issued_by: str
+    state: str  # 待确认 / 已确认 / the department's latest report (落实情况)
 
 
 @dataclass
@@ -64,6 +75,7 @@ class DailyBrief:
     overdue: list[CaseLine]
     supervised: list[CaseLine]
     hot_topics: list[HotTopic]
+    instructions: list[InstructionLine] = field(default_factory=list)
     generated_at: datetime = field(default_factory=utcnow)
 
 
@@ -127,6 +139,13 @@ def daily_brief(session: Session, day: date) -> DailyBrief:
     supervised = session.scalars(
         select(Case).where(Case.supervised.is_(True)).order_by(Case.deadline).limit(50)
     )
+    instructions = session.execute(
+        select(Instruction, Case)
+        .join(Case, Case.id == Instruction.case_id)
+        .where(Instruction.issued_at >= start, Instruction.issued_at < end)
+        .order_by(Instruction.id)
+        .limit(100)
+    ).all()
     return DailyBrief(
         day=day,
         total=len(cases),
@@ -144,6 +163,16 @@ def daily_brief(session: Session, day: date) -> DailyBrief:
         overdue=[_line(c) for c in overdue_cases(session, now=end_of_day)[:50]],
         supervised=[_line(c) for c in supervised],
         hot_topics=hot_topics({c.case_number: f"{c.topic} {c.content[:300]}" for c in cases}),
+        instructions=[
+            InstructionLine(
+                case.case_number,
+                names.get(case.department_id, "（未转派）"),
+                row.text,
+                row.issued_by,
+                row.response or ("已确认" if row.acknowledged_at else "待确认"),
+            )
+            for row, case in instructions
+        ],
     )
 
 
@@ -183,6 +212,9 @@ table{border-collapse:collapse;width:100%} th,td{border:1px solid #ccc;padding:.
 <h2>{{ title }}</h2><table><tr><th>工单编号</th><th>类别</th><th>承办单位</th><th>事项</th><th>期限</th><th>状态</th></tr>
 {% for c in rows %}<tr><td>{{ c.case_number }}</td><td>{{ c.category }}</td><td>{{ c.department }}</td><td>{{ c.topic }}</td><td>{{ c.deadline }}</td><td>{{ c.status_label }}</td></tr>
 {% else %}<tr><td colspan="6">无</td></tr>{% endfor %}</table>{% endfor %}
+<h2>八、领导批示</h2><table><tr><th>工单编号</th><th>承办单位</th><th>批示</th><th>批示人</th><th>落实情况</th></tr>
+{% for i in b.instructions %}<tr><td>{{ i.case_number }}</td><td>{{ i.department }}</td><td>{{ i.text }}</td><td>{{ i.issued_by }}</td><td>{{ i.state }}</td></tr>
+{% else %}<tr><td colspan="5">当日无批示</td></tr>{% endfor %}</table>
 </body></html>
 """
 )
@@ -278,6 +310,11 @@ def render_daily_brief_pdf(brief: DailyBrief, path: Path | str) -> Path:
             Paragraph(name, head),
             table(["工单编号", "类别", "承办单位", "事项", "期限", "状态"], cells, [30, 12, 36, 56, 22, 16]),
         ]
+    cells = [[i.case_number, i.department, i.text, i.issued_by, i.state] for i in b.instructions]
+    story += [
+        Paragraph("八、领导批示", head),
+        table(["工单编号", "承办单位", "批示", "批示人", "落实情况"], cells, [30, 36, 56, 20, 40]),
+    ]
     story.append(Spacer(1, 6 * mm))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

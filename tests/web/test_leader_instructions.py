@@ -112,3 +112,25 @@ def test_other_roles_cannot_write_instructions_and_final_cases_take_none(sqlite_
         f"/supervisor/cases/{number}/supervise", data={"instruction": "请落实", "csrf_token": t}
     )
     assert "不能督办" in closed.text
+
+
+def test_the_days_instructions_are_in_the_daily_brief(sqlite_client: TestClient, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+    import subprocess
+
+    number, _ = referred_case()
+    make_user("boss", ["leader"])
+    t = login(sqlite_client, "boss")
+    sqlite_client.post(
+        f"/supervisor/cases/{number}/supervise", data={"instruction": "请限期整改噪音问题", "csrf_token": t}
+    )
+    view = sqlite_client.get("/supervisor/brief/view").text
+    assert "八、领导批示" in view and "请限期整改噪音问题" in view and number in view and "待确认" in view
+    pdf = sqlite_client.get("/supervisor/brief.pdf")
+    assert pdf.status_code == 200
+    if shutil.which("pdftotext"):
+        (tmp_path / "brief.pdf").write_bytes(pdf.content)
+        text = subprocess.run(
+            ["pdftotext", str(tmp_path / "brief.pdf"), "-"], capture_output=True, text=True, check=True
+        ).stdout
+        assert "领导批示" in text and "请限期整改噪音问题" in text
