@@ -3,7 +3,7 @@
 
 Usage: python bench/kb_search.py [--sizes 10000,100000] [--engines tantivy,whoosh] [--whoosh-max 10000]
                                  [--queries 500] [--http] [--http-seconds 10] [--concurrency 16]
-                                 [--workers 2]
+                                 [--workers 2] [--rate 300]
 
 Documents are generated from the bundled corpus (data/kb/*.jsonl): the real texts are cut into
 passages of a few sentences and recombined (seeded, reproducible) into N documents with a title,
@@ -14,7 +14,9 @@ questions (data/eval/) and 2-3 word keyword queries drawn from titles. Latency i
 loaded) and drives GET /api/search?q=... through the query set at the given concurrency with `wrk`
 (compiled, one thread: it leaves the CPU to the server; script bench/kb_search_wrk.lua), or with an
 asyncio httpx client when wrk is not installed. It also reports the server's CPU time per request
-(all its processes, from /proc).
+(all its processes, from /proc). --rate R holds the load at about R requests a second (wrk only: each
+connection pauses between requests, the pause set from the cycle time the warm-up measured) instead of
+as fast as the server answers; the load test of docs/security.md is `--sizes "" --http --rate 300 --concurrency 32`.
 """
 
 from __future__ import annotations
@@ -203,10 +205,12 @@ def process_tree_cpu(root: int) -> float:
     return total
 
 
-def run_wrk(url: str, paths_file: Path, seconds: float, concurrency: int) -> dict[str, float]:
+def run_wrk(
+    url: str, paths_file: Path, seconds: float, concurrency: int, pause_ms: int = 0
+) -> dict[str, float]:
     out = subprocess.run(
         ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--timeout", "30s", "-s", str(WRK_SCRIPT), url]
-        + ["--", str(paths_file)],
+        + ["--", str(paths_file), str(pause_ms)],
         capture_output=True,
         text=True,
         check=True,
@@ -233,7 +237,9 @@ def run_httpx(url: str, queries: list[str], seconds: float, concurrency: int) ->
     }
 
 
-def bench_http(queries: list[str], seconds: float, concurrency: int, workers: int) -> dict[str, float | str]:
+def bench_http(
+    queries: list[str], seconds: float, concurrency: int, workers: int, rate: float = 0
+) -> dict[str, float | str]:
     import httpx
 
     home = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
@@ -264,16 +270,25 @@ def bench_http(queries: list[str], seconds: float, concurrency: int, workers: in
                 raise SystemExit("hotline serve did not come up")
             time.sleep(1)
 
+        if rate and not wrk:
+            raise SystemExit("--rate needs wrk (apt-get install wrk)")
+        interval_ms = concurrency * 1000 / rate if rate else 0
+        pause_ms = round(interval_ms)
+
         def run(secs: float) -> dict[str, float]:
             if wrk:
-                return run_wrk(url, paths_file, secs, concurrency)
+                return run_wrk(url, paths_file, secs, concurrency, pause_ms)
             return run_httpx(url, queries, secs, concurrency)
 
-        run(2)  # warm-up: every worker has opened the index and compiled its queries
+        warm = run(3)  # warm-up: every worker has opened the index and compiled its queries
+        if rate:  # a connection's cycle is its pause plus the latency (and wrk's timer) at this load
+            overhead_ms = concurrency * 1000 / warm["req_per_s"] - pause_ms
+            pause_ms = max(0, round(interval_ms - overhead_ms))
         cpu_before = process_tree_cpu(server.pid)
         r: dict[str, float | str] = {**run(seconds)}
         r["server_cpu_ms"] = (process_tree_cpu(server.pid) - cpu_before) * 1000 / max(1, float(r["requests"]))
         r["client"] = "wrk" if wrk else "httpx"
+        r["pause_ms"] = pause_ms
         return r
     finally:
         server.terminate()
@@ -291,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--http-seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="web worker processes of hotline serve")
+    parser.add_argument("--rate", type=float, default=0, help="requests a second to hold (0: as fast as served)")
     args = parser.parse_args(argv)
     queries = query_set(args.queries)
     print(f"{len(queries)} queries (top-10 with snippets); cpus={os.cpu_count()}")
@@ -306,10 +322,11 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     if args.http:
-        r = bench_http(queries, args.http_seconds, args.concurrency, args.workers)
+        r = bench_http(queries, args.http_seconds, args.concurrency, args.workers, args.rate)
+        held = f", held at {args.rate:g} req/s (pause {r['pause_ms']} ms)" if args.rate else ""
         print(
             f"  HTTP GET /api/search (hotline serve --workers {args.workers}, bundled KB, {r['client']}, "
-            f"concurrency {args.concurrency}, {args.http_seconds:g} s): {r['req_per_s']:,.0f} req/s, "
+            f"concurrency {args.concurrency}{held}, {args.http_seconds:g} s): {r['req_per_s']:,.0f} req/s, "
             f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, errors {r['errors']}, "
             f"server CPU {r['server_cpu_ms']:.2f} ms/request"
         )

@@ -1,5 +1,7 @@
 -- wrk script for bench/kb_search.py --http: GET the request paths listed (one per line, URL-encoded)
 -- in the file named by the first script argument, in turn; each wrk thread starts at its own offset.
+-- An optional second argument is a pause in ms before each request of a connection (a fixed rate:
+-- connections x 1000 / (pause + latency) requests a second).
 -- At the end one line "WRK {json}" with the request count, errors and latency percentiles (µs).
 local threads = 0
 
@@ -10,6 +12,7 @@ end
 
 local paths = {}
 local i = 0
+local pause = 0
 
 function init(args)
   for line in io.lines(args[1]) do
@@ -18,6 +21,11 @@ function init(args)
     end
   end
   i = offset or 0
+  pause = tonumber(args[2] or "0")
+end
+
+function delay()
+  return pause
 end
 
 function request()
