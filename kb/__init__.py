@@ -19,15 +19,17 @@ from kb.documents import (
     get_document_row,
     history,
     list_documents,
+    may_approve,
     reject_document,
     revisions,
     submit_document,
     update_document,
     withdraw_document,
 )
-from kb.errors import EditConflict, KbError, WorkflowError
+from kb.errors import EditConflict, KbError, NotPermitted, WorkflowError
 from kb.importer import load_bundled_corpus
-from kb.models import Document, Feedback, Revision, SearchGap, SynonymGroup
+from kb.ivr import MAX_PINS, ivr_listing, pinned_documents, set_pins
+from kb.models import Document, Feedback, IvrPin, Revision, SearchGap, SynonymGroup
 from kb.retrieval import get_document, popular_documents, record_feedback, record_view, search, suggest
 from kb.schemas import CATEGORIES, DocumentInput, DocumentView, SearchHit, SearchResults
 from kb.similar import SimilarDocument, duplicate_groups, similar_documents
@@ -54,7 +56,10 @@ __all__ = [
     "DocumentView",
     "EditConflict",
     "Feedback",
+    "IvrPin",
     "KbError",
+    "NotPermitted",
+    "MAX_PINS",
     "Revision",
     "SearchGap",
     "SearchHit",
@@ -70,14 +75,18 @@ __all__ = [
     "get_document",
     "get_document_row",
     "history",
+    "ivr_listing",
     "list_documents",
     "list_gaps",
     "list_synonym_groups",
+    "may_approve",
+    "pinned_documents",
     "load_bundled_corpus",
     "popular_documents",
     "record_feedback",
     "record_view",
     "reindex",
+    "set_pins",
     "reject_document",
     "resolve_gap",
     "revisions",

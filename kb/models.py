@@ -1,4 +1,4 @@
-"""Knowledge-base tables: documents, their revisions, synonyms, search gaps and feedback.
+"""Knowledge-base tables: documents, their revisions, synonyms, search gaps, feedback, IVR pins.
 
 A document row carries the content the public sees once it is published; every edit is kept as a
 `Revision` (the newest revision is the editors' working copy). `live` says whether the published
@@ -119,3 +119,21 @@ class Feedback(Base):
     helpful: Mapped[bool] = mapped_column(Boolean)
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class IvrPin(Base):
+    """A document an editor pinned to a key of an IVR menu category: key `position` (1, 2, ...) of the
+    listing of `category` reads this document on every call (kb.ivr)."""
+
+    __tablename__ = "kb_ivr_pins"
+    __table_args__ = (
+        UniqueConstraint("category", "position", name="uq_kb_ivr_pins_category_position"),
+        UniqueConstraint("category", "document_id", name="uq_kb_ivr_pins_category_document"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category: Mapped[str] = mapped_column(String(64), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    document_id: Mapped[int] = mapped_column(ForeignKey("kb_documents.id", ondelete="CASCADE"), index=True)
+    pinned_by: Mapped[str] = mapped_column(String(64))
+    pinned_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 import kb
@@ -148,18 +147,9 @@ def without_title(title: str, sections: list[str]) -> list[str]:
 
 
 def category_listing(session: Session, category: str, limit: int) -> list[tuple[int, str]]:
-    """(id, title) of a category's public documents in a stable order, never by views (a key must
-    read the same document on the next call): newest publication date first, undated documents
-    after them in the order they were added (the editors' import order), at most `limit`."""
-    today = datetime.now(UTC).date()
-    stmt = (
-        select(kb.Document.id, kb.Document.title)
-        .where(kb.Document.live.is_(True), kb.Document.category == category)
-        .where(or_(kb.Document.valid_until.is_(None), kb.Document.valid_until >= today))
-        .order_by(kb.Document.published_at.is_(None), kb.Document.published_at.desc(), kb.Document.id)
-        .limit(max(1, limit))
-    )
-    return [(doc_id, title) for doc_id, title in session.execute(stmt)]
+    """(id, title) of a category's listing, never by views (a key must read the same document on the
+    next call): the editors' pinned documents first, in their order, then a stable order (kb.ivr)."""
+    return kb.ivr_listing(session, category, limit)
 
 
 def _is(command: Command | None, action: str) -> bool:

@@ -191,6 +191,10 @@ class Menu(_Strict):
     def item(self, key: str) -> MenuItem | None:
         return next((i for i in self.menu if i.key == key), None)
 
+    def category_items(self) -> list[MenuItem]:
+        """The document listings (action category) of the menu, in key order: what editors curate."""
+        return sorted((i for i in self.menu if i.action == "category"), key=lambda i: i.key)
+
     def say(self, name: str, **values: object) -> str:
         return self.prompts[name].format(**values)
 

@@ -463,6 +463,66 @@ def delete_synonyms(request: Request, db: SessionDep, user: Staff, group_id: int
     return RedirectResponse("/editor/synonyms", status_code=303)
 
 
+def _ivr_categories() -> list[Any]:
+    """The category listings of the IVR menu file (selfservice.menu), in key order."""
+    from selfservice.menu import load_menu
+
+    return load_menu().category_items()
+
+
+def _ivr_page(
+    request: Request, db: Session, *, error: str | None = None, category: str = "", documents: str = ""
+) -> Response:
+    listings = []
+    for item in _ivr_categories():
+        pinned = kb.pinned_documents(db, item.category)
+        listings.append({
+            "item": item,
+            "pinned": pinned,
+            "pinned_ids": "，".join(str(d.id) for d in pinned),
+            "heard": kb.ivr_listing(db, item.category, item.items),
+            "candidates": kb.ivr_listing(db, item.category, 50),
+        })  # fmt: skip
+    ctx = base_ctx(request, "ivr") | {
+        "listings": listings,
+        "error": error,
+        "error_category": category,
+        "error_documents": documents,
+    }
+    return render(request, "editor/ivr.html", ctx, status_code=400 if error else 200)
+
+
+@router.get("/editor/ivr")
+def ivr_pins(request: Request, db: SessionDep, user: Staff) -> Response:
+    return _ivr_page(request, db)
+
+
+@router.post("/editor/ivr")
+async def save_ivr_pins(request: Request, db: SessionDep, user: Staff) -> Response:
+    """Pin documents to the keys of one IVR category listing, in the order given (empty: unpin)."""
+    form = await request.form()
+    category, documents = str(form.get("category") or ""), str(form.get("documents") or "")
+    item = next((i for i in _ivr_categories() if i.category == category), None)
+    words = split_words(documents)
+    if item is None:
+        error = "语音菜单中没有这个栏目。"
+    elif not all(w.isdigit() and len(w) <= 9 for w in words):
+        error = "文档编号应为数字，用逗号分隔。"
+    elif len(words) > item.items:
+        error = f"“{category}”在电话里只读 {item.items} 项，最多置顶 {item.items} 篇。"
+    else:
+        try:
+            kb.set_pins(db, category, [int(w) for w in words], actor=user.username)
+        except kb.KbError as exc:
+            db.rollback()
+            error = str(exc)
+        else:
+            db.commit()
+            set_flash(request, f"已保存“{category}”的电话菜单置顶。")
+            return RedirectResponse("/editor/ivr", status_code=303)
+    return _ivr_page(request, db, error=error, category=category, documents=documents)
+
+
 # --- staff JSON API --------------------------------------------------------------------------------
 
 
