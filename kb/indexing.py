@@ -93,7 +93,7 @@ def _collect(session: Session) -> None:
         docs.extend(to_index_doc(d) for d in session.scalars(select(Document).where(Document.id.in_(chunk))))
     marker = _marker()
     marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.touch()
+    marker.write_text(_started(os.getpid()))
     session.info[READY] = docs
 
 
@@ -147,14 +147,23 @@ def reindex(session: Session) -> int:
     return len(ids)
 
 
-def _pid_alive(pid: int) -> bool:
+def _started(pid: int) -> str:
+    """When a process started (Linux: clock ticks since boot), "" when unknown: with the pid it names
+    the process, so a marker is not taken for a live one's when the dead writer's pid was reused."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _writer_alive(pid: int, started: str) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    return not started or started == _started(pid)
 
 
 def _stale_markers(include_own: bool = False) -> list[Path]:
@@ -165,7 +174,11 @@ def _stale_markers(include_own: bool = False) -> list[Path]:
     stale = []
     for path in directory.glob(f"{MARKER_PREFIX}*"):
         pid = int(path.name.removeprefix(MARKER_PREFIX) or 0)
-        if (include_own and pid == os.getpid()) or not _pid_alive(pid):
+        try:
+            started = path.read_text().strip()
+        except OSError:  # removed meanwhile by its writer
+            continue
+        if (include_own and pid == os.getpid()) or not _writer_alive(pid, started):
             stale.append(path)
     return stale
 

@@ -92,3 +92,21 @@ def test_a_crashed_import_is_repaired_by_the_next_command(sqlite_env, tmp_path):
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.stdout)) == 5
     assert not list(sqlite_env.joinpath("index").glob(f"{indexing.MARKER_PREFIX}*"))
+
+
+def test_a_marker_whose_process_id_now_names_another_process_is_repaired(sqlite_env):
+    import os
+
+    from sqlalchemy import update
+
+    from kb.models import Document
+    from tests.kb.helpers import public_ids, published_document
+
+    doc_id = published_document()
+    with session_scope() as s:  # a committed change whose index write never happened
+        s.execute(update(Document).where(Document.id == doc_id).values(body="办理居住证需要租房合同。"))
+    live = os.getppid()  # a live process that reused the dead writer's id: another start time
+    (sqlite_env / "index" / f"{indexing.MARKER_PREFIX}{live}").write_text("1")
+    kb.ensure_index()
+    assert public_ids("租房合同", log_gaps=False) == [doc_id]
+    assert not list(sqlite_env.joinpath("index").glob(f"{indexing.MARKER_PREFIX}*"))
