@@ -29,6 +29,7 @@ from kb.documents import (
 from kb.errors import EditConflict, KbError, NotPermitted, WorkflowError
 from kb.importer import load_bundled_corpus
 from kb.ivr import MAX_PINS, ivr_listing, pinned_documents, set_pins
+from kb.ivr import MAX_PINS, ivr_listing, pinned_documents, set_pins
 from kb.models import Document, Feedback, IvrPin, Revision, SearchGap, SynonymGroup
 from kb.retrieval import get_document, popular_documents, record_feedback, record_view, search, suggest
 from kb.schemas import CATEGORIES, DocumentInput, DocumentView, SearchHit, SearchResults
@@ -57,7 +58,9 @@ __all__ = [
     "EditConflict",
     "Feedback",
     "IvrPin",
+    "IvrPin",
     "KbError",
+    "MAX_PINS",
     "NotPermitted",
     "MAX_PINS",
     "Revision",
@@ -76,9 +79,11 @@ __all__ = [
     "get_document_row",
     "history",
     "ivr_listing",
+    "ivr_listing",
     "list_documents",
     "list_gaps",
     "list_synonym_groups",
+    "pinned_documents",
     "may_approve",
     "pinned_documents",
     "load_bundled_corpus",
@@ -86,6 +91,7 @@ __all__ = [
     "record_feedback",
     "record_view",
     "reindex",
+    "set_pins",
     "set_pins",
     "reject_document",
     "resolve_gap",
