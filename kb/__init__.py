@@ -19,16 +19,14 @@ from kb.documents import (
     get_document_row,
     history,
     list_documents,
-    may_approve,
     reject_document,
     revisions,
     submit_document,
     update_document,
     withdraw_document,
 )
-from kb.errors import EditConflict, KbError, NotPermitted, WorkflowError
+from kb.errors import EditConflict, KbError, WorkflowError
 from kb.importer import load_bundled_corpus
-from kb.ivr import MAX_PINS, ivr_listing, pinned_documents, set_pins
 from kb.ivr import MAX_PINS, ivr_listing, pinned_documents, set_pins
 from kb.models import Document, Feedback, IvrPin, Revision, SearchGap, SynonymGroup
 from kb.retrieval import get_document, popular_documents, record_feedback, record_view, search, suggest
@@ -58,10 +56,7 @@ __all__ = [
     "EditConflict",
     "Feedback",
     "IvrPin",
-    "IvrPin",
     "KbError",
-    "MAX_PINS",
-    "NotPermitted",
     "MAX_PINS",
     "Revision",
     "SearchGap",
@@ -79,19 +74,15 @@ __all__ = [
     "get_document_row",
     "history",
     "ivr_listing",
-    "ivr_listing",
     "list_documents",
     "list_gaps",
     "list_synonym_groups",
-    "pinned_documents",
-    "may_approve",
     "pinned_documents",
     "load_bundled_corpus",
     "popular_documents",
     "record_feedback",
     "record_view",
     "reindex",
-    "set_pins",
     "set_pins",
     "reject_document",
     "resolve_gap",
