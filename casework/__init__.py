@@ -39,6 +39,8 @@ from casework.outbox import (
 from casework.queries import (
     cases_for_department,
     dashboard_kpis,
+    due_cases,
+    due_level,
     overdue_cases,
     pending_extensions,
     pending_instructions,
@@ -108,6 +110,8 @@ __all__ = [
     "decide_extension",
     "default_transports",
     "deliver_outbox",
+    "due_cases",
+    "due_level",
     "department_by_name",
     "find_duplicates",
     "follow_up",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from casework import notices
@@ -46,6 +46,28 @@ def overdue_cases(session: Session, now: datetime | None = None) -> list[Case]:
         .order_by(Case.deadline, Case.id)
     )
     return list(session.scalars(stmt))
+
+
+def due_cases(session: Session, limit: int = 200) -> list[Case]:
+    """Open cases that are overdue (red) or near their deadline (yellow, marked by the deadline scan),
+    earliest deadline first."""
+    stmt = (
+        select(Case)
+        .where(
+            Case.status.in_(DEADLINE_STATUSES),
+            or_(Case.deadline < utcnow(), Case.due_level.in_(("red", "yellow"))),
+        )
+        .order_by(Case.deadline, Case.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def due_level(case: Case) -> str | None:
+    """red (overdue, even before the next scan), yellow (near the deadline) or None."""
+    if case.status in DEADLINE_STATUSES and case.deadline is not None and case.deadline < utcnow():
+        return "red"
+    return case.due_level if case.status in DEADLINE_STATUSES else None
 
 
 def supervised_cases(session: Session) -> list[Case]:

@@ -19,13 +19,14 @@ from kb.documents import (
     get_document_row,
     history,
     list_documents,
+    may_approve,
     reject_document,
     revisions,
     submit_document,
     update_document,
     withdraw_document,
 )
-from kb.errors import EditConflict, KbError, WorkflowError
+from kb.errors import EditConflict, KbError, NotPermitted, WorkflowError
 from kb.importer import load_bundled_corpus
 from kb.ivr import MAX_PINS, ivr_listing, pinned_documents, set_pins
 from kb.models import Document, Feedback, IvrPin, Revision, SearchGap, SynonymGroup
@@ -57,6 +58,7 @@ __all__ = [
     "Feedback",
     "IvrPin",
     "KbError",
+    "NotPermitted",
     "MAX_PINS",
     "Revision",
     "SearchGap",
@@ -77,6 +79,7 @@ __all__ = [
     "list_documents",
     "list_gaps",
     "list_synonym_groups",
+    "may_approve",
     "pinned_documents",
     "load_bundled_corpus",
     "popular_documents",

@@ -31,7 +31,7 @@ from hotline import audit
 from hotline.db import changed_rows
 from hotline.models import AuditEntry
 from kb import indexing
-from kb.errors import EditConflict, KbError, WorkflowError
+from kb.errors import EditConflict, KbError, NotPermitted, WorkflowError
 from kb.models import Document, Revision
 from kb.schemas import CONTENT_FIELDS, FIELD_LABELS, DocumentInput
 
@@ -210,9 +210,27 @@ def submit_document(session: Session, doc_id: int, *, actor: str, comment: str =
     return doc
 
 
+def authors_since_publish(session: Session, doc_id: int) -> set[str]:
+    """Who created, edited or submitted the content since it was last approved."""
+    actors: set[str] = set()
+    for entry in reversed(history(session, doc_id)):
+        if entry.action == "kb.approve":
+            break
+        if entry.action in {"kb.create", "kb.update", "kb.submit"}:
+            actors.add(entry.actor)
+    return actors
+
+
+def may_approve(session: Session, doc_id: int, actor: str) -> bool:
+    """Four-eyes rule: nobody approves a version they created, edited or submitted themselves."""
+    return actor not in authors_since_publish(session, doc_id)
+
+
 def approve_document(session: Session, doc_id: int, *, actor: str, comment: str = "") -> Document:
-    """Publish the newest revision."""
+    """Publish the newest revision (by someone other than its authors: may_approve)."""
     doc = _load(session, doc_id)
+    if not may_approve(session, doc_id, actor):
+        raise NotPermitted("不能审核通过自己编辑或提交的内容，请由其他审核人员审核。")
     _transition(session, doc, "approve", "published", ("submitted",), actor, comment)
     publish_latest(session, doc)
     session.flush()

@@ -11,6 +11,10 @@ class WorkflowError(KbError):
     """A workflow step that is not allowed in the document's current state."""
 
 
+class NotPermitted(KbError):
+    """A step this user may not take on this document (the four-eyes rule of review)."""
+
+
 class EditConflict(WorkflowError):
     """Someone else saved the document, or moved it on in the workflow, since this editor read it."""
 

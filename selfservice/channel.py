@@ -98,6 +98,7 @@ class Channel(ABC):
     name: str = "channel"
     sample_rate: int = 8000
     barge_in_level_dbfs: float = -35.0  # speech barge-in: caller audio louder than this is a voice
+    client_key: str = ""  # who calls, for per-client limits where there is no calling number (browser calls)
 
     def __init__(self, caller_number: str = "") -> None:
         self.caller_number = caller_number

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -140,7 +141,7 @@ STEP_WORDS = {
 MENU_ACTION_WORDS = {"progress": "查询办理进度", "voicemail": "留言", "agent": "人工服务", "search": "语音提问"}
 
 
-def path_in_words(record: CallRecord, menu_items: dict[str, tuple[str, str | None]] | None = None) -> str:
+def path_in_words(record: CallRecord, menu_items: Mapping[str, tuple[str, str | None]] | None = None) -> str:
     """What the caller did in the self-service, for the agent's screen pop:
     "自助语音：办事指南 > 《公积金提取》（听了2段） > 人工服务". `menu_items`: key -> (action, category)."""
     titles = {str(d.get("id")): d.get("title", "") for d in (record.documents or []) if isinstance(d, dict)}

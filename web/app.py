@@ -16,8 +16,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from casework import OutboundRefused
+from casework import CaseError, IllegalTransition, OutboundRefused
 from hotline.config import get_settings
+from kb import KbError, NotPermitted, WorkflowError
+from selfservice.acd import AcdError
 from web.hygiene import check_input
 from web.routes import (
     admin,
@@ -46,6 +48,7 @@ from web.security import (
     login_redirect_target,
     verify_csrf,
 )
+from web.templating import back_page, flash, render
 
 log = logging.getLogger("hotline.web")
 
@@ -59,7 +62,7 @@ class PortalSessionMiddleware(SessionMiddleware):
     """The signed session cookie, except on the anonymous read-only API paths (`sessionless`): these
     neither read nor set it."""
 
-    def __init__(self, app: ASGIApp, sessionless: set[str], **options: Any) -> None:
+    def __init__(self, app: ASGIApp, /, sessionless: set[str], **options: Any) -> None:
         super().__init__(app, **options)
         self.sessionless = frozenset(sessionless)
 
@@ -77,8 +80,6 @@ def _wants_json(request: Request) -> bool:
 def _error(request: Request, status: int, message: str) -> Response:
     if _wants_json(request):
         return JSONResponse({"detail": message}, status_code=status)
-    from web.templating import render
-
     return render(request, "error.html", {"status": status, "message": message}, status_code=status)
 
 
@@ -150,6 +151,20 @@ def create_app() -> FastAPI:
             errors = [{k: e[k] for k in ("type", "loc", "msg") if k in e} for e in exc.errors()]
             return JSONResponse({"detail": "请求参数有误。", "errors": errors}, status_code=422)
         return _error(request, 422, "提交的内容不完整或格式有误，请检查后重试。")
+
+    @app.exception_handler(KbError)
+    @app.exception_handler(CaseError)
+    @app.exception_handler(AcdError)
+    async def _refused(request: Request, exc: Exception) -> Response:
+        """A request the domain refused (the unit of work, web.security.get_db, rolled it back): a JSON
+        error for the API, else the message on the page the action came from (web.templating.back_to)."""
+        if isinstance(exc, NotPermitted):
+            return _error(request, 403, str(exc))
+        if _wants_json(request):
+            conflict = isinstance(exc, WorkflowError | IllegalTransition)
+            return JSONResponse({"detail": str(exc)}, status_code=409 if conflict else 400)
+        flash(request, "error", str(exc))
+        return RedirectResponse(back_page(request), status_code=303)
 
     @app.exception_handler(OutboundRefused)
     async def _outbound_refused(request: Request, exc: OutboundRefused) -> Response:

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hotline import users
 from hotline.config import get_settings
-from hotline.db import new_session
+from hotline.db import new_session, session_scope
 from hotline.models import User
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -67,18 +67,13 @@ PASSWORD_PATH = "/password"
 
 
 def get_db() -> Iterator[Session]:
-    """A database session per request; committed by the route, rolled back on error."""
-    session = new_session()
-    try:
+    """The request's unit of work: committed when the route returns (before the response is sent),
+    rolled back when it raises (web.app turns a KbError or CaseError into the page's message)."""
+    with session_scope() as session:
         yield session
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_db)]
+SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def csrf_token(request: Request) -> str:
@@ -229,7 +224,7 @@ def _networks(entries: list[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv
     return tuple(ipaddress.ip_network(e.strip(), strict=False) for e in entries if e.strip())
 
 
-def _in(address: str, networks: tuple) -> bool:  # type: ignore[type-arg]
+def _in(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

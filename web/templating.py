@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from jinja2_fragments.fastapi import Jinja2Blocks
 
 from hotline.masking import mask_phone
@@ -31,3 +31,27 @@ def render(
     }
     ctx.update(context or {})
     return templates.TemplateResponse(request, name, ctx, block_name=block, status_code=status_code)
+
+
+def flash(request: Request, kind: str, text: str) -> None:
+    """A message (kind ok or error) for the next page this visitor sees."""
+    request.session["flash"] = {"kind": kind, "text": text}
+
+
+def pop_flash(request: Request) -> dict[str, str] | None:
+    return request.session.pop("flash", None)
+
+
+def back_to(page: str) -> Any:
+    """A route dependency naming the page an action goes back to (a pattern with the route's path
+    parameters), also with the message of a refused request (KbError, CaseError: web.app). By default
+    that is the action's URL without its last segment (/agent/cases/1/close -> /agent/cases/1)."""
+
+    def remember(request: Request) -> None:
+        request.state.back_page = page.format(**request.path_params)
+
+    return Depends(remember)
+
+
+def back_page(request: Request) -> str:
+    return getattr(request.state, "back_page", None) or request.url.path.rsplit("/", 1)[0] or "/"

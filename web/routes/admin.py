@@ -18,9 +18,8 @@ from casework.errors import CaseError
 from casework.models import Department
 from hotline import users
 from hotline.models import ROLE_LABELS, ROLES, AuditEntry, User
-from web.routes.casepages import flash, pop_flash
 from web.security import SessionDep, require_roles
-from web.templating import render
+from web.templating import flash, pop_flash, render
 
 router = APIRouter(prefix="/admin")
 Admin = Annotated[User, Depends(require_roles("admin"))]

@@ -20,16 +20,16 @@ from selfservice import acd, records
 from web.routes.casepages import (
     CATEGORIES,
     SATISFACTION,
+    CaseFields,
     CaseForm,
     all_departments,
     case_action,
     case_or_404,
-    pop_flash,
     read_case_form,
 )
 from web.routes.phone import current_menu, phone_bar
 from web.security import SessionDep, require_roles, seal, unseal
-from web.templating import render
+from web.templating import back_to, flash, pop_flash, render
 
 router = APIRouter(prefix="/agent")
 Agent = Annotated[User, Depends(require_roles("agent"))]
@@ -107,8 +107,7 @@ def kb_search(request: Request, db: SessionDep, user: Agent, q: str = "") -> Res
     q = q.strip()[:100]
     hits = []
     if q:
-        results = kb.search(db, q, limit=8, channel="agent")
-        db.commit()  # gap logging
+        results = kb.search(db, q, limit=8, channel="agent")  # gaps logged: committed by the unit of work
         # SearchHit.snippet is escaped HTML with <mark> highlights (kb contract), not raw user text.
         hits = [{"hit": h, "snippet": Markup(h.snippet)} for h in results.hits]
     return render(request, "agent/console.html", {"q": q, "hits": hits}, block="kb_results")
@@ -145,16 +144,14 @@ def send_answer(
             entity_id=doc_id,
             detail={"to": mask_phone(to), "outbox_id": getattr(message, "id", None)},
         )
-        db.commit()
         ctx.update(sent=True, to=to)
     return render(request, "agent/sms_result.html", ctx)  # htmx swaps 2xx only
 
 
 @router.post("/cases")
-async def register(request: Request, db: SessionDep, user: Agent) -> Response:
-    raw = dict(await request.form())
-    form = read_case_form(raw, phone_field="caller_number")
-    call_id = str(raw.get("call_id") or "")[:64]
+def register(request: Request, db: SessionDep, user: Agent, fields: Annotated[CaseFields, Form()]) -> Response:
+    form = read_case_form(fields.model_dump(), phone_field="caller_number")
+    call_id = fields.call_id[:64]
     if form.ok:
         v = form.values
         try:
@@ -178,10 +175,9 @@ async def register(request: Request, db: SessionDep, user: Agent) -> Response:
             if call_id:
                 acd.link_case(db, call_id, case.case_number)  # the call's recording is the case's
         except casework.CaseError as exc:
-            db.rollback()
+            db.rollback()  # the form is shown again with the message: nothing of this attempt is kept
             form.errors["content"] = str(exc)
         else:
-            db.commit()
             request.session["new_password"] = {case.case_number: seal(_password)}  # never plain in the cookie
             return RedirectResponse(f"/agent/cases/{case.case_number}", status_code=303)
     ctx = {
@@ -236,7 +232,7 @@ def refer(
         casework.refer(db, case, department, actor=user.username, note=note.strip())
 
     return case_action(
-        request, db, case_number, action, back=f"/agent/cases/{case_number}", message="已转派承办部门。"
+        request, db, case_number, action, message="已转派承办部门。"
     )
 
 
@@ -249,7 +245,6 @@ def answer(
         db,
         case_number,
         lambda case: casework.answer_directly(db, case, actor=user.username, answer=answer.strip()),
-        back=f"/agent/cases/{case_number}",
         message="已直接答复并办结。",
     )
 
@@ -265,7 +260,6 @@ def merge(
         db,
         case_number,
         lambda case: casework.merge_cases(db, kept, case, actor=user.username),
-        back=f"/agent/cases/{case_number}",
         done=f"/agent/cases/{kept.case_number}",
         message=f"已将工单 {case_number} 合并到本工单。",
     )
@@ -278,7 +272,6 @@ def accept_submission(request: Request, db: SessionDep, user: Agent, case_number
         db,
         case_number,
         lambda case: casework.accept_submission(db, case, actor=user.username),
-        back=f"/agent/cases/{case_number}",
         message="已受理该网上留言。",
     )
 
@@ -292,7 +285,6 @@ def reject_submission(
         db,
         case_number,
         lambda case: casework.reject_submission(db, case, actor=user.username, reason=reason.strip()),
-        back=f"/agent/cases/{case_number}",
         done="/agent/review",
         message=f"工单 {case_number} 已作为无效诉求退回。",
     )
@@ -314,7 +306,6 @@ def review(
         lambda case: casework.review(
             db, case, actor=user.username, approved=approved == "1", comment=comment.strip()
         ),
-        back=f"/agent/cases/{case_number}",
         message="审核意见已保存。",
     )
 
@@ -335,7 +326,6 @@ def follow_up(
         lambda case: casework.follow_up(
             db, case, actor=user.username, satisfaction=satisfaction, comment=comment.strip()
         ),
-        back=f"/agent/cases/{case_number}",
         message="回访结果已记录。",
     )
 
@@ -347,7 +337,6 @@ def close(request: Request, db: SessionDep, user: Agent, case_number: str) -> Re
         db,
         case_number,
         lambda case: casework.close(db, case, actor=user.username),
-        back=f"/agent/cases/{case_number}",
         message="工单已办结归档。",
     )
 
@@ -373,31 +362,20 @@ def callbacks(request: Request, db: SessionDep, user: Agent) -> Response:
     return render(request, "agent/callbacks.html", ctx)
 
 
-@router.post("/callbacks/{call_id}/dial")
+@router.post("/callbacks/{call_id}/dial", dependencies=[back_to("/agent/callbacks")])
 def dial_back(request: Request, db: SessionDep, user: Agent, call_id: str) -> Response:
     """回拨: the agent's phone rings first, then the citizen's (the media node places both calls)."""
-    try:
-        acd.request_dial_back(db, user, call_id[:64])
-    except acd.AcdError as exc:
-        db.rollback()
-        request.session["flash"] = {"kind": "error", "text": str(exc)}
-        return RedirectResponse("/agent/callbacks", status_code=303)
-    db.commit()
-    request.session["flash"] = {"kind": "ok", "text": "正在回拨：请先接听您的话机，随后将呼叫来电人。"}
-    number = acd.get_call(db, call_id[:64]).caller_number  # type: ignore[union-attr]
+    acd.request_dial_back(db, user, call_id[:64])  # refuses (AcdError) a call that does not exist
+    flash(request, "ok", "正在回拨：请先接听您的话机，随后将呼叫来电人。")
+    call = acd.get_call(db, call_id[:64])
+    number = call.caller_number if call is not None else ""
     return RedirectResponse(f"/agent?{urlencode({'number': number, 'call_id': call_id[:64]})}", status_code=303)
 
 
-@router.post("/callbacks/{call_id}/result")
+@router.post("/callbacks/{call_id}/result", dependencies=[back_to("/agent/callbacks")])
 def callback_result(
     request: Request, db: SessionDep, user: Agent, call_id: str, result: Annotated[str, Form()]
 ) -> Response:
-    try:
-        acd.record_callback(db, user, call_id[:64], result)
-    except acd.AcdError as exc:
-        db.rollback()
-        request.session["flash"] = {"kind": "error", "text": str(exc)}
-    else:
-        db.commit()
-        request.session["flash"] = {"kind": "ok", "text": f"已记录回拨结果：{acd.CALLBACK_RESULTS[result]}。"}
+    acd.record_callback(db, user, call_id[:64], result)
+    flash(request, "ok", f"已记录回拨结果：{acd.CALLBACK_RESULTS[result]}。")
     return RedirectResponse("/agent/callbacks", status_code=303)

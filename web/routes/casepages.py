@@ -1,5 +1,5 @@
 """Helpers shared by the case-work pages (citizen, agent, department, supervisor): the case form,
-case lookup, flash messages and running a case action in one transaction."""
+case lookup and running a case action."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from zoneinfo import ZoneInfo
 
 from fastapi import HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import or_, select
+from pydantic import BaseModel
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import casework
-from casework.lifecycle import DEADLINE_STATUSES, allowed_actions
+from casework.lifecycle import allowed_actions
 from casework.models import Case
-from hotline.db import utcnow
-from web.templating import templates
+from web.templating import back_page, flash, templates
 
 CATEGORIES = ("咨询", "求助", "投诉", "举报", "建议", "表扬")
 URGENCIES = {"normal": "一般", "urgent": "紧急"}
@@ -39,6 +39,23 @@ class CaseForm:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+class CaseFields(BaseModel):
+    """The fields of a case form as posted (Form() model: read before the handler runs, so that the
+    handler can be a plain function off the event loop); read_case_form checks them."""
+
+    name: str = ""
+    phone: str = ""
+    caller_number: str = ""
+    category: str = ""
+    topic: str = ""
+    content: str = ""
+    address: str = ""
+    district: str = ""
+    urgency: str = ""
+    confidential: str = ""
+    call_id: str = ""
 
 
 def read_case_form(form: dict[str, Any], *, phone_field: str = "phone") -> CaseForm:
@@ -80,58 +97,21 @@ def all_departments(db: Session) -> list[Any]:
     return list(db.scalars(select(casework.Department).order_by(casework.Department.name)))
 
 
-def due_cases(db: Session, limit: int = 200) -> list[Case]:
-    """Open cases that are overdue (red) or near their deadline (yellow, marked by the deadline scan),
-    earliest deadline first."""
-    stmt = (
-        select(Case)
-        .where(
-            Case.status.in_(DEADLINE_STATUSES),
-            or_(Case.deadline < utcnow(), Case.due_level.in_(("red", "yellow"))),
-        )
-        .order_by(Case.deadline, Case.id)
-        .limit(limit)
-    )
-    return list(db.scalars(stmt))
-
-
-def due_level(case: Case) -> str | None:
-    """red (overdue, even before the next scan), yellow (near the deadline) or None."""
-    if case.status in DEADLINE_STATUSES and case.deadline is not None and case.deadline < utcnow():
-        return "red"
-    return case.due_level if case.status in DEADLINE_STATUSES else None
-
-
-def flash(request: Request, kind: str, text: str) -> None:
-    request.session["flash"] = {"kind": kind, "text": text}
-
-
-def pop_flash(request: Request) -> dict[str, str] | None:
-    return request.session.pop("flash", None)
-
-
 def case_action(
     request: Request,
     db: Session,
     case_number: str,
-    action: Callable[[Any], object],
+    action: Callable[[Case], object],
     *,
-    back: str,
     done: str | None = None,
     message: str = "操作成功。",
 ) -> Response:
-    """Run one domain action on a case and commit; a refused action (CaseError) is rolled back and
-    shown on the page it came from."""
-    case = case_or_404(db, case_number)
-    try:
-        action(case)
-    except casework.CaseError as exc:
-        db.rollback()
-        flash(request, "error", str(exc))
-        return RedirectResponse(back, status_code=303)
-    db.commit()
+    """Run one domain action on a case, on the case page's URL plus an action (.../cases/<n>/<action>):
+    back to that page (or `done`) with `message`. A refused action (CaseError) is rolled back by the
+    unit of work and shown on the case page (web.app)."""
+    action(case_or_404(db, case_number))
     flash(request, "ok", message)
-    return RedirectResponse(done or back, status_code=303)
+    return RedirectResponse(done or back_page(request), status_code=303)
 
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -143,4 +123,4 @@ def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 templates.env.filters["local_time"] = local_time
 templates.env.globals["allowed_actions"] = allowed_actions  # the buttons a case page shows
-templates.env.globals["due_level"] = due_level
+templates.env.globals["due_level"] = casework.due_level

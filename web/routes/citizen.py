@@ -6,6 +6,7 @@ import re
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.requests import HTTPConnection
 
 import casework
 from hotline.masking import mask_phones_in_text
@@ -20,7 +21,7 @@ PASSWORD_RE = re.compile(r"^\d{4,6}$")
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def client_key(request: Request) -> str:
+def client_key(request: HTTPConnection) -> str:
     """Who is asking, for per-caller rate limits on the web."""
     return "web:" + (request.client.host if request.client else "-")
 

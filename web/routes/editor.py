@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, ValidationError
+from pydantic_core import ErrorDetails
 from sqlalchemy.orm import Session
 
 import kb
@@ -74,7 +75,7 @@ def split_words(text: str) -> list[str]:
     return [w for w in _SPLIT_WORDS.split(text or "") if w]
 
 
-def _pydantic_message(error: dict[str, Any]) -> str:
+def _pydantic_message(error: ErrorDetails) -> str:
     kind = error.get("type", "")
     if kind in {"missing", "string_too_short"}:
         return "此项必填。"
@@ -146,29 +147,16 @@ def pop_flash(request: Request) -> tuple[str, str] | None:
     return (value[0], value[1]) if value else None
 
 
-def authors_since_publish(db: Session, doc_id: int) -> set[str]:
-    """Who created, edited or submitted the content since it was last approved."""
-    actors: set[str] = set()
-    for entry in reversed(kb.history(db, doc_id)):
-        if entry.action == "kb.approve":
-            break
-        if entry.action in {"kb.create", "kb.update", "kb.submit"}:
-            actors.add(entry.actor)
-    return actors
-
-
 def may_approve(db: Session, doc_id: int, user: User) -> bool:
-    """Four-eyes rule: a reviewer never approves a version they wrote or submitted themselves."""
-    return user.has_role("reviewer") and user.username not in authors_since_publish(db, doc_id)
+    """A reviewer who is not one of the version's authors (kb.may_approve: the four-eyes rule)."""
+    return user.has_role("reviewer") and kb.may_approve(db, doc_id, user.username)
 
 
 def workflow_action(db: Session, doc_id: int, action: str, user: User, comment: str) -> None:
-    """Run one workflow step (raises kb.KbError / kb.WorkflowError / PermissionError)."""
-    if action in {"approve", "reject"}:
-        if not user.has_role("reviewer"):
-            raise PermissionError("只有审核人员可以审核。")
-        if action == "approve" and not may_approve(db, doc_id, user):
-            raise PermissionError("不能审核通过自己编辑或提交的内容，请由其他审核人员审核。")
+    """Run one workflow step (raises kb.KbError: kb.NotPermitted for the four-eyes rule, kb.WorkflowError
+    for a step the document's state does not allow; PermissionError for a non-reviewer's review)."""
+    if action in {"approve", "reject"} and not user.has_role("reviewer"):
+        raise PermissionError("只有审核人员可以审核。")
     steps: dict[str, Callable[..., Any]] = {
         "submit": kb.submit_document,
         "approve": kb.approve_document,
@@ -381,7 +369,7 @@ async def document_action(
     comment = str(form.get("comment") or "").strip()
     try:
         workflow_action(db, doc_id, action, user, comment)
-    except PermissionError as exc:
+    except (PermissionError, kb.NotPermitted) as exc:
         db.rollback()
         raise HTTPException(status_code=403, detail=str(exc)) from exc
     except kb.KbError as exc:
@@ -615,7 +603,7 @@ def api_action(
     row_or_404(db, doc_id)
     try:
         workflow_action(db, doc_id, action, user, (body.comment if body else "").strip())
-    except PermissionError as exc:
+    except (PermissionError, kb.NotPermitted) as exc:
         db.rollback()
         return JSONResponse({"detail": str(exc)}, status_code=403)
     except kb.KbError as exc:

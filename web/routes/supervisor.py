@@ -17,15 +17,9 @@ import casework
 import selfservice
 from casework.calendar import FIRST_DAY, LAST_DAY
 from hotline.models import User
-from web.routes.casepages import (
-    LOCAL_TZ,
-    case_action,
-    case_or_404,
-    due_cases,
-    pop_flash,
-)
+from web.routes.casepages import LOCAL_TZ, case_action, case_or_404
 from web.security import SessionDep, require_roles
-from web.templating import render
+from web.templating import pop_flash, render
 
 router = APIRouter(prefix="/supervisor")
 Supervisor = Annotated[User, Depends(require_roles("supervisor", "leader"))]
@@ -78,7 +72,7 @@ def dashboard(request: Request, db: SessionDep, user: Supervisor) -> Response:
         "by_category": bars(kpis.get("by_category")),
         "by_department": bars(kpis.get("by_department")),
         "trend": bars(kpis.get("daily_counts"), limit=31, by_value=False),
-        "overdue": due_cases(db, limit=10),
+        "overdue": casework.due_cases(db, limit=10),
     }
     return render(request, "supervisor/dashboard.html", ctx)
 
@@ -111,7 +105,7 @@ def wallboard(request: Request, db: SessionDep, user: Supervisor, fragment: bool
 
 @router.get("/overdue")
 def overdue(request: Request, db: SessionDep, user: Supervisor) -> Response:
-    ctx = {"cases": due_cases(db), "flash": pop_flash(request)}
+    ctx = {"cases": casework.due_cases(db), "flash": pop_flash(request)}
     return render(request, "supervisor/overdue.html", ctx)
 
 
@@ -133,24 +127,16 @@ def case_page(request: Request, db: SessionDep, user: Supervisor, case_number: s
     return render(request, "supervisor/case.html", ctx)
 
 
-def _act(
-    request: Request, db: Session, case_number: str, action, message: str, done: str | None = None
-) -> Response:  # type: ignore[no-untyped-def]
-    return case_action(
-        request, db, case_number, action, back=f"/supervisor/cases/{case_number}", done=done, message=message
-    )
-
-
 @router.post("/cases/{case_number}/urge")
 def urge(
     request: Request, db: SessionDep, user: Acting, case_number: str, message: Annotated[str, Form()] = ""
 ) -> Response:
-    return _act(
+    return case_action(
         request,
         db,
         case_number,
         lambda case: casework.urge(db, case, actor=user.username, message=message.strip()),
-        "催办通知已发送给承办部门。",
+        message="催办通知已发送给承办部门。",
     )
 
 
@@ -162,12 +148,12 @@ def supervise(
     case_number: str,
     instruction: Annotated[str, Form()] = "",
 ) -> Response:
-    return _act(
+    return case_action(
         request,
         db,
         case_number,
         lambda case: casework.supervise(db, case, actor=user.username, instruction=instruction.strip()),
-        "已列入督办，批示已送达承办部门。",
+        message="已列入督办，批示已送达承办部门。",
     )
 
 
@@ -186,12 +172,12 @@ def decide_extension(
     granted: Annotated[str, Form()],
     comment: Annotated[str, Form()] = "",
 ) -> Response:
-    return _act(
+    return case_action(
         request,
         db,
         case_number,
         lambda case: _decide(db, case, user.username, granted, comment.strip()),
-        "延期申请已批准。" if granted == "1" else "延期申请未获批准。",
+        message="延期申请已批准。" if granted == "1" else "延期申请未获批准。",
         done="/supervisor/extensions",
     )
 
