@@ -66,11 +66,14 @@ class BrowserChannel(LiveChannel):
         lo = max(start - self.dropped, 0)
         return bytes(self.audio[lo : max(end - self.dropped, lo)])
 
-    async def start_prompt(self, text: str | None, audio: Path) -> float:
+    async def start_prompt(self, text: str | None, audio: Path, *, queued: bool = False) -> float:
+        """The page schedules each piece of audio right after the one before (voice.js): queued parts
+        play back to back."""
         samples = read_wav_mono(audio, RATE)
-        await self.send_json({"type": "prompt", "text": text or ""})
+        if text is not None:
+            await self.send_json({"type": "prompt", "text": text})
         await self.send_bytes(samples.astype("<i2").tobytes())
-        return samples.size / RATE + 0.1
+        return samples.size / RATE
 
     async def stop_prompt(self) -> None:
         await self.send_json({"type": "stop"})

@@ -81,6 +81,60 @@ class KeyBuffer:
         return dropped
 
 
+class SpokenParts:
+    """Texts read one after another, in parts (speech.sentence_parts: the first clause first) rendered
+    into WAVs by a background task, one part ahead of what the channel has taken: the caller hears the
+    first clause soon and the next part is ready before the one playing ends. Each part comes with the
+    text it begins (None for a text's later parts). `close()` stops rendering (barge-in, hang-up)."""
+
+    def __init__(self, texts: list[str], rate: int, ahead: int = 1) -> None:
+        self.texts, self.rate = texts, rate
+        self.finished = False
+        self._queue: asyncio.Queue[tuple[str | None, Path] | Exception | None] = asyncio.Queue(maxsize=ahead)
+        self._task: asyncio.Task[None] | None = None  # started by the first take() or next()
+
+    def _start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._render())
+
+    async def _render(self) -> None:
+        try:
+            for text in self.texts:
+                for n, part in enumerate(speech.sentence_parts(text)):
+                    path = await asyncio.to_thread(speech.synthesize_part, part, rate=self.rate)
+                    await self._queue.put((text if n == 0 else None, path))
+        except Exception as exc:  # noqa: BLE001 - handed to the channel that plays the parts
+            await self._queue.put(exc)
+            return
+        await self._queue.put(None)
+
+    def _item(self, item: tuple[str | None, Path] | Exception | None) -> tuple[str | None, Path] | None:
+        if item is None or isinstance(item, Exception):
+            self.finished = True
+            if item is not None:
+                raise item
+        return item
+
+    def take(self) -> tuple[str | None, Path] | None:
+        """The next part (the text it begins, its WAV) if it is rendered; None while it is not, or
+        when all were taken (then `finished` is true)."""
+        self._start()
+        if self.finished or self._queue.empty():
+            return None
+        return self._item(self._queue.get_nowait())
+
+    async def next(self) -> tuple[str | None, Path] | None:
+        """Wait for the next part; None when all were taken."""
+        self._start()
+        if self.finished:
+            return None
+        return self._item(await self._queue.get())
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
 @dataclass
 class CallLog:
     """Transcript of a call: prompts played and actions taken, in order."""
@@ -134,6 +188,21 @@ class Channel(ABC):
     ) -> None:
         """Play a prompt (text via TTS, or a WAV); returns early when the caller presses a key, or,
         with speech_barge_in (a prompt that asks for speech), starts talking."""
+
+    async def read_aloud(self, *texts: str) -> None:
+        """Read texts (a document's title and section) one after another, part by part and without
+        gaps: the first clause is heard about as soon as it is rendered, the following parts are
+        rendered while the caller listens (SpokenParts). Each text is logged as the caller starts
+        hearing it. Returns when all was played, or at once when the caller presses a key."""
+        parts = SpokenParts(list(texts), self.sample_rate)
+        try:
+            await self.play_parts(parts)
+        finally:
+            parts.close()
+
+    @abstractmethod
+    async def play_parts(self, parts: SpokenParts) -> None:
+        """Play the rendered parts back to back as they come (see `read_aloud`); a key stops them."""
 
     @abstractmethod
     async def gather(

@@ -447,15 +447,16 @@ class Dialog:
         # spoken as plain text: no "##", list markers or link syntax read out
         sections = [t for t in (speech.plain_text(s) for s in without_title(doc.title, doc.sections or [doc.body])) if t]
         sections = sections or [doc.title]
-        if _spoken_words(sections[0]).startswith(_spoken_words(doc.title)):
-            pass  # the text itself begins with the title: it is read once, there
-        else:
-            await self.say("document_title", title=doc.title)
+        # the title is read once, with the first part (unless the text itself begins with it)
+        title = "" if _spoken_words(sections[0]).startswith(_spoken_words(doc.title)) else doc.title
         index, replay, keys_told = 0, True, False
         timeouts = 0
         while True:
             if replay:
-                await self.channel.play(sections[index])
+                # part by part, the next rendered while the caller hears this one (Channel.read_aloud)
+                intro = [self.menu.say("document_title", title=title)] if title else []
+                await self.channel.read_aloud(*intro, sections[index])
+                title = ""
                 self.served = True
                 if not keys_told:
                     await self.say("document_keys")

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 
 import speech
-from selfservice.channel import CallerHungUp, Channel, Input, write_wav_durably
+from selfservice.channel import CallerHungUp, Channel, Input, SpokenParts, write_wav_durably
 
 POLL = 0.05  # seconds between looks at keys and audio
+HANDOVER = 1.0  # a document's next part goes to the transport when less than this is left to play
 NOISE_SECONDS = 3.0  # the caller's audio before a prompt from which the line's noise floor is learnt
 QUIETEST_LEVEL_DBFS = -50.0  # speech barge-in never listens below this (about 9 bits of a G.711 line)
 
@@ -98,8 +99,10 @@ class LiveChannel(Channel):
         """Caller audio between two positions (as far as it is still available)."""
 
     @abstractmethod
-    async def start_prompt(self, text: str | None, audio: Path) -> float:
-        """Start playing `audio` to the caller; returns its length in seconds."""
+    async def start_prompt(self, text: str | None, audio: Path, *, queued: bool = False) -> float:
+        """Start playing `audio` to the caller (`text`: what it says, None for a document's next
+        part); returns its length in seconds. With `queued`, it plays right after the audio now
+        playing, without a gap (the transport queues it), instead of replacing it."""
 
     @abstractmethod
     async def stop_prompt(self) -> None:
@@ -163,6 +166,31 @@ class LiveChannel(Channel):
                 self.log.add("来电", "（开始说话，提示音停止）")
                 await self.stop_prompt()
                 return
+            await asyncio.sleep(POLL)
+
+    async def play_parts(self, parts: SpokenParts) -> None:
+        self._check()
+        if self.digits or self.speech_from is not None:
+            return
+        await self.ready()
+        ends: float | None = None  # when the audio handed to the transport ends
+        while True:
+            self._check()
+            if self.digits:
+                await self.stop_prompt()
+                return
+            now = time.monotonic()
+            if ends is None or ends - now < HANDOVER:
+                part = parts.take()
+                if part is not None:
+                    text, audio = part
+                    if text is not None:
+                        self.log.add("IVR", text)
+                    start = ends if ends is not None and ends > now else now  # after the part still playing
+                    ends = start + await self.start_prompt(text, audio, queued=start > now)
+                    continue
+                if parts.finished and (ends is None or now > ends + 0.1):
+                    return
             await asyncio.sleep(POLL)
 
     async def gather(

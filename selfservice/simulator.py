@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import speech
-from selfservice.channel import CallerHungUp, Channel, Input, read_wav_mono, write_wav_durably
+from selfservice.channel import CallerHungUp, Channel, Input, SpokenParts, read_wav_mono, write_wav_durably
 
 KEYS = set("0123456789*#")
 
@@ -126,6 +126,20 @@ class SimulatedChannel(Channel):
             self.prompt_latencies.append(time.perf_counter() - self._input_at)
             self._input_at = None
         self.log.add("IVR", text if text is not None else f"[音频 {audio.name if audio else ''}]")
+
+    async def play_parts(self, parts: SpokenParts) -> None:
+        if self.hung_up:
+            raise CallerHungUp
+        if self.pending_digits:
+            self.log.add("IVR", f"（按键打断，未播放）{parts.texts[0]}")
+            return
+        if self.render_audio:
+            while await parts.next() is not None:
+                if self._input_at is not None:  # a key's latency: until the first part is ready
+                    self.prompt_latencies.append(time.perf_counter() - self._input_at)
+                    self._input_at = None
+        for text in parts.texts:
+            self.log.add("IVR", text)
 
     def _caller_hung_up(self) -> CallerHungUp:
         self.hung_up = True

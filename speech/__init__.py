@@ -1,6 +1,7 @@
 """Speech: offline Chinese TTS, ASR (sherpa-onnx, Vosk), telephony audio, text normalisation.
 
-Public API (docs/architecture.md, "speech"): synthesize, synthesize_sentences, prerender,
+Public API (docs/architecture.md, "speech"): synthesize, synthesize_sentences, sentence_parts,
+synthesize_part, prerender,
 normalize_for_speech, plain_text, split_sentences, recognize_file, warm_up, open_stream, Recognition, StreamingRecognizer,
 spoken_digits, g711_bytes, write_g711_wav, decode_g711, SpeechError; for matching spoken phrases on the
 recogniser's syllables: phrase_syllables, syllable_distance, allowed_errors.
@@ -12,7 +13,7 @@ from speech.grammar import allowed_errors, phrase_syllables, syllable_distance
 from speech.normalize import normalize_for_speech, split_sentences, spoken_digits
 from speech.plaintext import plain_text
 from speech.telephony import decode_g711, g711_bytes, write_g711_wav
-from speech.tts import prerender, synthesize, synthesize_sentences, warm_up
+from speech.tts import prerender, sentence_parts, synthesize, synthesize_part, synthesize_sentences, warm_up
 
 __all__ = [
     "Endpointing",
@@ -29,9 +30,11 @@ __all__ = [
     "plain_text",
     "prerender",
     "recognize_file",
+    "sentence_parts",
     "spoken_digits",
     "split_sentences",
     "synthesize",
+    "synthesize_part",
     "synthesize_sentences",
     "warm_up",
     "write_g711_wav",

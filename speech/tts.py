@@ -254,6 +254,25 @@ def synthesize(
     return _render_cached(spoken, get_engine(engine, speed=speed), voice, rate)
 
 
+def sentence_parts(text: str) -> list[str]:
+    """Text normalised for speech, in the parts it is spoken in one by one: the first clause first
+    ("您好，"), then parts that grow with what has been said (speech.normalize.split_sentences)."""
+    parts = split_sentences(normalize_for_speech(text), first_clause=True)
+    return [s for s in parts if s.strip("，。？！ ")]
+
+
+def synthesize_part(
+    part: str,
+    *,
+    engine: str | None = None,
+    voice: str | None = None,
+    rate: int = 8000,
+    speed: float | None = None,
+) -> Path:
+    """Speak one of `sentence_parts` (already normalised) into a cached WAV."""
+    return _render_cached(part, get_engine(engine, speed=speed), voice, rate)
+
+
 def synthesize_sentences(
     text: str,
     *,
@@ -263,14 +282,12 @@ def synthesize_sentences(
     speed: float | None = None,
     ahead: int = 1,
 ) -> Iterator[Path]:
-    """Speak text part by part, the first clause first ("您好，"), then sentence by sentence: each WAV is
-    yielded as soon as it is rendered, and up to `ahead` parts after it are rendered meanwhile (one
-    background thread) so that the next part is ready when the caller has heard this one. Closing the
-    generator (the caller hung up) stops rendering after the part in progress."""
+    """Speak text part by part (`sentence_parts`): each WAV is yielded as soon as it is rendered, and up
+    to `ahead` parts after it are rendered meanwhile (one background thread) so that the next part is
+    ready when the listener has heard this one. Closing the generator stops rendering after the part in
+    progress. (The IVR's channels do the same in asyncio: selfservice.channel.SpokenParts.)"""
     tts = get_engine(engine, speed=speed)
-    parts = [
-        s for s in split_sentences(normalize_for_speech(text), first_clause=True) if s.strip("，。？！ ")
-    ]
+    parts = sentence_parts(text)
     if not parts:
         raise SpeechError("没有可朗读的文字")
     if ahead <= 0 or len(parts) == 1:

@@ -85,8 +85,8 @@ class SipChannel(LiveChannel):
     def read_audio(self, start: int, end: int) -> bytes:
         return self.recording.read(start, end) if self.recording else b""
 
-    async def start_prompt(self, text: str | None, audio: Path) -> float:
-        self.send({"cmd": "play", "call": self.call, "wav": str(audio)})
+    async def start_prompt(self, text: str | None, audio: Path, *, queued: bool = False) -> float:
+        self.send({"cmd": "play", "call": self.call, "wav": str(audio), "queue": queued})
         return wav_seconds(audio)
 
     async def stop_prompt(self) -> None:

@@ -12,7 +12,9 @@ with small dicts:
                      {"ev": "ended", "call": id, "code": sip_status}   (after the recorder is closed)
                      outbound legs: {"ev": "progress", "call": leg} (ringing) | {"ev": "answered", "call": leg}
                      {"ev": "recorded", "call": id, "path": path}   (a conversation recording is complete)
-    from the parent: {"cmd": "play", "call": id, "wav": path, "loop": bool} | {"cmd": "stop_play", "call": id}
+    from the parent: {"cmd": "play", "call": id, "wav": path, "loop": bool, "queue": bool}
+                     (queue: play it right after the WAV now playing, gap-free, instead of replacing it)
+                     {"cmd": "stop_play", "call": id}   (also drops the queued WAVs)
                      {"cmd": "transfer", "call": id, "target": uri} | {"cmd": "hangup", "call": id}
                      {"cmd": "dial", "call": leg, "uri": uri, "headers": {name: value},
                       "on_answer": {"connect": [id], "record": {...}}}   (bridge as soon as it answers)
@@ -31,6 +33,8 @@ import contextlib
 import faulthandler
 import json
 import sys
+import time
+import wave
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -105,6 +109,8 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
             self.recorder: Any = None
             self.conversation: tuple[Any, str] | None = None  # (recorder, path) of the whole conversation
             self.player: Any = None
+            self.playing_until = 0.0  # monotonic time the player's WAV ends
+            self.queued: list[str] = []  # WAVs to play after it, back to back
             self.ended = False
             self.code = 0
             self.answered = False
@@ -145,6 +151,20 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
         def onDtmfDigit(self, prm: Any) -> None:  # noqa: N802
             send({"ev": "dtmf", "call": self.cid, "digit": prm.digit})
 
+        def start_player(self, path: str, loop: bool = False) -> None:
+            self.stop_player()
+            self.player = pj.AudioMediaPlayer()
+            self.player.createPlayer(path, 0 if loop else pj.PJMEDIA_FILE_NO_LOOP)
+            self.player.startTransmit(self.audio)
+            with wave.open(path, "rb") as wav:
+                seconds = float("inf") if loop else wav.getnframes() / wav.getframerate()
+            self.playing_until = time.monotonic() + seconds
+
+        def play_queued(self, now: float) -> None:
+            """Start the next queued WAV once the one playing has ended (checked every loop turn)."""
+            if self.queued and now >= self.playing_until and self.audio is not None:
+                self.start_player(self.queued.pop(0))
+
         def stop_player(self) -> None:
             if self.player is not None:
                 with contextlib.suppress(Exception):
@@ -157,6 +177,7 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
             through the call's AudioMedia here: its port id is no longer valid and may name another
             port, whose audio a disconnect would cut."""
             self.player = None
+            self.queued.clear()
             self.recorder = None
             if self.conversation is not None:
                 path = self.conversation[1]
@@ -202,6 +223,7 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
 
     def connect(parties: list[Any], record: dict | None) -> None:
         for call in parties:
+            call.queued.clear()
             call.stop_player()
         for i, a in enumerate(parties):
             for b in parties[i + 1 :]:
@@ -294,12 +316,13 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
             return True
         try:
             if cmd == "play" and call.audio is not None:
-                call.stop_player()
-                call.player = pj.AudioMediaPlayer()
-                flags = 0 if message.get("loop") else pj.PJMEDIA_FILE_NO_LOOP
-                call.player.createPlayer(message["wav"], flags)
-                call.player.startTransmit(call.audio)
+                if message.get("queue") and call.player is not None and time.monotonic() < call.playing_until:
+                    call.queued.append(message["wav"])
+                else:
+                    call.queued.clear()
+                    call.start_player(message["wav"], bool(message.get("loop")))
             elif cmd == "stop_play":
+                call.queued.clear()
                 call.stop_player()
             elif cmd == "disconnect":
                 unlink_all(call)
@@ -318,6 +341,11 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
     try:
         while running:
             ep.libHandleEvents(10)
+            now = time.monotonic()
+            for call in list(calls.values()):
+                if call.queued and not call.ended:
+                    with contextlib.suppress(pj.Error):
+                        call.play_queued(now)
             while running and conn.poll():
                 try:
                     running = handle(conn.recv())

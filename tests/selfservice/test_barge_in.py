@@ -75,7 +75,7 @@ class QuietLine(LiveChannel):
     def read_audio(self, start: int, end: int) -> bytes:
         return self.audio[start:end]
 
-    async def start_prompt(self, text: str | None, audio: Path) -> float:
+    async def start_prompt(self, text: str | None, audio: Path, *, queued: bool = False) -> float:
         return 0.0
 
     async def stop_prompt(self) -> None: ...

@@ -67,7 +67,7 @@ class FakeLine(LiveChannel):
     async def prompt_audio(self, text: str) -> Path:
         return Path("/dev/null")
 
-    async def start_prompt(self, text: str | None, audio: Path) -> float:
+    async def start_prompt(self, text: str | None, audio: Path, *, queued: bool = False) -> float:
         self.started.append(text or "")
         return 0.6
 
