@@ -147,9 +147,11 @@ def create_case(
     audio_path: str | None = None,
     confidential: bool = False,
     now: datetime | None = None,
+    client_key: str = "",
 ) -> tuple[Case, str]:
     """Register a case; returns it and its plain 6-digit query password (only the hash is stored).
-    Web and SMS submissions wait in the review queue (status pending_review)."""
+    Web and SMS submissions wait in the review queue (status pending_review). client_key: the
+    anonymous submitter (`web:<address>`), limited to an hourly number of cases (hotline.attempts)."""
     content = (content or "").strip()
     caller_number = normalize_number(caller_number)
     if channel not in CHANNELS:
@@ -164,6 +166,8 @@ def create_case(
         raise CaseError("诉求内容不能超过5000字。")
     if not caller_number or len(caller_number) > 32:
         raise CaseError("请提供正确的联系电话。")
+    if not attempts.allow(session, "case", client_key):
+        raise CaseError("提交次数过多，请稍后再试，或拨打12345热线。")
     now = now or utcnow()
     password = f"{secrets.randbelow(10**6):06d}"
     password_hash = hash_secret(password)  # before the case number's row lock: hashing takes ~0.1 s

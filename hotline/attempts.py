@@ -68,6 +68,23 @@ def clear(session: Session, key: str) -> None:
     session.flush()
 
 
+# Anonymous writes per client (the web client's address) and hour; past these a write is refused (a
+# case, a feedback answer) or not counted (a document view, a search gap). Staff, the CLI and phone
+# calls pass no client and are not limited here.
+ANONYMOUS_WRITES = {"case": 10, "feedback": 20, "view": 300, "gap": 60}
+ANONYMOUS_WINDOW = timedelta(hours=1)
+
+
+def allow(session: Session, what: str, client: str, *, now: datetime | None = None) -> bool:
+    """Count one anonymous write of kind `what` (a key of ANONYMOUS_WRITES) by `client`; False when it
+    is past the hourly limit. Counted in the caller's transaction: a refused write that the caller
+    rolls back leaves the count where the accepted ones put it, so the refusal holds."""
+    if not client:
+        return True
+    limits = {f"anon:{what}:{client}": ANONYMOUS_WRITES[what]}
+    return not hit_all(session, limits, ANONYMOUS_WINDOW, now=now)
+
+
 PRUNE_ONE_IN = 50  # one in this many hit_all calls also drops expired counters of every key
 
 
