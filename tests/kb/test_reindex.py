@@ -63,6 +63,24 @@ def test_searches_during_a_reindex_keep_finding_documents(sqlite_env, tmp_path, 
     assert indexing.get_index().count() == 400
 
 
+def test_searches_in_another_process_keep_finding_documents_during_a_cli_reindex(sqlite_env, tmp_path):
+    path = write_jsonl(tmp_path / "docs.jsonl", documents(1500))
+    assert runner.invoke(app, ["kb", "import", str(path), "--publish"]).exit_code == 0
+    reindex = subprocess.Popen(
+        [sys.executable, "-c", "from hotline.cli import app; app()", "kb", "reindex"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    index = indexing.get_index()
+    totals: list[int] = []
+    while reindex.poll() is None:
+        totals.append(index.search("社会保障卡补办", limit=10).total)
+    assert "reindexed 1500 documents" in reindex.stdout.read()
+    assert totals and set(totals) == {1500}, f"{totals.count(0)} of {len(totals)} searches found nothing"
+    assert index.search("社会保障卡补办", limit=10).total == 1500
+
+
 # A `hotline kb import` that dies (SIGKILL) after its first batch committed, before the index write.
 DIES_BEFORE_INDEXING = """
 import os, signal, sys
