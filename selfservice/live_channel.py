@@ -204,7 +204,9 @@ class LiveChannel(Channel):
         grammar: list[str] | None = None,
     ) -> Input:
         self._check()
-        stream = speech.open_stream(self.sample_rate, grammar=grammar) if speech_allowed else None
+        stream: speech.StreamingRecognizer | None = None
+        if speech_allowed:  # in a thread: the first stream of a process loads the model
+            stream = await asyncio.to_thread(speech.open_stream, self.sample_rate, grammar=grammar)
         offset = self.audio_position() if self.speech_from is None else self.speech_from
         self.speech_from = None
         started = last_key = time.monotonic()

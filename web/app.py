@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from casework import CaseError, IllegalTransition, OutboundRefused
 from hotline.config import get_settings
+from hotline.users import UserError
 from kb import KbError, NotPermitted, WorkflowError
 from selfservice.acd import AcdError
 from web.hygiene import check_input
@@ -155,6 +156,7 @@ def create_app() -> FastAPI:
     @app.exception_handler(KbError)
     @app.exception_handler(CaseError)
     @app.exception_handler(AcdError)
+    @app.exception_handler(UserError)
     async def _refused(request: Request, exc: Exception) -> Response:
         """A request the domain refused (the unit of work, web.security.get_db, rolled it back): a JSON
         error for the API, else the message on the page the action came from (web.templating.back_to)."""

@@ -4,6 +4,7 @@ is made by the domain packages, which audit it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, time
 from typing import Annotated, Any
 
@@ -19,7 +20,7 @@ from casework.models import Department
 from hotline import users
 from hotline.models import ROLE_LABELS, ROLES, AuditEntry, User
 from web.security import SessionDep, require_roles
-from web.templating import flash, pop_flash, render
+from web.templating import back_to, flash, pop_flash, render
 
 router = APIRouter(prefix="/admin")
 Admin = Annotated[User, Depends(require_roles("admin"))]
@@ -131,9 +132,8 @@ def create_user(
             actor=user.username,
         )
     except users.UserError as exc:
-        db.rollback()
+        db.rollback()  # the form is shown again with the message: nothing of this attempt is kept
         return _user_form(request, db, None, values, str(exc))
-    db.commit()
     flash(request, "ok", f"已创建账号“{account.username}”。")
     return RedirectResponse(f"/admin/users/{account.id}", status_code=303)
 
@@ -173,22 +173,16 @@ def update_user(
             actor=user.username,
         )
     except users.UserError as exc:
-        db.rollback()
+        db.rollback()  # the form is shown again with the message: nothing of this attempt is kept
         return _user_form(request, db, account, values, str(exc))
-    db.commit()
     flash(request, "ok", "账号信息已保存。")
     return RedirectResponse(f"/admin/users/{account.id}", status_code=303)
 
 
-def _account_action(request: Request, db: Session, account: User, action: Any, message: str) -> Response:
-    try:
-        action()
-    except users.UserError as exc:
-        db.rollback()
-        flash(request, "error", str(exc))
-    else:
-        db.commit()
-        flash(request, "ok", message)
+def _account_action(request: Request, account: User, action: Callable[[], object], message: str) -> Response:
+    """One change to an account, back on its page (a refused one, UserError, is shown there by web.app)."""
+    action()
+    flash(request, "ok", message)
     return RedirectResponse(f"/admin/users/{account.id}", status_code=303)
 
 
@@ -200,7 +194,6 @@ def set_active(
     enable = active == "1"
     return _account_action(
         request,
-        db,
         account,
         lambda: users.set_active(db, account, enable, actor=user.username),
         "账号已启用。" if enable else "账号已停用，其登录会话已全部结束。",
@@ -214,7 +207,6 @@ def reset_password(
     account = _row(db, User, user_id)
     return _account_action(
         request,
-        db,
         account,
         lambda: users.reset_password(db, account, password, actor=user.username),
         "密码已重置，该用户下次登录时须修改密码；其登录会话已全部结束。",
@@ -354,9 +346,8 @@ def _save_department(
     try:
         saved = save_department(db, department, form, actor=user.username)
     except CaseError as exc:
-        db.rollback()
+        db.rollback()  # the form is shown again with the message: nothing of this attempt is kept
         return _department_form(request, db, department, form, str(exc))
-    db.commit()
     flash(request, "ok", f"已保存单位“{saved.name}”。")
     return RedirectResponse(f"/admin/departments/{saved.id}", status_code=303)
 
@@ -377,15 +368,11 @@ def calendar_page(request: Request, db: SessionDep, user: Admin) -> Response:
     return render(request, "admin/calendar.html", ctx)
 
 
-def _calendar_action(request: Request, db: Session, action: Any, message: str) -> Response:
-    try:
-        action()
-    except CaseError as exc:
-        db.rollback()
-        flash(request, "error", str(exc))
-    else:
-        db.commit()
-        flash(request, "ok", message)
+def _calendar_action(request: Request, action: Callable[[], object], message: str) -> Response:
+    """One calendar change, back on the calendar page (a refused one, CaseError, is shown there by
+    web.app)."""
+    action()
+    flash(request, "ok", message)
     return RedirectResponse("/admin/calendar", status_code=303)
 
 
@@ -417,7 +404,7 @@ def save_deadlines(
         }
         calendar.set_periods(db, values, actor=user.username)
 
-    return _calendar_action(request, db, save, "办理时限已保存，新登记和新转派的工单按新时限计算。")
+    return _calendar_action(request, save, "办理时限已保存，新登记和新转派的工单按新时限计算。")
 
 
 def _clock(value: str) -> time:
@@ -441,7 +428,7 @@ def save_hours(
         hours = calendar.ServiceHours(_clock(open), _clock(close), days)
         calendar.set_service_hours(db, hours, actor=user.username)
 
-    return _calendar_action(request, db, save, "人工服务时间已保存，语音导航即时生效。")
+    return _calendar_action(request, save, "人工服务时间已保存，语音导航即时生效。")
 
 
 def _day(value: str) -> date:
@@ -467,14 +454,13 @@ def add_holiday(
         calendar.set_holiday(db, _day(day), workday=kind == "workday", name=name, actor=user.username)
 
     message = "已设为调休工作日。" if kind == "workday" else "已设为节假日。"
-    return _calendar_action(request, db, save, message)
+    return _calendar_action(request, save, message)
 
 
-@router.post("/calendar/holidays/{day}/delete")
+@router.post("/calendar/holidays/{day}/delete", dependencies=[back_to("/admin/calendar")])
 def remove_holiday(request: Request, db: SessionDep, user: Admin, day: str) -> Response:
     return _calendar_action(
         request,
-        db,
         lambda: calendar.remove_holiday(db, _day(day), actor=user.username),
         "已从节假日表中删除。",
     )

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from starlette.requests import HTTPConnection
 
 import casework
 from hotline.masking import mask_phones_in_text
-from web.routes.casepages import CATEGORIES, CaseForm, read_case_form
+from web.routes.casepages import CATEGORIES, CaseFields, CaseForm, read_case_form
 from web.security import SessionDep
 from web.templating import render
 
@@ -34,8 +35,8 @@ def submit_form(request: Request) -> Response:
 
 
 @router.post("/submit")
-async def submit(request: Request, db: SessionDep) -> Response:
-    form = read_case_form(dict(await request.form()))
+def submit(request: Request, db: SessionDep, fields: Annotated[CaseFields, Form()]) -> Response:
+    form = read_case_form(fields.model_dump())
     if not form.ok:
         ctx = {"form": form, "categories": CATEGORIES}
         return render(request, "citizen/submit.html", ctx, status_code=422)
@@ -56,12 +57,11 @@ async def submit(request: Request, db: SessionDep) -> Response:
             confidential=bool(v["confidential"]),
         )
     except casework.CaseError as exc:
-        db.rollback()
+        db.rollback()  # the form is shown again with the message: nothing of this attempt is kept
         form.errors["content"] = str(exc)
         return render(
             request, "citizen/submit.html", {"form": form, "categories": CATEGORIES}, status_code=422
         )
-    db.commit()
     response = render(
         request, "citizen/submitted.html", {"case_number": case.case_number, "password": password}
     )
@@ -75,10 +75,15 @@ def progress_form(request: Request) -> Response:
 
 
 @router.post("/progress")
-async def progress(request: Request, db: SessionDep) -> Response:
-    form = await request.form()
-    number = str(form.get("case_number") or "").strip()
-    password = str(form.get("password") or "").strip()
+def progress(
+    request: Request,
+    db: SessionDep,
+    case_number: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    """A progress query; failed attempts are counted in the database (the unit of work commits them
+    with the page that says so)."""
+    number, password = case_number.strip(), password.strip()
     ctx: dict[str, object] = {"case_number": number, "error": None, "view": None}
     status = 200
     if not CASE_NUMBER_RE.match(number) or not PASSWORD_RE.match(password):
@@ -95,7 +100,6 @@ async def progress(request: Request, db: SessionDep) -> Response:
         except casework.CaseQueryRejected:
             ctx["error"] = "工单编号或查询密码不正确，请核对后重试。"
             status = 404
-        db.commit()  # failed attempts are counted in the database
     response = render(request, "citizen/progress.html", ctx, status_code=status)
     response.headers.update(NO_STORE)
     return response

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_core import ErrorDetails
@@ -18,7 +18,7 @@ from hotline.masking import mask_phones_in_text
 from hotline.models import User
 from web.routes.public import as_dict, render_markdown
 from web.security import SessionDep, require_roles
-from web.templating import render
+from web.templating import back_to, flash, pop_flash, render
 
 router = APIRouter()
 Staff = Annotated[User, Depends(require_roles("editor", "reviewer"))]
@@ -91,6 +91,29 @@ def _pydantic_message(error: ErrorDetails) -> str:
     return "格式有误：" + str(error.get("msg", ""))
 
 
+class DocumentFields(BaseModel):
+    """The document form as posted (a Form() model, read before the handler runs, which is therefore
+    a plain function off the event loop); parse_document checks the fields."""
+
+    title: str = ""
+    category: str = ""
+    department: str = ""
+    keywords: str = ""
+    question: str = ""
+    answer: str = ""
+    body: str = ""
+    source_url: str = ""
+    published_at: str = ""
+    valid_until: str = ""
+    review_due: str = ""
+    gap_id: str = ""
+    comment: str = ""
+    base_revision: str = ""
+
+    def values(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in FIELDS}
+
+
 def parse_document(values: dict[str, Any]) -> tuple[Any, dict[str, str]]:
     """A kb.DocumentInput from form-like values, or per-field Chinese errors."""
     data: dict[str, Any] = {}
@@ -138,15 +161,6 @@ def working_copy(db: Session, doc_id: int) -> kb.DocumentView:
     return view
 
 
-def set_flash(request: Request, message: str, kind: str = "ok") -> None:
-    request.session["kb_flash"] = [kind, message]
-
-
-def pop_flash(request: Request) -> tuple[str, str] | None:
-    value = request.session.pop("kb_flash", None)
-    return (value[0], value[1]) if value else None
-
-
 def may_approve(db: Session, doc_id: int, user: User) -> bool:
     """A reviewer who is not one of the version's authors (kb.may_approve: the four-eyes rule)."""
     return user.has_role("reviewer") and kb.may_approve(db, doc_id, user.username)
@@ -154,9 +168,9 @@ def may_approve(db: Session, doc_id: int, user: User) -> bool:
 
 def workflow_action(db: Session, doc_id: int, action: str, user: User, comment: str) -> None:
     """Run one workflow step (raises kb.KbError: kb.NotPermitted for the four-eyes rule, kb.WorkflowError
-    for a step the document's state does not allow; PermissionError for a non-reviewer's review)."""
+    for a step the document's state does not allow; 403 for a non-reviewer's review)."""
     if action in {"approve", "reject"} and not user.has_role("reviewer"):
-        raise PermissionError("只有审核人员可以审核。")
+        raise HTTPException(status_code=403, detail="只有审核人员可以审核。")
     steps: dict[str, Callable[..., Any]] = {
         "submit": kb.submit_document,
         "approve": kb.approve_document,
@@ -266,10 +280,9 @@ def new_form(request: Request, user: Staff, title: str = "", gap: str = "") -> R
 
 
 @router.post("/editor/new")
-async def create(request: Request, db: SessionDep, user: Staff) -> Response:
-    form = await request.form()
-    values = {name: str(form.get(name) or "") for name in FIELDS}
-    gap_id = str(form.get("gap_id") or "")
+def create(request: Request, db: SessionDep, user: Staff, form: Annotated[DocumentFields, Form()]) -> Response:
+    values = form.values()
+    gap_id = form.gap_id
     data, errors = parse_document(values)
     if errors:
         return _form_page(request, values=values, errors=errors, status_code=400, gap_id=gap_id)
@@ -278,18 +291,16 @@ async def create(request: Request, db: SessionDep, user: Staff) -> Response:
         if gap_id.isdigit():
             kb.resolve_gap(db, int(gap_id), actor=user.username)
     except kb.KbError as exc:
-        db.rollback()
+        db.rollback()  # the form is shown again with the message: nothing of this attempt is kept
         return _form_page(request, values=values, errors={}, message=str(exc), status_code=400, gap_id=gap_id)
-    db.commit()
-    set_flash(request, "已保存为草稿。")
+    flash(request, "ok", "已保存为草稿。")
     return RedirectResponse(f"/editor/documents/{doc.id}", status_code=303)
 
 
 @router.post("/editor/preview")
-async def preview(request: Request, user: Staff) -> Response:
+def preview(request: Request, user: Staff, body: Annotated[str, Form()] = "") -> Response:
     """Live preview of the body as citizens will see it (htmx)."""
-    form = await request.form()
-    html = render_markdown(str(form.get("body") or ""))
+    html = render_markdown(body)
     return render(request, "editor/form.html", {"preview": html}, block="preview")
 
 
@@ -319,12 +330,13 @@ def edit_form(request: Request, db: SessionDep, user: Staff, doc_id: int) -> Res
 
 
 @router.post("/editor/documents/{doc_id}/edit")
-async def update(request: Request, db: SessionDep, user: Staff, doc_id: int) -> Response:
+def update(
+    request: Request, db: SessionDep, user: Staff, doc_id: int, form: Annotated[DocumentFields, Form()]
+) -> Response:
     row = row_or_404(db, doc_id)
-    form = await request.form()
-    values = {name: str(form.get(name) or "") for name in FIELDS}
-    comment = str(form.get("comment") or "").strip()
-    base = str(form.get("base_revision") or "")
+    values = form.values()
+    comment = form.comment.strip()
+    base = form.base_revision
     base_revision = int(base) if base.isdigit() and len(base) <= 9 else None
     data, errors = parse_document(values)
     if errors:
@@ -334,7 +346,7 @@ async def update(request: Request, db: SessionDep, user: Staff, doc_id: int) -> 
     try:
         kb.update_document(db, doc_id, data, actor=user.username, comment=comment, base_revision=base_revision)
     except kb.KbError as exc:
-        db.rollback()
+        db.rollback()  # the form is shown again with the message: nothing of this attempt is kept
         status = 409 if isinstance(exc, kb.WorkflowError) else 400
         return _form_page(
             request,
@@ -345,8 +357,7 @@ async def update(request: Request, db: SessionDep, user: Staff, doc_id: int) -> 
             status_code=status,
             base_revision=base_revision,
         )
-    db.commit()
-    set_flash(request, "修改已保存。")
+    flash(request, "ok", "修改已保存。")
     return RedirectResponse(f"/editor/documents/{doc_id}", status_code=303)
 
 
@@ -359,25 +370,19 @@ ACTION_DONE = {
 
 
 @router.post("/editor/documents/{doc_id}/{action}")
-async def document_action(
-    request: Request, db: SessionDep, user: Staff, doc_id: int, action: str
+def document_action(
+    request: Request,
+    db: SessionDep,
+    user: Staff,
+    doc_id: int,
+    action: str,
+    comment: Annotated[str, Form()] = "",
 ) -> Response:
     if action not in ACTION_DONE:
         raise HTTPException(status_code=404)
     row_or_404(db, doc_id)
-    form = await request.form()
-    comment = str(form.get("comment") or "").strip()
-    try:
-        workflow_action(db, doc_id, action, user, comment)
-    except (PermissionError, kb.NotPermitted) as exc:
-        db.rollback()
-        raise HTTPException(status_code=403, detail=str(exc)) from exc
-    except kb.KbError as exc:
-        db.rollback()
-        set_flash(request, str(exc), "error")
-        return RedirectResponse(f"/editor/documents/{doc_id}", status_code=303)
-    db.commit()
-    set_flash(request, ACTION_DONE[action])
+    workflow_action(db, doc_id, action, user, comment.strip())
+    flash(request, "ok", ACTION_DONE[action])
     return RedirectResponse(f"/editor/documents/{doc_id}", status_code=303)
 
 
@@ -391,16 +396,10 @@ def gaps(request: Request, db: SessionDep, user: Staff, resolved: bool = False) 
     return render(request, "editor/gaps.html", ctx)
 
 
-@router.post("/editor/gaps/{gap_id}/resolve")
+@router.post("/editor/gaps/{gap_id}/resolve", dependencies=[back_to("/editor/gaps")])
 def resolve_gap(request: Request, db: SessionDep, user: Staff, gap_id: int) -> Response:
-    try:
-        kb.resolve_gap(db, gap_id, actor=user.username)
-    except kb.KbError as exc:
-        db.rollback()
-        set_flash(request, str(exc), "error")
-        return RedirectResponse("/editor/gaps", status_code=303)
-    db.commit()
-    set_flash(request, "已标记为处理完毕。")
+    kb.resolve_gap(db, gap_id, actor=user.username)
+    flash(request, "ok", "已标记为处理完毕。")
     return RedirectResponse("/editor/gaps", status_code=303)
 
 
@@ -419,10 +418,13 @@ def synonyms(request: Request, db: SessionDep, user: Staff) -> Response:
 
 
 @router.post("/editor/synonyms")
-async def save_synonyms(request: Request, db: SessionDep, user: Staff) -> Response:
-    form = await request.form()
-    words = str(form.get("words") or "")
-    group_id = str(form.get("group_id") or "")
+def save_synonyms(
+    request: Request,
+    db: SessionDep,
+    user: Staff,
+    words: Annotated[str, Form()] = "",
+    group_id: Annotated[str, Form()] = "",
+) -> Response:
     try:
         kb.save_synonym_group(
             db,
@@ -431,23 +433,16 @@ async def save_synonyms(request: Request, db: SessionDep, user: Staff) -> Respon
             group_id=int(group_id) if group_id.isdigit() else None,
         )
     except kb.KbError as exc:
-        db.rollback()
+        db.rollback()  # the page is shown again with the message: nothing of this attempt is kept
         return _synonyms_page(request, db, words=words, error=str(exc))
-    db.commit()
-    set_flash(request, "同义词已保存。")
+    flash(request, "ok", "同义词已保存。")
     return RedirectResponse("/editor/synonyms", status_code=303)
 
 
-@router.post("/editor/synonyms/{group_id}/delete")
+@router.post("/editor/synonyms/{group_id}/delete", dependencies=[back_to("/editor/synonyms")])
 def delete_synonyms(request: Request, db: SessionDep, user: Staff, group_id: int) -> Response:
-    try:
-        kb.delete_synonym_group(db, group_id, actor=user.username)
-    except kb.KbError as exc:
-        db.rollback()
-        set_flash(request, str(exc), "error")
-        return RedirectResponse("/editor/synonyms", status_code=303)
-    db.commit()
-    set_flash(request, "同义词组已删除。")
+    kb.delete_synonym_group(db, group_id, actor=user.username)
+    flash(request, "ok", "同义词组已删除。")
     return RedirectResponse("/editor/synonyms", status_code=303)
 
 
@@ -486,10 +481,14 @@ def ivr_pins(request: Request, db: SessionDep, user: Staff) -> Response:
 
 
 @router.post("/editor/ivr")
-async def save_ivr_pins(request: Request, db: SessionDep, user: Staff) -> Response:
+def save_ivr_pins(
+    request: Request,
+    db: SessionDep,
+    user: Staff,
+    category: Annotated[str, Form()] = "",
+    documents: Annotated[str, Form()] = "",
+) -> Response:
     """Pin documents to the keys of one IVR category listing, in the order given (empty: unpin)."""
-    form = await request.form()
-    category, documents = str(form.get("category") or ""), str(form.get("documents") or "")
     item = next((i for i in _ivr_categories() if i.category == category), None)
     words = split_words(documents)
     if item is None:
@@ -502,20 +501,15 @@ async def save_ivr_pins(request: Request, db: SessionDep, user: Staff) -> Respon
         try:
             kb.set_pins(db, category, [int(w) for w in words], actor=user.username)
         except kb.KbError as exc:
-            db.rollback()
+            db.rollback()  # the page is shown again with the message: nothing of this attempt is kept
             error = str(exc)
         else:
-            db.commit()
-            set_flash(request, f"已保存“{category}”的电话菜单置顶。")
+            flash(request, "ok", f"已保存“{category}”的电话菜单置顶。")
             return RedirectResponse("/editor/ivr", status_code=303)
     return _ivr_page(request, db, error=error, category=category, documents=documents)
 
 
 # --- staff JSON API --------------------------------------------------------------------------------
-
-
-def kb_error_response(exc: kb.KbError) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=409 if isinstance(exc, kb.WorkflowError) else 400)
 
 
 def document_json(db: Session, doc_id: int) -> dict[str, Any]:
@@ -561,12 +555,7 @@ def api_create(db: SessionDep, user: Staff, body: Annotated[dict[str, Any], Body
     data, errors = parse_document(body)
     if errors:
         return JSONResponse({"detail": "请求参数有误。", "errors": errors}, status_code=422)
-    try:
-        doc = kb.create_document(db, data, actor=user.username)
-    except kb.KbError as exc:
-        db.rollback()
-        return kb_error_response(exc)
-    db.commit()
+    doc = kb.create_document(db, data, actor=user.username)
     return JSONResponse(document_json(db, doc.id), status_code=201)
 
 
@@ -581,15 +570,10 @@ def api_update(db: SessionDep, user: Staff, doc_id: int, body: Annotated[dict[st
     data, errors = parse_document(body)
     if errors:
         return JSONResponse({"detail": "请求参数有误。", "errors": errors}, status_code=422)
-    try:
-        base = body.get("base_revision")
-        base_revision = base if isinstance(base, int) and not isinstance(base, bool) else None
-        comment = str(body.get("comment") or "")
-        kb.update_document(db, doc_id, data, actor=user.username, comment=comment, base_revision=base_revision)
-    except kb.KbError as exc:
-        db.rollback()
-        return kb_error_response(exc)
-    db.commit()
+    base = body.get("base_revision")
+    base_revision = base if isinstance(base, int) and not isinstance(base, bool) else None
+    comment = str(body.get("comment") or "")
+    kb.update_document(db, doc_id, data, actor=user.username, comment=comment, base_revision=base_revision)
     return JSONResponse(document_json(db, doc_id))
 
 
@@ -601,15 +585,7 @@ def api_action(
     if action not in ACTION_DONE:
         raise HTTPException(status_code=404)
     row_or_404(db, doc_id)
-    try:
-        workflow_action(db, doc_id, action, user, (body.comment if body else "").strip())
-    except (PermissionError, kb.NotPermitted) as exc:
-        db.rollback()
-        return JSONResponse({"detail": str(exc)}, status_code=403)
-    except kb.KbError as exc:
-        db.rollback()
-        return kb_error_response(exc)
-    db.commit()
+    workflow_action(db, doc_id, action, user, (body.comment if body else "").strip())
     return JSONResponse(document_json(db, doc_id))
 
 
@@ -660,12 +636,7 @@ def api_gaps(db: SessionDep, user: Staff, resolved: bool = False) -> list[dict[s
 
 @router.post("/api/kb/gaps/{gap_id}/resolve", tags=["knowledge base (staff)"])
 def api_resolve_gap(db: SessionDep, user: Staff, gap_id: int) -> Response:
-    try:
-        kb.resolve_gap(db, gap_id, actor=user.username)
-    except kb.KbError as exc:
-        db.rollback()
-        return kb_error_response(exc)
-    db.commit()
+    kb.resolve_gap(db, gap_id, actor=user.username)
     return JSONResponse({"ok": True})
 
 
@@ -676,21 +647,11 @@ def api_synonyms(db: SessionDep, user: Staff) -> list[dict[str, Any]]:
 
 @router.post("/api/kb/synonyms", tags=["knowledge base (staff)"])
 def api_save_synonyms(db: SessionDep, user: Staff, body: SynonymsIn) -> Response:
-    try:
-        group = kb.save_synonym_group(db, body.words, actor=user.username, group_id=body.id)
-    except kb.KbError as exc:
-        db.rollback()
-        return kb_error_response(exc)
-    db.commit()
+    group = kb.save_synonym_group(db, body.words, actor=user.username, group_id=body.id)
     return JSONResponse(as_dict(group) if group is not None else {"ok": True})
 
 
 @router.delete("/api/kb/synonyms/{group_id}", tags=["knowledge base (staff)"])
 def api_delete_synonyms(db: SessionDep, user: Staff, group_id: int) -> Response:
-    try:
-        kb.delete_synonym_group(db, group_id, actor=user.username)
-    except kb.KbError as exc:
-        db.rollback()
-        return kb_error_response(exc)
-    db.commit()
+    kb.delete_synonym_group(db, group_id, actor=user.username)
     return JSONResponse({"ok": True})

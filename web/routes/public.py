@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from markdown_it import MarkdownIt
 from markupsafe import Markup
@@ -171,12 +171,17 @@ def document_page(request: Request, db: SessionDep, doc_id: int) -> Response:
 
 
 @router.post("/documents/{doc_id}/feedback")
-async def document_feedback(request: Request, db: SessionDep, doc_id: int) -> Response:
+def document_feedback(
+    request: Request,
+    db: SessionDep,
+    doc_id: int,
+    answer: Annotated[str, Form(alias="helpful")] = "",
+    comment: Annotated[str, Form()] = "",
+) -> Response:
     """'这条信息对您有帮助吗？' - recorded, then thanked (htmx swaps the feedback block)."""
     doc = _document_or_404(db, doc_id)
-    form = await request.form()
-    helpful = str(form.get("helpful", "")) == "yes"
-    comment = str(form.get("comment") or "").strip()[:500]
+    helpful = answer == "yes"
+    comment = comment.strip()[:500]
     status = 200
     try:
         kb.record_feedback(db, doc.id, helpful, comment=comment)
@@ -237,7 +242,7 @@ async def api_search(
 
 
 @api_router.get("/api/suggest")
-async def api_suggest(q: str = "", limit: int = Query(8, ge=1, le=20)) -> list[str]:
+def api_suggest(q: str = "", limit: int = Query(8, ge=1, le=20)) -> list[str]:
     """Titles starting with / matching the typed prefix."""
     q = clean_query(q)
     if not q:
@@ -247,7 +252,7 @@ async def api_suggest(q: str = "", limit: int = Query(8, ge=1, le=20)) -> list[s
 
 
 @api_router.get("/api/categories")
-async def api_categories() -> list[str]:
+def api_categories() -> list[str]:
     return list(kb.CATEGORIES)
 
 
