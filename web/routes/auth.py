@@ -57,7 +57,6 @@ def logout(request: Request, db: SessionDep) -> Response:
         account = db.get(User, user.id)
         if account is not None:
             users.end_sessions(db, account, actor=user.username, reason="logout")
-            db.commit()
     request.session.clear()
     return RedirectResponse("/", status_code=303)
 
@@ -102,10 +101,9 @@ def change_password(
         except users.UserError as exc:
             error = str(exc)
     if error:
-        db.rollback()
+        db.rollback()  # the form is shown again with the message: nothing of this attempt is kept
         ctx = {"forced": account.must_change_password, "error": error}
         return render(request, "password.html", ctx, status_code=422)
-    db.commit()
     start_session(request, account)
     return RedirectResponse("/", status_code=303)
 

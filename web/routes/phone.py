@@ -97,9 +97,8 @@ def _act(request: Request, db: Session, user: User, change: Any, shown: str) -> 
     try:
         change()
     except acd.AcdError as exc:
-        db.rollback()
+        db.rollback()  # the phone bar is shown again with the message: nothing of this attempt is kept
         return _bar(request, db, user, shown, error=str(exc))
-    db.commit()
     return _bar(request, db, user, shown)
 
 

@@ -28,7 +28,6 @@ def call_recording(db: SessionDep, user: Staff, call_id: str) -> FileResponse:
         raise HTTPException(403, str(exc)) from exc
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from exc
-    db.commit()  # the audit entry
     return FileResponse(path, media_type="audio/wav")
 
 
@@ -43,5 +42,4 @@ def case_recording(db: SessionDep, user: Staff, case_number: str) -> FileRespons
         raise HTTPException(404, "录音文件不存在（可能已超过保存期限被删除）。")
     audit.record(db, actor=user.username, action="recording.play", entity="case", entity_id=case.id,
                  detail={"case_number": case.case_number})
-    db.commit()
     return FileResponse(path, media_type="audio/wav")

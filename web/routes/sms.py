@@ -35,5 +35,4 @@ def delivery_report(
     )
     if not known:
         raise HTTPException(404, "未知的短信编号。")
-    db.commit()
     return {"recorded": True}
