@@ -85,11 +85,11 @@ class Case(Base):
     answer: Mapped[str | None] = mapped_column(Text, nullable=True)
     reply_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     satisfaction: Mapped[str | None] = mapped_column(String(8), nullable=True)
-    supervised: Mapped[bool] = mapped_column(Boolean, default=False)
+    supervised: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True)
     audio_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
     search_text: Mapped[str] = mapped_column(Text, default="")  # casework.search.index_text
-    created_by: Mapped[str] = mapped_column(String(64), default="system")
+    created_by: Mapped[str] = mapped_column(String(64), default="system", index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     referred_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

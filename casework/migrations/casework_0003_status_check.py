@@ -1,5 +1,6 @@
 """casework: the case status column only takes the life cycle's statuses (ck_cases_status); cases get
-their search terms (search_text, filled for the existing cases; GIN index on PostgreSQL)
+their search terms (search_text, filled for the existing cases; GIN index on PostgreSQL); indexes for
+the work queues (supervised, created_by)
 
 Revision ID: casework_0003
 Revises: casework_0002
@@ -32,6 +33,8 @@ NAME = "ck_cases_status"
 
 def upgrade() -> None:
     _add_search_text()
+    op.create_index(op.f("ix_cases_supervised"), "cases", ["supervised"])
+    op.create_index(op.f("ix_cases_created_by"), "cases", ["created_by"])
     if op.get_bind().dialect.name != "sqlite":
         op.create_check_constraint(op.f(NAME), "cases", CONDITION)
         op.execute(
@@ -71,5 +74,7 @@ def downgrade() -> None:
     else:
         for suffix in ("insert", "update"):
             op.execute(f"DROP TRIGGER {NAME}_{suffix}")
+    op.drop_index(op.f("ix_cases_created_by"), table_name="cases")
+    op.drop_index(op.f("ix_cases_supervised"), table_name="cases")
     with op.batch_alter_table("cases") as batch:
         batch.drop_column("search_text")
