@@ -4,9 +4,11 @@ web.app, and the four-eyes rule of KB review held by kb itself."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -17,7 +19,8 @@ from hotline.db import session_scope
 from hotline.models import AuditEntry
 from tests.conftest import login, make_user
 from tests.web.test_department_portal import referred_case, staff, two_departments
-from web.app import create_app
+from web.app import ROUTERS, create_app
+from web.routes import public
 from web.security import SessionDep
 from web.templating import back_to
 
@@ -102,3 +105,12 @@ def test_nobody_approves_their_own_version(client: TestClient) -> None:
         assert kb.may_approve(db, doc_id, "rev2") and not kb.may_approve(db, doc_id, "rev1")
         row = kb.get_document_row(db, doc_id)
         assert row is not None and row.status == "submitted"
+
+
+def test_handlers_run_off_the_event_loop() -> None:
+    """Plain def handlers (the thread pool) wherever there is blocking work; the event loop also
+    carries live calls (/voice). /api/search stays async: a ~2 ms CPU-bound call (web.routes.public)."""
+    routers = [public.api_router, *(module.router for module in ROUTERS)]
+    routes = [r for router in routers for r in router.routes if isinstance(r, APIRoute)]
+    assert len(routes) > 100
+    assert [r.path for r in routes if inspect.iscoroutinefunction(r.endpoint)] == ["/api/search"]
