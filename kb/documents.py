@@ -13,12 +13,15 @@ Rules
   started from, when given): of two editors saving at once, or an editor saving while a reviewer
   approves, one wins and the other gets EditConflict ("文档已被他人修改，请刷新后再编辑。"), never a
   duplicate revision number (a 500 before) or a step applied to a state it was not meant for.
+  Titles are checked after the row is written (see _check_title), so two documents cannot take one
+  title at once; generated external ids come from the row id.
 Every step writes an audit entry (entity "kb_document") and queues an index update for after commit.
 """
 
 from __future__ import annotations
 
 import difflib
+import uuid
 from datetime import date
 from typing import Any
 
@@ -60,20 +63,22 @@ def _load(session: Session, doc_id: int) -> Document:
     return doc
 
 
-def _check_title(session: Session, title: str, doc_id: int | None) -> None:
-    stmt = select(Document.id).where(Document.title == title)
-    if doc_id is not None:
-        stmt = stmt.where(Document.id != doc_id)
+def _check_title(session: Session, title: str, doc_id: int) -> None:
+    """Titles are unique. Called after the document's row is written, so that two documents given one
+    title at once cannot both pass: on SQLite the transaction holds the write lock by then (and sees
+    every committed title); on PostgreSQL a transaction lock on the title makes the second check wait
+    for the first transaction's end."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(title))))
+    stmt = select(Document.id).where(Document.title == title, Document.id != doc_id)
     if session.scalar(stmt.limit(1)) is not None:
         raise KbError(f"标题“{title}”已被其他文档使用，标题必须唯一。")
 
 
-def _new_external_id(session: Session) -> str:
-    number = (session.scalar(select(func.max(Document.id))) or 0) + 1
+def _new_external_id(session: Session, number: int) -> str:
     candidate = f"kb-{number:06d}"
     while session.scalar(select(Document.id).where(Document.external_id == candidate)) is not None:
-        number += 1
-        candidate = f"kb-{number:06d}"
+        candidate += "-1"  # the number taken by an imported document's own id
     return candidate
 
 
@@ -123,12 +128,23 @@ def create_document(
     session: Session, data: DocumentInput, *, actor: str, external_id: str | None = None
 ) -> Document:
     """A new draft (revision 1)."""
-    _check_title(session, data.title, None)
+    content = _content(data)
+    doc = _insert_document(session, content, external_id)
+    _check_title(session, data.title, doc.id)
+    _add_revision(session, doc, content, actor, "新建")
+    audit.record(session, actor=actor, action="kb.create", entity=ENTITY, entity_id=doc.id, comment=doc.title)
+    indexing.queue(session, [doc.id])
+    session.flush()
+    return doc
+
+
+def _insert_document(session: Session, content: dict[str, Any], external_id: str | None) -> Document:
+    """The new document's row. A generated external id is made from the row's own id (two creates at
+    once never pick the same one); a given id that a concurrent create took first is refused."""
     if external_id and session.scalar(select(Document.id).where(Document.external_id == external_id)):
         raise KbError(f"编号“{external_id}”已存在。")
-    content = _content(data)
     doc = Document(
-        external_id=external_id or _new_external_id(session),
+        external_id=external_id or f"new-{uuid.uuid4().hex}",
         status="draft",
         live=False,
         views=0,
@@ -138,11 +154,13 @@ def create_document(
         **content,
     )
     session.add(doc)
-    session.flush()
-    _add_revision(session, doc, content, actor, "新建")
-    audit.record(session, actor=actor, action="kb.create", entity=ENTITY, entity_id=doc.id, comment=doc.title)
-    indexing.queue(session, [doc.id])
-    session.flush()
+    try:
+        session.flush()
+        if not external_id:
+            doc.external_id = _new_external_id(session, doc.id)
+            session.flush()
+    except IntegrityError as exc:
+        raise KbError(f"编号“{doc.external_id}”已存在。") from exc
     return doc
 
 
@@ -164,12 +182,12 @@ def update_document(
         raise EditConflict()
     if doc.status == "submitted":
         raise WorkflowError("文档正在审核中，不能修改；请等待审核结果或由审核人退回。")
-    _check_title(session, data.title, doc.id)
     content = _content(data)
     latest = latest_revision(session, doc)
     if latest is not None and content_of(latest) == content:
         raise KbError("内容没有变化。")
     _add_revision(session, doc, content, actor, comment, status="draft")
+    _check_title(session, data.title, doc.id)
     if doc.published_revision_id is None:
         for name, value in content.items():
             setattr(doc, name, value)

@@ -193,3 +193,22 @@ def test_two_outbox_workers_send_each_message_once(hotline_env: Path) -> None:
     with session_scope() as s:
         rows = s.scalars(select(OutboxMessage)).all()
     assert {(m.status, m.attempts) for m in rows} == {("sent", 1)}
+
+
+def create_step(title: str, **kw: object) -> Callable[[], object]:
+    def run() -> None:
+        with new_session() as s:
+            kb.create_document(s, doc_input(title), actor="ed", **kw)
+            s.commit()
+
+    return run
+
+
+def test_two_documents_created_at_once_with_one_title(hotline_env: Path) -> None:
+    results = race(create_step("低保申请条件", external_id="mz-1"), create_step("低保申请条件", external_id="mz-2"))
+    assert sorted(results) == ["KbError: 标题“低保申请条件”已被其他文档使用，标题必须唯一。", "ok"]
+    results = race(create_step("公租房申请"), create_step("廉租房申请"), create_step("人才公寓申请"))
+    assert results == ["ok", "ok", "ok"]  # generated external ids come from the row ids: never the same
+    with session_scope() as s:
+        rows, total = kb.list_documents(s)
+    assert total == 4 and len({r.external_id for r in rows}) == 4
