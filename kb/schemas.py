@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, 
 from pydantic_core import PydanticCustomError
 
 from hotline.config import get_settings
+from hotline.text import contains_control
 
 CATEGORIES = ("政策法规", "办事指南", "常见问题", "通知公告", "典型案例")
 Category = Literal["政策法规", "办事指南", "常见问题", "通知公告", "典型案例"]
@@ -103,6 +104,15 @@ class DocumentInput(BaseModel):
             _at_most(word, MAX_KEYWORD)
         return value
 
+    @field_validator("body", "answer", "question", "department", "source_url", "keywords")
+    @classmethod
+    def _no_control(cls, value: object) -> object:
+        """NUL and other control characters (hotline.text) in any text field: PostgreSQL refused NUL
+        and failed the whole import batch."""
+        if contains_control(value):
+            raise PydanticCustomError("text_control", "含有不可见的控制字符（如 NUL）")
+        return value
+
 
 def _at_most(value: str | None, limit: int) -> str | None:
     """The size limits of a document's fields (docs/security.md): a pydantic string_too_long error."""
@@ -129,6 +139,8 @@ def explain(exc: ValidationError) -> str:
             reasons.append(f"{label}过多（{err['msg']}）")
         elif kind == "control_characters":
             reasons.append(f"{label}不能包含换行、制表符或其他控制字符")
+        elif kind == "text_control":
+            reasons.append(f"{label}含有不可见的控制字符（如 NUL）")
         elif kind == "literal_error":
             reasons.append(f"{label}必须是 {'、'.join(CATEGORIES)} 之一")
         elif kind.startswith("date"):

@@ -4,6 +4,7 @@ clear 4xx, never a 500 (each was a 500, several on PostgreSQL only); nothing rea
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,9 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from starlette.websockets import WebSocketDisconnect
+from typer.testing import CliRunner
 
 import casework
 import kb
+from hotline.cli import app as cli
 from hotline.config import get_settings
 from hotline.db import session_scope
 from hotline.text import CONTROL_MESSAGE
@@ -129,3 +132,23 @@ def test_a_websocket_handshake_with_control_characters_is_refused(web: TestClien
     with pytest.raises(WebSocketDisconnect) as refused, web.websocket_connect("/voice/ws?lang=%00"):
         pass
     assert refused.value.code == 1008
+
+
+def test_kb_import_refuses_control_characters_per_line(hotline_env: Path, tmp_path: Path) -> None:
+    """On PostgreSQL a NUL in one document failed the whole batch with a traceback."""
+    doc = {"category": "办事指南", "body": "正文内容。"}
+    lines = [
+        doc | {"external_id": "ok-1", "title": "好的文档"},
+        doc | {"external_id": "nul-1", "title": "正文含NUL", "body": "含有\u0000的正文"},
+        doc | {"external_id": "ansi-1", "title": "问题含ANSI", "question": "问\u001b[31m题"},
+        doc | {"external_id": "nul-2", "title": "关键词含NUL", "keywords": ["公积金\u0000"]},
+    ]
+    path = tmp_path / "docs.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["kb", "import", str(path), "--publish"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+    for line, field in ((2, "正文"), (3, "问题"), (4, "关键词")):
+        assert f"{line}" in result.output and f"{field}含有不可见的控制字符" in result.output
+    with session_scope() as s:
+        assert [d.external_id for d in kb.list_documents(s)[0]] == ["ok-1"]
