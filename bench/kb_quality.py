@@ -7,6 +7,13 @@ Indexes data/kb/ncp_policies.jsonl (or every data/kb/*.jsonl with --corpus all, 
 law articles compete as distractors) into a temporary index, runs the questions of
 data/eval/ncp_dev_queries.jsonl and prints MRR@10 and Recall@1/5/10 for the whole set and for two
 fixed halves (split by a hash of the question) as an overfitting check.
+
+It also runs the off-topic questions of data/eval/offtopic_queries.jsonl and reports how the best
+hit's "answered" flag (relevance >= kb.search.schema.ANSWER_THRESHOLD) does: the precision of
+"answered" (the right document is among the ANSWER_RANKS first hits) and of "not answered" (it is
+not: off-topic questions have no right document), the shares of answerable dev questions answered
+and of off-topic ones refused, and the threshold that is best on these questions (how the one in
+the schema was chosen).
 --baseline ranks by the body field only: no title/keyword/question fields, phrases, pinyin or re-ranking.
 """
 
@@ -30,6 +37,8 @@ from kb.search import schema as search_schema  # noqa: E402
 
 KB_DIR = ROOT / "data" / "kb"
 QUERIES = ROOT / "data" / "eval" / "ncp_dev_queries.jsonl"
+OFF_TOPIC = ROOT / "data" / "eval" / "offtopic_queries.jsonl"
+ANSWER_RANKS = 3  # the few hits a results page and the IVR put first
 
 
 def read_jsonl(path: Path) -> Iterator[dict]:
@@ -85,7 +94,41 @@ def use_baseline() -> None:
     search_schema.PASSAGE_WEIGHT = 0.0
 
 
-def evaluate(engine: str, docs: list[dict], questions: list[dict]) -> dict[str, dict[str, float]]:
+def answered_precision(judged: list[tuple[float, str]], threshold: float) -> dict[str, float]:
+    """judged: (best hit's relevance, kind) per question, kind "right" (a dev question whose document
+    is among the first ANSWER_RANKS hits), "wrong" (one whose document is not) or "off" (off-topic).
+    Precision of "answered" (right ones among those answered) and of "not answered" (the others among
+    those not answered); the shares of right dev questions answered and of off-topic ones not."""
+    yes = [kind for relevance, kind in judged if relevance >= threshold]
+    no = [kind for relevance, kind in judged if relevance < threshold]
+    right = sum(kind == "right" for _, kind in judged) or 1
+    off = sum(kind == "off" for _, kind in judged) or 1
+    return {
+        "answered": len(yes),
+        "P(answered)": yes.count("right") / (len(yes) or 1),
+        "not answered": len(no),
+        "P(not answered)": (len(no) - no.count("right")) / (len(no) or 1),
+        "dev answered": yes.count("right") / right,
+        "off-topic refused": no.count("off") / off,
+    }
+
+
+def best_threshold(judged: list[tuple[float, str]]) -> float:
+    """The threshold (to 0.05) with the best mean of the share of right dev questions answered and
+    of off-topic ones refused (the higher threshold among equals)."""
+
+    def balanced(t: float) -> float:
+        p = answered_precision(judged, t)
+        return round((p["dev answered"] + p["off-topic refused"]) / 2, 3)
+
+    grid = [round(0.05 * i, 2) for i in range(1, 20)]
+    return max(grid, key=lambda t: (balanced(t), t))
+
+
+def evaluate(
+    engine: str, docs: list[dict], questions: list[dict], off_topic: list[dict]
+) -> tuple[dict[str, dict[str, float]], list[tuple[float, str]]]:
+    judged: list[tuple[float, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         index = open_index(Path(tmp), engine)
         started = time.perf_counter()
@@ -100,11 +143,16 @@ def evaluate(engine: str, docs: list[dict], questions: list[dict]) -> dict[str, 
             rank = found.index(item["external_id"]) + 1 if item["external_id"] in found else None
             ranks["all"].append(rank)
             ranks[half(item["question"])].append(rank)
+            right = rank is not None and rank <= ANSWER_RANKS
+            judged.append((hits[0].relevance if hits else 0.0, "right" if right else "wrong"))
         searched = time.perf_counter() - started
+        for item in off_topic:
+            hits = index.search(item["question"], limit=1).hits
+            judged.append((hits[0].relevance if hits else 0.0, "off"))
     print(
         f"  [{engine}] indexed {len(docs)} docs in {indexed:.1f} s; {len(questions)} queries in {searched:.1f} s"
     )
-    return {name: metrics(r) for name, r in ranks.items()}
+    return {name: metrics(r) for name, r in ranks.items()}, judged
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,15 +165,26 @@ def main(argv: list[str] | None = None) -> int:
         use_baseline()
     docs = load_documents(args.corpus)
     questions = list(read_jsonl(QUERIES))
+    off_topic = list(read_jsonl(OFF_TOPIC))
     print(
         f"corpus={args.corpus} ({len(docs)} documents), {len(questions)} questions"
+        f" + {len(off_topic)} off-topic"
         + (" [baseline: body-only BM25]" if args.baseline else "")
     )
     for engine in ENGINES if args.engine == "all" else [args.engine]:
-        results = evaluate(engine, docs, questions)
+        results, judged = evaluate(engine, docs, questions, off_topic)
         for name, m in results.items():
             label = {"all": "all", "A": "half A", "B": "half B"}[name]
             print(f"  {engine:8s} {label:7s} " + "  ".join(f"{k} {v:.3f}" for k, v in m.items()))
+        best = best_threshold(judged)
+        for label, threshold in (("threshold", search_schema.ANSWER_THRESHOLD), ("best", best)):
+            p = answered_precision(judged, threshold)
+            print(
+                f"  {engine:8s} {label} {threshold:.2f}: answered {p['answered']} (precision"
+                f" {p['P(answered)']:.3f}), not answered {p['not answered']} (precision"
+                f" {p['P(not answered)']:.3f}); dev answered {p['dev answered']:.3f},"
+                f" off-topic refused {p['off-topic refused']:.3f}"
+            )
     return 0
 
 

@@ -67,6 +67,8 @@ def _hits_json(results: SearchResults) -> list[dict]:
             "category": h.category,
             "score": h.score,
             "snippet": h.snippet,
+            "relevance": h.relevance,
+            "answered": h.answered,
         }
         for h in results.hits
     ]
@@ -114,6 +116,11 @@ def search_cmd(
                 "没有找到相关内容。" + (f" 您是不是要找：{results.suggestion}" if results.suggestion else "")
             )
             return
+        if not results.answered:
+            typer.echo(
+                "没有找到直接回答，以下是最接近的内容。"
+                + (f" 您是不是要找：{results.suggestion}" if results.suggestion else "")
+            )
         typer.echo(f"共 {results.total} 条结果")
         for n, hit in enumerate(results.hits, start=1):
             typer.echo(

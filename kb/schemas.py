@@ -184,6 +184,8 @@ class SearchHit:
     score: float
     snippet: str
     title_html: str = ""
+    relevance: float = 0.0  # 0..1, kb.search.relevance
+    answered: bool = False  # presented as an answer: relevance above the learned threshold
 
 
 @dataclass(frozen=True)
@@ -192,3 +194,8 @@ class SearchResults:
     total: int
     hits: list[SearchHit]
     suggestion: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        """Whether some hit answers the query (else the page says "没有找到直接回答")."""
+        return any(h.answered for h in self.hits)

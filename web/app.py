@@ -147,6 +147,8 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if exc.errors() and all(e.get("loc", ("",))[0] == "path" for e in exc.errors()):
+            return _error(request, 404, "您访问的页面不存在。")  # /documents/abc names nothing
         if _wants_json(request):
             # where and what kind of error, never the input itself (it may be large or hostile)
             errors = [{k: e[k] for k in ("type", "loc", "msg") if k in e} for e in exc.errors()]

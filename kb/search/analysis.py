@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -160,3 +161,84 @@ def places(terms: list[str]) -> list[str]:
 def joined(terms: list[str]) -> str:
     """Terms as whitespace-separated text for the engines' whitespace tokenizers."""
     return " ".join(terms)
+
+
+@lru_cache(maxsize=1)
+def pinyin_syllables() -> frozenset[str]:
+    """Every toneless pinyin syllable of pypinyin's dictionary (ü written v), about 410."""
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    found: set[str] = set()
+    for readings in pinyin_dict.values():
+        for reading in readings.split(","):
+            plain = "".join(c for c in unicodedata.normalize("NFKD", reading) if c.isascii())
+            if plain.isalpha():
+                found.add(plain.replace("u\u0308", "v").lower())
+    found.discard("")
+    return frozenset(found)
+
+
+@lru_cache(maxsize=4096)
+def split_pinyin(letters: str) -> tuple[str, ...] | None:
+    """Latin letters as the fewest pinyin syllables (gongjijin -> gong ji jin), None if they are not
+    pinyin. Separators (gong'ji'jin) are the caller's to remove."""
+    known = pinyin_syllables()
+    n = len(letters)
+    best: list[tuple[str, ...] | None] = [None] * (n + 1)
+    best[0] = ()
+    for end in range(1, n + 1):
+        for start in range(max(0, end - 6), end):
+            head, piece = best[start], letters[start:end]
+            if head is not None and piece in known:
+                cand = (*head, piece)
+                if best[end] is None or len(cand) < len(best[end] or ()):
+                    best[end] = cand
+    return best[n]
+
+
+def initials(word: str) -> str:
+    """First letters of a word's syllables: 公积金 -> gjj (how people type abbreviations)."""
+    return "".join(s[0] for s in syllables(word) if s)
+
+
+def han_runs(text: str) -> list[str]:
+    """The runs of Han characters of a folded text."""
+    return _HAN.findall(fold(text))
+
+
+def initials_of_text(text: str) -> str:
+    """Initials of every Han character of a text, in order (runs read word by word)."""
+    return "".join(s[0] for run in han_runs(text) for s in run_syllables(run) if s)
+
+
+_LATIN_OR_HAN = re.compile(r"[a-z]+|[\u4e00-\u9fff]+")
+_SEPARATED = re.compile(r"(?<=[a-z])['\s]+(?=[a-z])")
+
+
+def pinyin_reading(
+    text: str,
+    is_word: Callable[[str], bool] = lambda _: False,
+    is_initials: Callable[[str], bool] = lambda _: True,
+) -> tuple[list[str], list[str]]:
+    """What a query typed (partly) in pinyin spells: (syllables, initials).
+
+    Latin letters are read as pinyin where they split into syllables (gongjijin, gong'ji'jin,
+    gong ji jin, gong积金: Han characters count by their reading) and as initials otherwise (gjj)
+    when is_initials says the index has such initials. Latin words of the index (is_word: app, etf)
+    are left alone. Both lists are empty when no Latin letters are read so (xyzzy stays a word).
+    """
+    folded = _SEPARATED.sub("", fold(text))
+    parts = [p for p in _LATIN_OR_HAN.findall(folded) if not (p.isascii() and is_word(p))]
+    sy: list[str] = []
+    abbreviations: list[str] = []
+    latin_read = False
+    for part in parts:
+        if not part.isascii():
+            sy.extend(run_syllables(part))
+        elif (split := split_pinyin(part)) is not None:
+            sy.extend(split)
+            latin_read = True
+        elif 2 <= len(part) <= 8 and is_initials(part):
+            abbreviations.append(part)
+            latin_read = True
+    return (sy, abbreviations) if latin_read else ([], [])

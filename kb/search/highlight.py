@@ -8,6 +8,14 @@ from html import escape, unescape
 from kb.search.windows import densest_window
 
 SNIPPET_CHARS = 120
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")  # [text](url), ![alt](src) -> text
+_MD_LINE = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+|>[ \t]?|[-*+][ \t]+)", re.MULTILINE)  # heading, quote, item
+_MD_MARKS = re.compile(r"\*\*|__|`+|^[ \t]*(?:-{3,}|\*{3,})[ \t]*$", re.MULTILINE)  # bold, code, rules
+
+
+def plain_text(markdown: str) -> str:
+    """Light Markdown as the words a reader sees: link texts, no heading/list/emphasis marks."""
+    return _MD_MARKS.sub("", _MD_LINE.sub("", _MD_LINK.sub(r"\1", markdown)))
 
 
 class Highlighter:
@@ -31,8 +39,9 @@ class Highlighter:
         return "".join(out)
 
     def snippet(self, text: str, width: int = SNIPPET_CHARS) -> str:
-        """The window of `width` characters holding the most distinct terms, escaped and marked."""
-        text = " ".join(text.split())
+        """The window of `width` characters holding the most distinct terms, escaped and marked
+        (Markdown shown as plain text)."""
+        text = " ".join(plain_text(text).split())
         start = 0
         if self.pattern is not None and len(text) > width:
             matches = [(m.start(), m.group(0).lower()) for m in self.pattern.finditer(text)]

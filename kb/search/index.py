@@ -11,6 +11,7 @@ from pathlib import Path
 from kb.search import analysis, highlight, query, schema
 from kb.search.engines import Engine, EngineHit
 from kb.search.passages import PassageScorer
+from kb.search.relevance import Relevance
 from kb.search.types import IndexDoc, IndexHit, SearchOutcome
 
 ENGINES = ("tantivy", "whoosh")
@@ -76,11 +77,8 @@ class SearchIndex:
         synonyms: Sequence[Sequence[str]] = (),
         today: date | None = None,
     ) -> SearchOutcome:
-        """Ranked, filtered, highlighted results and a "did you mean" suggestion.
-
-        A query that sounds like indexed words it does not spell (or finds nothing) is searched
-        by pinyin too, so homophone typos and speech-recognition output still find documents.
-        """
+        """Ranked, filtered, highlighted results, each with its relevance and whether it answers the
+        query (relevance >= schema.ANSWER_THRESHOLD), and a "did you mean" suggestion."""
         self.engine.refresh()
         text = analysis.fold_query(query_text or "").strip()
         filters = query.Filters(
@@ -89,26 +87,76 @@ class SearchIndex:
             public_only=public_only,
             today=(today or date.today()).toordinal(),
         )
-        suggestion = self.suggest_spelling(text)
-        doc_ratio = self._doc_ratio()
-        plan = query.build(text, synonyms, with_pinyin=suggestion is not None, doc_ratio=doc_ratio)
-        if plan.empty:
-            return SearchOutcome(total=0, hits=[], suggestion=suggestion)
         limit, offset = max(1, limit), max(0, offset)
+        sounds_like = self.suggest_spelling(text)
+        total, page = self._ranked(text, synonyms, filters, limit, offset, sounds_like is not None)
+        suggestion = None
+        if sounds_like and offset == 0:
+            suggestion = self._better_spelling(sounds_like, synonyms, filters, page)
+        return SearchOutcome(total=total, hits=page, suggestion=suggestion)
+
+    def _ranked(
+        self,
+        text: str,
+        synonyms: Sequence[Sequence[str]],
+        filters: query.Filters,
+        limit: int,
+        offset: int,
+        homophones: bool,
+    ) -> tuple[int, list[IndexHit]]:
+        """Total matches and one page of ranked, highlighted hits with their relevance.
+
+        A query typed in pinyin is searched by its reading; one that sounds like indexed words it
+        does not spell (homophones) or finds nothing is searched by pinyin too, so homophone typos
+        and speech-recognition output still find documents.
+        """
+        reading = analysis.pinyin_reading(text, self._is_word, self._has_initials)
+        doc_ratio = self._doc_ratio()
+        plan = query.build(text, synonyms, with_pinyin=homophones, doc_ratio=doc_ratio, reading=reading)
+        if plan.empty:
+            return 0, []
         window = max(offset + limit, schema.RERANK_WINDOW)
         total, found = self.engine.search(plan, filters, window, 0)
-        if total == 0 and suggestion is None:
-            plan = query.build(text, synonyms, with_pinyin=True, doc_ratio=doc_ratio)
+        if total == 0 and not homophones:
+            plan = query.build(text, synonyms, with_pinyin=True, doc_ratio=doc_ratio, reading=reading)
             total, found = self.engine.search(plan, filters, window, 0)
         found = self._rerank(text, found)[offset : offset + limit]
         marker = highlight.Highlighter(plan.marks)
-        hits = [
-            IndexHit(
-                id=h.id, score=h.score, title_html=marker.mark(h.title), snippet_html=marker.snippet(h.text)
+        judge = self.relevance(text, reading)
+        hits = []
+        for h in found:
+            score = round(judge.score(h.title, h.text), 3)
+            hits.append(
+                IndexHit(
+                    id=h.id,
+                    score=h.score,
+                    title_html=marker.mark(h.title),
+                    snippet_html=marker.snippet(h.text),
+                    relevance=score,
+                    answered=score >= schema.ANSWER_THRESHOLD,
+                )
             )
-            for h in found
-        ]
-        return SearchOutcome(total=total, hits=hits, suggestion=suggestion)
+        return total, hits
+
+    def relevance(self, text: str, reading: tuple[Sequence[str], Sequence[str]] = ((), ())) -> Relevance:
+        """The relevance scorer of a folded query (kb.search.relevance)."""
+        total = max(1, self.engine.count())
+        return Relevance(text, reading, self.engine.doc_freq, total, schema.GRAMS_FIELD, schema.BODY_FIELD)
+
+    def _better_spelling(
+        self,
+        candidate: str,
+        synonyms: Sequence[Sequence[str]],
+        filters: query.Filters,
+        page: list[IndexHit],
+    ) -> str | None:
+        """ "Did you mean": the spelling that sounds the same (query.did_you_mean: never for a query
+        whose words are all known), when it finds an answer clearly better (schema.SUGGESTION_MARGIN
+        more relevance) than the query's best hit."""
+        _, hits = self._ranked(candidate, synonyms, filters, 3, 0, False)
+        best = max((h.relevance for h in page), default=0.0)
+        better = [h for h in hits if h.answered and h.relevance >= best + schema.SUGGESTION_MARGIN]
+        return candidate if better else None
 
     def _rerank(self, text: str, hits: list[EngineHit]) -> list[EngineHit]:
         """The best schema.RERANK_WINDOW candidates re-ranked by the places the question names and
@@ -135,7 +183,7 @@ class SearchIndex:
 
     def suggest_spelling(self, query_text: str) -> str | None:
         """ "Did you mean": replace unknown runs that sound like an indexed title/keyword word."""
-        return query.did_you_mean(query_text, self._is_known, self._word_for_pinyin)
+        return query.did_you_mean(query_text, self._is_known, self._word_for_pinyin, self._is_unseen)
 
     def _doc_ratio(self) -> Callable[[str], float]:
         """Share of indexed documents whose text has a word (for choosing phrase clauses)."""
@@ -144,6 +192,15 @@ class SearchIndex:
 
     def _is_known(self, word: str) -> bool:
         return any(self.engine.doc_freq(field, word) > 0 for field in KNOWN_FIELDS)
+
+    def _is_word(self, word: str) -> bool:
+        return self.engine.doc_freq(schema.BODY_FIELD, word) > 0
+
+    def _has_initials(self, letters: str) -> bool:
+        return self.engine.doc_freq(schema.WORDPY_FIELD, letters) > 0
+
+    def _is_unseen(self, bigram: str) -> bool:
+        return self.engine.doc_freq(schema.GRAMS_FIELD, bigram) == 0
 
     def _word_for_pinyin(self, pinyin: str) -> str | None:
         if not pinyin or self.engine.doc_freq(schema.WORDPY_FIELD, pinyin) == 0:

@@ -82,19 +82,33 @@ def _word_pairs(words: list[str], doc_ratio: Callable[[str], float] | None) -> l
     return kept[: sch.PHRASE_LIMIT]
 
 
+def typed_pinyin(syllables: Sequence[str], abbreviations: Sequence[str]) -> list[TermClause]:
+    """Clauses for a query typed in pinyin (analysis.pinyin_reading): its syllable bigrams in title,
+    keywords and question, the whole reading and the initials as indexed words."""
+    boost = sch.TYPED_PINYIN_BOOST
+    grams = [f"{a}_{b}" for a, b in zip(syllables, syllables[1:], strict=False)] or list(syllables[:1])
+    clauses = [TermClause(sch.PINYIN_FIELD, g, boost) for g in dict.fromkeys(grams)]
+    if len(syllables) > 1:
+        clauses.append(TermClause(sch.WORDPY_FIELD, "".join(syllables), boost))
+    clauses.extend(TermClause(sch.WORDPY_FIELD, a, boost) for a in dict.fromkeys(abbreviations))
+    return clauses
+
+
 def build(
     text: str,
     synonyms: Sequence[Sequence[str]] = (),
     with_pinyin: bool = False,
     doc_ratio: Callable[[str], float] | None = None,
+    reading: tuple[Sequence[str], Sequence[str]] = ((), ()),
 ) -> QueryPlan:
     """Turn a user's query into weighted clauses.
 
     with_pinyin adds the query's pinyin bigrams (homophone fallback: 公基金 meets 公积金); the
     index asks for it when the query sounds like indexed words it does not spell.
     doc_ratio(word) is the share of documents containing a word (phrase selection).
+    reading: the query's pinyin (syllables, initials) where it is typed in pinyin.
     """
-    terms = _clauses(text, 1.0)
+    terms = _clauses(text, 1.0) + typed_pinyin(*reading)
     expanded = expand_synonyms(text, synonyms)
     for member in expanded:
         terms.extend(_clauses(member, sch.SYNONYM_WEIGHT))
@@ -115,19 +129,37 @@ def build(
     return QueryPlan(terms=terms, phrases=phrases, marks=sorted(marks, key=len, reverse=True))
 
 
+def settled(text: str, is_known: Callable[[str], bool]) -> set[int]:
+    """Positions of a folded text's characters inside words of two or more characters that the
+    index knows (jieba's precise segmentation): a query made of such words is spelt as meant."""
+    positions: set[int] = set()
+    at = 0
+    for word in analysis.tokenizer().cut(text, True):
+        if len(word) > 1 and is_known(word):
+            positions.update(range(at, at + len(word)))
+        at += len(word)
+    return positions
+
+
 def did_you_mean(
     text: str,
     is_known: Callable[[str], bool],
     word_for_pinyin: Callable[[str], str | None],
+    is_unseen: Callable[[str], bool],
 ) -> str | None:
     """A corrected query where a run of characters is unknown but sounds like an indexed word.
 
     is_known(term): the term occurs in the index; word_for_pinyin(py): an indexed title or
-    keyword word with that pinyin, if any. Longest windows (4..2 characters) are tried first.
+    keyword word with that pinyin, if any; is_unseen(bigram): a character bigram in no document.
+    A window (4..2 characters, longest first) is corrected only if it is no indexed word, holds a
+    character outside the query's known words (失业保险金 and 医保异地就医 are left alone) and a
+    bigram found in no document (公基金: 公基).
     """
     folded = analysis.fold(text).strip()
+    known_at = settled(folded, is_known)
     corrected = folded
-    for run in _HAN_RUN.findall(folded):
+    for match in _HAN_RUN.finditer(folded):
+        run, offset = match.group(0), match.start()
         sy = analysis.run_syllables(run)
         if len(sy) != len(run):  # a character without a reading: leave this run alone
             continue
@@ -137,6 +169,10 @@ def did_you_mean(
             for size in (4, 3, 2):
                 window = run[i : i + size]
                 if len(window) < size or is_known(window):
+                    continue
+                if all(offset + k in known_at for k in range(i, i + size)):
+                    continue
+                if not any(is_unseen(window[k : k + 2]) for k in range(size - 1)):
                     continue
                 word = word_for_pinyin("".join(sy[i : i + size]))
                 if word and word != window and len(word) == len(window):

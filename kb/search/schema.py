@@ -19,7 +19,7 @@ QUESTION_FIELD = "question"  # jieba terms of an FAQ question
 BODY_FIELD = "body"  # jieba terms of the whole document
 GRAMS_FIELD = "grams"  # character bigrams of the whole document (segmentation-independent)
 PINYIN_FIELD = "pinyin"  # pinyin syllable bigrams of title, keywords and question (homophones)
-WORDPY_FIELD = "wordpy"  # whole-word pinyin of title and keyword words (did-you-mean vocabulary)
+WORDPY_FIELD = "wordpy"  # whole-word pinyin and initials (gjj) of title and keyword words
 POSITIONAL_FIELDS = (TITLE_FIELD, BODY_FIELD)  # phrase queries need positions
 FREQ_FIELDS = (KEYWORDS_FIELD, QUESTION_FIELD, GRAMS_FIELD, PINYIN_FIELD)
 
@@ -42,8 +42,15 @@ PLACE_PENALTY = 0.8
 # PASSAGE_WIDTH characters of its text.
 PASSAGE_WEIGHT = 1.0
 PASSAGE_WIDTH = 150
+# A hit answers a query when its relevance (kb.search.relevance) reaches this. Learned with
+# bench/kb_quality.py on the dev questions and the off-topic ones (data/eval/): the best balanced
+# accuracy is at 0.35 on the policies alone and 0.5 with every bundled document (the centre's
+# setting); 0.5 keeps off-topic answers rare (4% vs 14%) for 3-10% of answerable questions.
+ANSWER_THRESHOLD = 0.5
+SUGGESTION_MARGIN = 0.2  # "did you mean" only for a spelling whose answer is clearly more relevant
 SYNONYM_WEIGHT = 0.7  # terms of expanded synonyms count a little less than the user's own
 PINYIN_BOOST = 0.3  # only when the query has a word unknown to the index (see query.build)
+TYPED_PINYIN_BOOST = 2.0  # a query typed in pinyin (gongjijin, gjj, gong积金): its reading is the query
 # Proximity: each pair of adjacent query words found near each other in the text.
 PHRASE_BOOSTS: dict[str, float] = {BODY_FIELD: 1.0}
 PHRASE_SLOP = 2  # search-mode segmentation puts sub-words between two words
@@ -73,15 +80,28 @@ class Row:
     terms: dict[str, str]  # field -> whitespace-joined terms
 
 
+def answer_and_body(answer: str, body: str) -> str:
+    """An FAQ's answer and its body, once: the text of snippets and passages (the bundled FAQ
+    repeat their answer as body; the ranking terms keep both copies, which measured better)."""
+    answer, body = (answer or "").strip(), (body or "").strip()
+    if answer and answer in body:
+        return body
+    if body and body in answer:
+        return answer
+    return "\n".join(part for part in (answer, body) if part)
+
+
 def prepare(doc: IndexDoc) -> Row:
     """Analyse a document once; every engine indexes the same terms."""
     keywords = " ".join(doc.keywords)
-    body = "\n".join(part for part in (doc.answer, doc.body) if part)
+    body = "\n".join(part for part in (doc.answer, doc.body) if part)  # as ranked (bench/kb_quality.py)
     title_terms = analysis.tokens(doc.title)
     keyword_terms = analysis.tokens(keywords)
     question_terms = analysis.tokens(doc.question)
     whole = "\n".join(part for part in (doc.title, keywords, doc.question, body) if part)
     vocabulary = {t for t in (*title_terms, *keyword_terms) if len(t) >= 2}
+    question_text = doc.question if doc.question.strip() != doc.title.strip() else ""  # shown once
+    spoken = {analysis.pinyin_of(w) for w in vocabulary} | {analysis.initials(w) for w in vocabulary}
     terms = {
         TITLE_FIELD: analysis.joined(title_terms),
         KEYWORDS_FIELD: analysis.joined(keyword_terms),
@@ -89,7 +109,7 @@ def prepare(doc: IndexDoc) -> Row:
         BODY_FIELD: analysis.joined([*title_terms, *keyword_terms, *question_terms, *analysis.tokens(body)]),
         GRAMS_FIELD: analysis.joined(analysis.char_bigrams(whole)),
         PINYIN_FIELD: analysis.joined(analysis.pinyin_grams(f"{doc.title} {keywords} {doc.question}")),
-        WORDPY_FIELD: analysis.joined(sorted({analysis.pinyin_of(w) for w in vocabulary} - {""})),
+        WORDPY_FIELD: analysis.joined(sorted(spoken - {""})),
     }
     return Row(
         id=doc.id,
@@ -100,6 +120,6 @@ def prepare(doc: IndexDoc) -> Row:
         published=doc.published,
         valid_until=doc.valid_until.toordinal() if doc.valid_until else NO_EXPIRY,
         popularity=max(0, int(doc.popularity or 0)),
-        text="\n".join(part for part in (doc.question, body) if part),
+        text="\n".join(part for part in (question_text, answer_and_body(doc.answer, doc.body)) if part),
         terms=terms,
     )

@@ -26,12 +26,15 @@ class IndexDoc:
 
 @dataclass(frozen=True)
 class IndexHit:
-    """One ranked result; title_html and snippet_html are escaped HTML with matches in <mark>."""
+    """One ranked result; title_html and snippet_html are escaped HTML with matches in <mark>;
+    relevance (0..1, kb.search.relevance) and whether it answers the query (above the threshold)."""
 
     id: int
     score: float
     title_html: str
     snippet_html: str
+    relevance: float = 0.0
+    answered: bool = False
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,9 @@ def test_search_json_contract_and_batch(sqlite_env, tmp_path):
     invoke("kb", "import", str(write_jsonl(tmp_path / "docs.jsonl", GOOD)), "--publish")
     result = invoke("kb", "search", "公积金 提取", "--json")
     hits = json.loads(result.stdout)
-    assert hits and set(hits[0]) == {"id", "external_id", "title", "category", "score", "snippet"}
+    assert hits and set(hits[0]) == {
+        *("id", "external_id", "title", "category", "score", "snippet", "relevance", "answered")
+    }
     assert hits[0]["external_id"] == "gjj-0001" and "<mark>" in hits[0]["snippet"]
     only_faq = json.loads(invoke("kb", "search", "社保卡", "--json", "--category", "常见问题").stdout)
     assert [h["category"] for h in only_faq] == ["常见问题"]
