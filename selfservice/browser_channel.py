@@ -2,9 +2,12 @@
 microphone and keypad presses; the IVR sends prompt captions and prompt audio (16 kHz PCM).
 
 Messages to the page (JSON text frames unless noted):
-    {"type": "prompt", "text": ...} followed by one binary frame of the prompt's PCM
+    {"type": "prompt", "text": ...} followed by one binary frame of the prompt's PCM; a document's
+                            later parts come as binary frames only, played right after it
     {"type": "stop"}        stop playing (the caller pressed a key)
-    {"type": "transfer", "text": ...}   {"type": "hangup"}
+    {"type": "hangup"}
+The page cannot be bridged to an agent's phone (`can_transfer`): key 0 offers the hotline number to
+dial and a voicemail with a number to call back (Dialog.agent).
 From the page: binary frames of microphone PCM; {"type": "digit", "digit": "1"}; {"type": "hangup"}.
 """
 
@@ -27,6 +30,7 @@ RESERVE_SECONDS = 20.0
 class BrowserChannel(LiveChannel):
     name = "browser"
     sample_rate = RATE
+    can_transfer = False
 
     def __init__(
         self, send_json: Callable[[dict], Awaitable[None]], send_bytes: Callable[[bytes], Awaitable[None]]
@@ -79,10 +83,7 @@ class BrowserChannel(LiveChannel):
         await self.send_json({"type": "stop"})
 
     async def transfer(self, target: str) -> None:
-        self._check()
-        self.transferred_to = target
-        self.log.add("IVR", f"[转接 {target}]")
-        await self.send_json({"type": "transfer", "text": "正在为您转接人工服务，请稍候。"})
+        raise NotImplementedError("网上语音不能转接人工坐席（can_transfer）")
 
     async def hangup(self) -> None:
         self.log.add("IVR", "[挂机]")

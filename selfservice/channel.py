@@ -152,6 +152,7 @@ class Channel(ABC):
     name: str = "channel"
     sample_rate: int = 8000
     barge_in_level_dbfs: float = -35.0  # speech barge-in: caller audio louder than this is a voice
+    can_transfer: bool = True  # False: the call cannot be bridged to an agent (the browser voice page)
     client_key: str = ""  # who calls, for per-client limits where there is no calling number (browser calls)
 
     def __init__(self, caller_number: str = "") -> None:
@@ -224,7 +225,8 @@ class Channel(ABC):
 
     @abstractmethod
     async def transfer(self, target: str) -> None:
-        """Hand the call to an agent (SIP REFER / bridge); the IVR's part of the call ends."""
+        """Hand the call to an agent (SIP REFER / bridge); the IVR's part of the call ends. Never
+        asked of a channel that cannot be transferred (`can_transfer`)."""
 
     @abstractmethod
     async def hangup(self) -> None:

@@ -771,10 +771,25 @@ class Dialog:
 
     # -- agents ---------------------------------------------------------------------------------
 
+    async def _online_agent(self) -> None:
+        """The browser voice page cannot be bridged to an agent's phone: the caller is told the hotline
+        number to dial and may leave a voicemail with a number to be called back (as in the phone
+        queue's key 4); anything else returns to the main menu."""
+        self._step("agent:online")
+        try:
+            got = await self.ask(self.menu.prompts["online_agent"], "4", on_timeout=lambda: None)
+        except (_ToAgent, _ToMain):  # 0 again, # or no valid key: back to the main menu
+            return
+        if got.digits == "4":
+            await self.voicemail()  # asks for the number to call back
+
     async def agent(self, group: str | None = None) -> None:
         """A person: the call centre's queue where this call has one (SIP behind the switchboard), else a
         SIP transfer to the agents' number; voicemail when nobody is on duty."""
         self._step("agent" if group is None else f"agent:{group}")
+        if not self.channel.can_transfer:
+            await self._online_agent()
+            return
         if self.switchboard is not None:
             outcome = await self.switchboard.serve(self, group)
             if outcome == "self_service":

@@ -155,7 +155,7 @@ class LiveChannel(Channel):
             if speech_barge_in
             else None
         )
-        deadline = time.monotonic() + await self.start_prompt(text, audio) + 0.1
+        deadline = time.monotonic() + await self.start_prompt(text or "", audio) + 0.1
         while time.monotonic() < deadline:
             self._check()
             if self.digits:

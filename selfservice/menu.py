@@ -18,7 +18,7 @@ REQUIRED_PROMPTS = (
     "document_title document_keys document_end sms_sent sms_number fax_number fax_sent send_failed search_ask "
     "search_results search_item search_choose search_none not_understood progress_case progress_password "
     "progress_result progress_wrong progress_locked voicemail_intro voicemail_saved "
-    "voicemail_empty transfer after_hours agents_busy service_unavailable "
+    "voicemail_empty transfer online_agent after_hours agents_busy service_unavailable "
     "voicemail_number voicemail_kept confirm_number search_confirm "
     "queue_notice queue_position queue_next queue_callback_booked queue_no_agents queue_transfer_failed"
 ).split()

@@ -39,7 +39,7 @@ def next_prompt(ws: WebSocketTestSession) -> tuple[str, bytes]:
             data = json.loads(message["text"])
             if data["type"] == "prompt":
                 return data["text"], ws.receive()["bytes"]
-            if data["type"] in ("hangup", "transfer"):
+            if data["type"] == "hangup":
                 return data["type"], b""
 
 
@@ -168,3 +168,46 @@ def test_a_question_asked_during_the_welcome_is_heard(voice_client: TestClient) 
         listing = prompts_until(ws, "为您找到以下内容")
         assert "中介" in listing
         ws.send_text(json.dumps({"type": "hangup"}))
+
+
+def test_zero_offers_the_hotline_number_and_a_voicemail_with_a_number_to_call_back(
+    voice_client: TestClient,
+) -> None:
+    """The page cannot be bridged to an agent's phone: 0 says so, names the number to dial, and 4 leaves a
+    message with the number keyed in (a case the agents call back); never a transfer that cannot happen."""
+    from sqlalchemy import select
+
+    from casework.models import Case
+
+    pcm = read_wav_mono(QUESTION, 16000).astype("<i2").tobytes()
+    with voice_client.websocket_connect("/voice/ws") as ws:
+        ws.send_text(json.dumps({"type": "digit", "digit": "0"}))
+        offer = prompts_until(ws, "网上语音咨询不能直接转接人工坐席")
+        assert "12345" in offer and "留言并留下回拨电话请按4" in offer
+        ws.send_text(json.dumps({"type": "digit", "digit": "4"}))
+        prompts_until(ws, "请输入您的联系电话")
+        for key in "13912345678#":
+            ws.send_text(json.dumps({"type": "digit", "digit": key}))
+        prompts_until(ws, "请在提示音后留言")
+        next_prompt(ws)  # the beep
+        time.sleep(0.8)
+        for start in range(0, len(pcm), 3200):
+            ws.send_bytes(pcm[start : start + 3200])
+        ws.send_text(json.dumps({"type": "digit", "digit": "#"}))
+        saved = prompts_until(ws, "您的留言已记录")
+    with session_scope() as s:
+        case = s.scalars(select(Case).where(Case.channel == "voicemail")).one()
+        assert case.case_number in saved and case.caller_number == "13912345678"
+        call = records.recent_calls(s)[0]
+        assert call.outcome == "voicemail" and "agent:online" in call.path and not call.transfer_target
+
+
+def test_zero_then_hash_returns_to_the_main_menu(voice_client: TestClient) -> None:
+    with voice_client.websocket_connect("/voice/ws") as ws:
+        ws.send_text(json.dumps({"type": "digit", "digit": "0"}))
+        prompts_until(ws, "网上语音咨询不能直接转接人工坐席")
+        ws.send_text(json.dumps({"type": "digit", "digit": "#"}))
+        prompts_until(ws, "人工服务请按0")
+        ws.send_text(json.dumps({"type": "hangup"}))
+    with session_scope() as s:
+        assert records.recent_calls(s)[0].outcome != "transferred"

@@ -7,7 +7,7 @@
   const statusEl = document.getElementById("voice-status");
   const captions = document.getElementById("voice-captions");
   const keys = document.querySelectorAll(".keypad .key");
-  let ws = null, ctx = null, stream = null, playing = [], playAt = 0, transferred = false;
+  let ws = null, ctx = null, stream = null, playing = [], playAt = 0;
 
   function setStatus(text) { statusEl.textContent = text; }
   function caption(text, cls) {
@@ -42,7 +42,7 @@
   }
   function finish(text) {
     enable(false);
-    setStatus(transferred ? "已为您转接人工服务" : text);
+    setStatus(text);
     if (stream) stream.getTracks().forEach(function (t) { t.stop(); });
     if (ws && ws.readyState <= 1) ws.close();
     ws = null;
@@ -52,7 +52,6 @@
     enable(true);
     setStatus("正在接通…");
     captions.innerHTML = "";
-    transferred = false;
     try {
       ctx = new AudioContext({ sampleRate: RATE });
       stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true } });
@@ -71,13 +70,8 @@
     ws.onmessage = function (e) {
       if (typeof e.data !== "string") { play(e.data); return; }
       const msg = JSON.parse(e.data);
-      if (msg.type === "prompt") caption(msg.text);
+      if (msg.type === "prompt" && msg.text) caption(msg.text);
       else if (msg.type === "stop") stopPlayback();
-      else if (msg.type === "transfer") {
-        transferred = true;
-        caption(msg.text, "transfer");
-        setStatus("正在为您转接人工");
-      }
       else if (msg.type === "hangup") finish("通话已结束");
     };
     ws.onclose = function () { if (ws) finish("通话已结束"); };
