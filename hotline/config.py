@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     tts_voice: str | None = None  # unset: the engine's default (kokoro: zm_yunjian)
     tts_speed: float = 1.0  # speaking rate of the kokoro voice (0.8 slower, 1.2 faster)
     tts_threads: int = 1  # onnxruntime threads per Kokoro synthesis (docs/performance.md)
+    # the most-read documents rendered into the TTS cache by the SIP line (at start, then every 10 min)
+    tts_prerender_documents: int = 20
     kokoro_model_path: Path | None = None  # unset: joined from the model wheels (speech/kokoro.py)
     edge_tts_timeout: float = 5.0
     vosk_model_path: Path | None = None

@@ -158,6 +158,30 @@ def without_title(title: str, sections: list[str]) -> list[str]:
     return sections
 
 
+def spoken_document(doc: kb.DocumentView) -> tuple[str, list[str]]:
+    """What the IVR reads of a document: its title ("" when the text itself begins with it: it is read
+    once) and its sections as plain text (no "##", list markers or link syntax read out)."""
+    sections = [t for t in (speech.plain_text(s) for s in without_title(doc.title, doc.sections or [doc.body])) if t]
+    sections = sections or [doc.title]
+    return ("" if _spoken_words(sections[0]).startswith(_spoken_words(doc.title)) else doc.title), sections
+
+
+def prerender_documents(menu: Menu, limit: int, rate: int) -> int:
+    """Render the `limit` most-read documents as the IVR reads them (title, then each section's parts)
+    into the TTS cache, so their first callers hear them at once; returns the parts rendered (parts
+    already in the cache cost a look-up)."""
+    with session_scope() as session:
+        docs = kb.popular_documents(session, limit=limit) if limit > 0 else []
+    rendered = 0
+    for doc in docs:
+        title, sections = spoken_document(doc)
+        texts = ([menu.say("document_title", title=title)] if title else []) + sections
+        for part in (part for text in texts for part in speech.sentence_parts(text)):
+            speech.synthesize_part(part, rate=rate)
+            rendered += 1
+    return rendered
+
+
 def category_listing(session: Session, category: str, limit: int) -> list[tuple[int, str]]:
     """(id, title) of a category's listing, never by views (a key must read the same document on the
     next call): the editors' pinned documents first, in their order, then a stable order (kb.ivr)."""
@@ -456,11 +480,7 @@ class Dialog:
             kb.record_view(session, doc_id, "ivr")
             records.append(session, self.call_id, "documents", {"id": doc.id, "title": doc.title})
             records.append(session, self.call_id, "path", f"doc:{doc.id}")
-        # spoken as plain text: no "##", list markers or link syntax read out
-        sections = [t for t in (speech.plain_text(s) for s in without_title(doc.title, doc.sections or [doc.body])) if t]
-        sections = sections or [doc.title]
-        # the title is read once, with the first part (unless the text itself begins with it)
-        title = "" if _spoken_words(sections[0]).startswith(_spoken_words(doc.title)) else doc.title
+        title, sections = spoken_document(doc)
         index, replay, keys_told = 0, True, False
         timeouts = 0
         while True:

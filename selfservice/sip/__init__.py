@@ -10,6 +10,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from selfservice.menu import Menu
     from selfservice.sip.channel import SipChannel
     from selfservice.sip.server import SipLineError, SipServer, caller_number
 
@@ -66,20 +67,40 @@ async def start_sip(host: str | None = None, port: int | None = None) -> SipServ
         raise
     switchboard = Switchboard(server, menu)
     switchboard.start()
-    # the voice loaded and the menu's fixed prompts rendered now, not while the first callers wait
-    threading.Thread(target=_prepare_prompts, args=(menu.static_prompts(),), name="prompts", daemon=True).start()
+    # the voice loaded and the menu's fixed prompts rendered now (the menu is read at start: a changed
+    # menu is rendered by the restart that loads it), then the most-read documents, again every
+    # PRERENDER_EVERY seconds (a document's new revision, a document that became much read)
+    stopped = threading.Event()
+    threading.Thread(target=_prepare_audio, args=(menu, stopped), name="prompts", daemon=True).start()
     server.on_stop.append(switchboard.stop)
+
+    async def stop_rendering() -> None:
+        stopped.set()
+
+    server.on_stop.append(stop_rendering)
     return server
 
 
-def _prepare_prompts(prompts: list[str]) -> None:
-    import speech
+PRERENDER_EVERY = 600.0
 
+
+def _prepare_audio(menu: Menu, stopped: threading.Event) -> None:
+    import speech
+    from hotline.config import get_settings
+    from selfservice.engine import prerender_documents
+
+    log = logging.getLogger("hotline.sip")
     try:
         speech.warm_up()
-        speech.prerender(prompts, rate=8000)
+        speech.prerender(menu.static_prompts(), rate=8000)
     except Exception:  # the prompts are rendered on first use instead
-        logging.getLogger("hotline.sip").exception("rendering the menu prompts ahead failed")
+        log.exception("rendering the menu prompts ahead failed")
+    while not stopped.is_set():
+        try:
+            prerender_documents(menu, get_settings().tts_prerender_documents, 8000)
+        except Exception:  # rendered when first read instead
+            log.exception("rendering the most-read documents ahead failed")
+        stopped.wait(PRERENDER_EVERY)
 
 
 __all__ = ["SipChannel", "SipLineError", "SipServer", "caller_number", "start_sip"]
