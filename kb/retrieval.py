@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
+from hotline import attempts
 from kb import curation, indexing
 from kb.documents import content_of, latest_revision
 from kb.errors import KbError
@@ -16,6 +17,7 @@ from kb.sections import split_sections
 
 MAX_QUERY = 200
 MAX_COMMENT = 1000
+TOO_OFTEN = "提交过于频繁，请稍后再试。"
 
 
 def search(
@@ -29,10 +31,11 @@ def search(
     include_unpublished: bool = False,
     channel: str = "web",
     log_gaps: bool = True,
+    client: str = "",
 ) -> SearchResults:
     """Ranked documents for a query. The public (default) sees only published, valid documents;
     the database has the last word on that, so a document withdrawn a moment ago never shows.
-    A query that finds no answer (no hit above the relevance threshold) is logged as a gap."""
+    A query that finds nothing is logged as a gap, up to an hourly number per client (its address)."""
     text = " ".join((query or "").split())[:MAX_QUERY]
     if not text:
         return SearchResults(query=text, total=0, hits=[], suggestion=None)
@@ -68,15 +71,12 @@ def search(
                 score=round(float(hit.score), 4),
                 snippet=hit.snippet_html,
                 title_html=hit.title_html,
-                relevance=hit.relevance,
-                answered=hit.answered,
             )
         )
     total = max(outcome.total - dropped, len(hits))
-    results = SearchResults(query=text, total=total, hits=hits, suggestion=outcome.suggestion)
-    if offset <= 0 and not results.answered and log_gaps:
+    if total == 0 and log_gaps and attempts.allow(session, "gap", client):
         curation.log_gap(session, text, channel)
-    return results
+    return SearchResults(query=text, total=total, hits=hits, suggestion=outcome.suggestion)
 
 
 def _view(doc: Document, content: dict, status: str) -> DocumentView:
@@ -132,20 +132,28 @@ def popular_documents(session: Session, category: str | None = None, limit: int 
     return [_view(d, content_of(d), "published") for d in rows]
 
 
-def record_view(session: Session, doc_id: int, channel: str) -> None:
-    """Count one reading of a document (web, ivr, agent, ...)."""
+def record_view(session: Session, doc_id: int, channel: str, client: str = "") -> None:
+    """Count one reading of a document (web, ivr, agent, ...); a client (address) past its hourly
+    number of counted views reads on without being counted."""
     doc = session.get(Document, doc_id)
     if doc is None:
         raise KbError("文档不存在。")
+    if not attempts.allow(session, "view", client):
+        return
     doc.views = Document.views + 1
     session.flush()
 
 
-def record_feedback(session: Session, doc_id: int, helpful: bool, comment: str = "") -> Feedback:
-    """A reader's "was this helpful" answer for a public document."""
+def record_feedback(
+    session: Session, doc_id: int, helpful: bool, comment: str = "", client: str = ""
+) -> Feedback:
+    """A reader's "was this helpful" answer for a public document; refused past a client's (its
+    address's) hourly number."""
     doc = session.get(Document, doc_id)
     if doc is None or not doc.is_public(date.today()):
         raise KbError("文档不存在或已下线。")
+    if not attempts.allow(session, "feedback", client):
+        raise KbError(TOO_OFTEN)
     comment = (comment or "").strip()
     if len(comment) > MAX_COMMENT:
         raise KbError(f"意见太长，请不超过 {MAX_COMMENT} 字。")

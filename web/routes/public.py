@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 import kb
 from hotline.db import new_session
+from web.routes.citizen import client_key
 from web.security import SessionDep
 from web.templating import render
 
@@ -30,7 +31,6 @@ PER_PAGE = 10
 MAX_PAGE = 100
 MAX_QUERY_CHARS = 200
 RELATED_LIMIT = 5
-NEAREST = 3  # items shown, marked 仅供参考, when no hit answers the query
 BROWSE_LIMIT = 30
 _markdown = MarkdownIt("js-default")  # CommonMark with raw HTML disabled: user text stays escaped
 
@@ -38,18 +38,6 @@ _markdown = MarkdownIt("js-default")  # CommonMark with raw HTML disabled: user 
 def render_markdown(text: str | None) -> Markup:
     """The light-Markdown body of a document as safe HTML (raw HTML in the source is escaped)."""
     return Markup(_markdown.render(text or ""))
-
-
-def document_html(doc: Any) -> dict[str, Markup]:
-    """A document's answer and body as HTML (Markdown rendered), each text once: an FAQ whose body
-    repeats its answer shows the answer alone, one whose body holds the answer and more the body."""
-    answer, body = (doc.answer or "").strip(), (doc.body or "").strip()
-    if answer and body and body in answer:
-        body = ""
-    elif answer and answer in body:
-        answer = ""
-    answer_html = render_markdown("答：" + answer) if answer else Markup("")
-    return {"answer_html": answer_html, "body_html": render_markdown(body)}
 
 
 def as_dict(obj: Any) -> dict[str, Any]:
@@ -75,7 +63,7 @@ def search_url(q: str = "", category: str = "", department: str = "", page: int 
 
 
 def run_search(
-    db: Session, q: str, *, page: int, category: str, department: str, log_gaps: bool
+    db: Session, q: str, *, page: int, category: str, department: str, log_gaps: bool, client: str
 ) -> dict[str, Any]:
     """Search (or, with a category and no query, that category's most read documents) and the paging
     facts a results block needs."""
@@ -91,11 +79,10 @@ def run_search(
             department=department or None,
             channel="web",
             log_gaps=log_gaps,
+            client=client,
         )
     total = results.total if results else 0
     pages = max(1, math.ceil(total / PER_PAGE))
-    if page > pages:  # past the last page (page=999): show the last one
-        return run_search(db, q, page=pages, category=category, department=department, log_gaps=log_gaps)
     return {
         "q": q,
         "category": category,
@@ -108,7 +95,6 @@ def run_search(
         else [],
         "suggestions": kb.suggest(db, q, limit=8) if q else [],
         "search_url": search_url,
-        "nearest": NEAREST,
     }
 
 
@@ -140,7 +126,15 @@ def search_page(
     q = clean_query(q)
     if category and category not in kb.CATEGORIES:
         category = ""
-    ctx = run_search(db, q, page=page, category=category, department=department.strip(), log_gaps=not live)
+    ctx = run_search(
+        db,
+        q,
+        page=page,
+        category=category,
+        department=department.strip(),
+        log_gaps=not live,
+        client=client_key(request),
+    )
     db.commit()
     fragment = request.headers.get("HX-Request") == "true"
     ctx.update({"categories": kb.CATEGORIES, "fragment": fragment})
@@ -175,9 +169,14 @@ def related_documents(db: Session, doc: Any) -> list[Any]:
 @router.get("/documents/{doc_id}")
 def document_page(request: Request, db: SessionDep, doc_id: int) -> Response:
     doc = _document_or_404(db, doc_id)
-    kb.record_view(db, doc.id, "web")
+    kb.record_view(db, doc.id, "web", client=client_key(request))
     db.commit()
-    ctx = {"doc": doc, **document_html(doc), "related": related_documents(db, doc), "feedback": None}
+    ctx = {
+        "doc": doc,
+        "body_html": render_markdown(doc.body),
+        "related": related_documents(db, doc),
+        "feedback": None,
+    }
     return render(request, "public/document.html", ctx)
 
 
@@ -195,13 +194,13 @@ def document_feedback(
     comment = comment.strip()[:500]
     status = 200
     try:
-        kb.record_feedback(db, doc.id, helpful, comment=comment)
+        kb.record_feedback(db, doc.id, helpful, comment=comment, client=client_key(request))
         db.commit()
         feedback = "thanks"
     except kb.KbError as exc:
         db.rollback()
         feedback, status = str(exc), 400
-    ctx = {"doc": doc, "feedback": feedback, **document_html(doc), "related": []}
+    ctx = {"doc": doc, "feedback": feedback, "body_html": render_markdown(doc.body), "related": []}
     fragment = request.headers.get("HX-Request") == "true"
     return render(
         request, "public/document.html", ctx, block="feedback" if fragment else None, status_code=status
@@ -220,13 +219,12 @@ def hit_json(hit: Any) -> dict[str, Any]:
         "department": hit.department,
         "score": hit.score,
         "snippet": hit.snippet,
-        "relevance": hit.relevance,
-        "answered": hit.answered,
     }
 
 
 @api_router.get("/api/search")
 async def api_search(
+    request: Request,
     q: str = Query("", description="检索词"),
     limit: int = Query(10, ge=1, le=50),
     offset: int = Query(0, ge=0, le=1000),
@@ -240,9 +238,15 @@ async def api_search(
         return JSONResponse({"query": "", "total": 0, "suggestion": None, "hits": []})
     with new_session() as db:
         results = kb.search(
-            db, q, limit=limit, offset=offset, category=category or None, department=department or None
+            db,
+            q,
+            limit=limit,
+            offset=offset,
+            category=category or None,
+            department=department or None,
+            client=client_key(request),
         )
-        if not results.answered:
+        if results.total == 0:
             db.commit()  # the query was logged as a gap: the only write a search makes
     return JSONResponse(
         {
@@ -281,10 +285,10 @@ class FeedbackIn(BaseModel):
 
 
 @router.post("/api/documents/{doc_id}/feedback", tags=["knowledge base"])
-def api_feedback(db: SessionDep, doc_id: int, body: FeedbackIn) -> Response:
+def api_feedback(request: Request, db: SessionDep, doc_id: int, body: FeedbackIn) -> Response:
     doc = _document_or_404(db, doc_id)
     try:
-        kb.record_feedback(db, doc.id, body.helpful, comment=body.comment.strip())
+        kb.record_feedback(db, doc.id, body.helpful, comment=body.comment.strip(), client=client_key(request))
     except kb.KbError as exc:
         db.rollback()
         return JSONResponse({"detail": str(exc)}, status_code=400)
