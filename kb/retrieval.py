@@ -35,7 +35,8 @@ def search(
 ) -> SearchResults:
     """Ranked documents for a query. The public (default) sees only published, valid documents;
     the database has the last word on that, so a document withdrawn a moment ago never shows.
-    A query that finds nothing is logged as a gap, up to an hourly number per client (its address)."""
+    A query that finds no answer (no hit above the relevance threshold) is logged as a gap, up to an
+    hourly number per client (its address)."""
     text = " ".join((query or "").split())[:MAX_QUERY]
     if not text:
         return SearchResults(query=text, total=0, hits=[], suggestion=None)
@@ -71,12 +72,15 @@ def search(
                 score=round(float(hit.score), 4),
                 snippet=hit.snippet_html,
                 title_html=hit.title_html,
+                relevance=hit.relevance,
+                answered=hit.answered,
             )
         )
     total = max(outcome.total - dropped, len(hits))
-    if total == 0 and log_gaps and attempts.allow(session, "gap", client):
+    results = SearchResults(query=text, total=total, hits=hits, suggestion=outcome.suggestion)
+    if offset <= 0 and not results.answered and log_gaps and attempts.allow(session, "gap", client):
         curation.log_gap(session, text, channel)
-    return SearchResults(query=text, total=total, hits=hits, suggestion=outcome.suggestion)
+    return results
 
 
 def _view(doc: Document, content: dict, status: str) -> DocumentView:

@@ -27,11 +27,14 @@ def client_key(request: HTTPConnection) -> str:
     return "web:" + (request.client.host if request.client else "-")
 
 
+MAX_PREFILL = 500  # characters of a question carried over from a search (/submit?content=...)
+
+
 @router.get("/submit")
-def submit_form(request: Request) -> Response:
-    return render(
-        request, "citizen/submit.html", {"form": CaseForm({"category": "咨询"}), "categories": CATEGORIES}
-    )
+def submit_form(request: Request, content: str = "") -> Response:
+    """The request form; a search without an answer links here with its question as `content`."""
+    values = {"category": "咨询", "content": " ".join(content.split())[:MAX_PREFILL]}
+    return render(request, "citizen/submit.html", {"form": CaseForm(values), "categories": CATEGORIES})
 
 
 @router.post("/submit")

@@ -31,6 +31,7 @@ PER_PAGE = 10
 MAX_PAGE = 100
 MAX_QUERY_CHARS = 200
 RELATED_LIMIT = 5
+NEAREST = 3  # items shown, marked 仅供参考, when no hit answers the query
 BROWSE_LIMIT = 30
 _markdown = MarkdownIt("js-default")  # CommonMark with raw HTML disabled: user text stays escaped
 
@@ -38,6 +39,18 @@ _markdown = MarkdownIt("js-default")  # CommonMark with raw HTML disabled: user 
 def render_markdown(text: str | None) -> Markup:
     """The light-Markdown body of a document as safe HTML (raw HTML in the source is escaped)."""
     return Markup(_markdown.render(text or ""))
+
+
+def document_html(doc: Any) -> dict[str, Markup]:
+    """A document's answer and body as HTML (Markdown rendered), each text once: an FAQ whose body
+    repeats its answer shows the answer alone, one whose body holds the answer and more the body."""
+    answer, body = (doc.answer or "").strip(), (doc.body or "").strip()
+    if answer and body and body in answer:
+        body = ""
+    elif answer and answer in body:
+        answer = ""
+    answer_html = render_markdown("答：" + answer) if answer else Markup("")
+    return {"answer_html": answer_html, "body_html": render_markdown(body)}
 
 
 def as_dict(obj: Any) -> dict[str, Any]:
@@ -83,6 +96,10 @@ def run_search(
         )
     total = results.total if results else 0
     pages = max(1, math.ceil(total / PER_PAGE))
+    if page > pages:  # past the last page (page=999): show the last one
+        return run_search(
+            db, q, page=pages, category=category, department=department, log_gaps=log_gaps, client=client
+        )
     return {
         "q": q,
         "category": category,
@@ -95,6 +112,7 @@ def run_search(
         else [],
         "suggestions": kb.suggest(db, q, limit=8) if q else [],
         "search_url": search_url,
+        "nearest": NEAREST,
     }
 
 
@@ -171,12 +189,7 @@ def document_page(request: Request, db: SessionDep, doc_id: int) -> Response:
     doc = _document_or_404(db, doc_id)
     kb.record_view(db, doc.id, "web", client=client_key(request))
     db.commit()
-    ctx = {
-        "doc": doc,
-        "body_html": render_markdown(doc.body),
-        "related": related_documents(db, doc),
-        "feedback": None,
-    }
+    ctx = {"doc": doc, **document_html(doc), "related": related_documents(db, doc), "feedback": None}
     return render(request, "public/document.html", ctx)
 
 
@@ -200,7 +213,7 @@ def document_feedback(
     except kb.KbError as exc:
         db.rollback()
         feedback, status = str(exc), 400
-    ctx = {"doc": doc, "feedback": feedback, "body_html": render_markdown(doc.body), "related": []}
+    ctx = {"doc": doc, "feedback": feedback, **document_html(doc), "related": []}
     fragment = request.headers.get("HX-Request") == "true"
     return render(
         request, "public/document.html", ctx, block="feedback" if fragment else None, status_code=status
@@ -219,6 +232,8 @@ def hit_json(hit: Any) -> dict[str, Any]:
         "department": hit.department,
         "score": hit.score,
         "snippet": hit.snippet,
+        "relevance": hit.relevance,
+        "answered": hit.answered,
     }
 
 
@@ -246,7 +261,7 @@ async def api_search(
             department=department or None,
             client=client_key(request),
         )
-        if results.total == 0:
+        if not results.answered:
             db.commit()  # the query was logged as a gap: the only write a search makes
     return JSONResponse(
         {
