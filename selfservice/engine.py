@@ -33,7 +33,7 @@ from selfservice.channel import (
     voiced_seconds,
     write_wav_durably,
 )
-from selfservice.menu import REPEAT_KEY, Menu
+from selfservice.menu import REPEAT_KEY, Menu, MenuItem
 from selfservice.understanding import (
     CONFIDENT,
     PLAUSIBLE,
@@ -427,23 +427,41 @@ class Dialog:
                 item = self.menu.item(got.digits)
                 assert item is not None
                 self._step(f"key:{item.key}")
-                if item.action == "category":
-                    await self.browse(item.category or "", item.items)
-                elif item.action == "progress":
-                    await self.progress()
-                elif item.action == "voicemail":
-                    await self.voicemail()
-                elif item.action == "search":
-                    await self.say("search_ask", speech_barge_in=True)
-                    await self.search_spoken(await self._listen())
-                else:
-                    raise _ToAgent(item.group)
+                await self.run_item(item)
             except _ToMain:
                 self._step("main")
             except _GoTo as goto:
                 said = goto.key
             except _ToAgent as request:
                 await self.agent(request.group)
+
+    async def run_item(self, item: MenuItem) -> None:
+        """What a menu key does; returns when the caller goes back (*) to the menu that offered it."""
+        if item.action == "category":
+            await self.browse(item.category or "", item.items)
+        elif item.action == "progress":
+            await self.progress()
+        elif item.action == "voicemail":
+            await self.voicemail()
+        elif item.action == "search":
+            await self.say("search_ask", speech_barge_in=True)
+            await self.search_spoken(await self._listen())
+        elif item.action == "menu":
+            await self.submenu(item)
+        else:
+            raise _ToAgent(item.group)
+
+    async def submenu(self, menu: MenuItem) -> None:
+        """A sub-menu of the menu file (any depth): its prompt and keys until * goes back up; 0, # and 9
+        work as everywhere (ask)."""
+        keys = "".join(i.key for i in menu.menu) + "*"
+        while True:
+            got = await self.ask(menu.prompt, keys, commands=True)
+            if got.digits == "*":
+                return
+            item = next(i for i in menu.menu if i.key == got.digits)
+            self._step(f"key:{item.key}")
+            await self.run_item(item)
 
     async def _listen(self) -> Input:
         return await self.channel.gather(

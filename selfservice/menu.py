@@ -137,18 +137,52 @@ class Queue(_Strict):
         return False
 
 
+def _check_keys(items: list[MenuItem]) -> list[MenuItem]:
+    """One menu level: keys unique, 0 only for a person, 9 kept for repeating."""
+    keys = [item.key for item in items]
+    dupes = sorted({k for k in keys if keys.count(k) > 1})
+    if dupes:
+        raise ValueError(f"duplicate menu keys: {', '.join(dupes)}")
+    if "0" in keys and next(i for i in items if i.key == "0").action != "agent":
+        raise ValueError("key 0 is reserved for the agent")
+    if REPEAT_KEY in keys:
+        raise ValueError(f"key {REPEAT_KEY} is reserved for repeating the prompt")
+    return items
+
+
+def _check_zero_first(prompt: str, where: str) -> None:
+    """A person is always reachable: a menu prompt names key 0 before any other key."""
+    keys = re.findall(r"请按([0-9])", prompt)
+    if keys and keys[0] != "0":
+        raise ValueError(f"{where} must announce key 0 (人工服务请按0) before the other keys")
+
+
 class MenuItem(_Strict):
     key: str = Field(pattern=r"^[0-9]$")
-    action: Literal["category", "progress", "voicemail", "agent", "search"]
+    action: Literal["category", "progress", "voicemail", "agent", "search", "menu"]
     category: str | None = None
     group: str | None = None  # action agent: the skill group whose queue the caller joins
     items: int = Field(5, ge=1, le=8)  # documents a category listing reads (keys 1..items)
+    # action menu: a sub-menu (any depth) with its own prompt and keys; * goes back up
+    prompt: str | None = None
+    menu: list[MenuItem] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _category_needs_name(self) -> MenuItem:
         if self.action == "category" and not self.category:
             raise ValueError("action 'category' needs a 'category' name")
+        if self.action == "menu":
+            if not (self.prompt or "").strip() or not self.menu:
+                raise ValueError("action 'menu' needs a 'prompt' and its own [[...menu]] items")
+            _check_keys(self.menu)
+            _check_zero_first(self.prompt or "", f"the prompt of sub-menu {self.key}")
+        elif self.menu or self.prompt:
+            raise ValueError("'prompt' and 'menu' belong to action 'menu' only")
         return self
+
+    def walk(self) -> list[MenuItem]:
+        """This item and, for a sub-menu, every item below it."""
+        return [self, *(child for item in self.menu for child in item.walk())]
 
 
 class Menu(_Strict):
@@ -170,30 +204,24 @@ class Menu(_Strict):
     @field_validator("menu")
     @classmethod
     def _unique_keys(cls, value: list[MenuItem]) -> list[MenuItem]:
-        keys = [item.key for item in value]
-        dupes = sorted({k for k in keys if keys.count(k) > 1})
-        if dupes:
-            raise ValueError(f"duplicate menu keys: {', '.join(dupes)}")
-        if "0" in keys and next(i for i in value if i.key == "0").action != "agent":
-            raise ValueError("key 0 is reserved for the agent")
-        if REPEAT_KEY in keys:
-            raise ValueError(f"key {REPEAT_KEY} is reserved for repeating the prompt")
-        return value
+        return _check_keys(value)
 
     @model_validator(mode="after")
     def _agent_announced_first(self) -> Menu:
-        """A person is always reachable: the main menu names key 0 before any other key."""
-        keys = re.findall(r"请按([0-9])", self.prompts.get("main_menu", ""))
-        if keys and keys[0] != "0":
-            raise ValueError("prompts.main_menu must announce key 0 (人工服务请按0) before the other keys")
+        _check_zero_first(self.prompts.get("main_menu", ""), "prompts.main_menu")
         return self
 
     def item(self, key: str) -> MenuItem | None:
         return next((i for i in self.menu if i.key == key), None)
 
     def category_items(self) -> list[MenuItem]:
-        """The document listings (action category) of the menu, in key order: what editors curate."""
-        return sorted((i for i in self.menu if i.action == "category"), key=lambda i: i.key)
+        """The document listings (action category) of the whole tree, in key order: what editors curate."""
+        found: dict[str, MenuItem] = {}  # a category listed in two places is curated once
+        for top in sorted(self.menu, key=lambda i: i.key):
+            for item in top.walk():
+                if item.action == "category" and item.category:
+                    found.setdefault(item.category, item)
+        return list(found.values())
 
     def say(self, name: str, **values: object) -> str:
         return self.prompts[name].format(**values)

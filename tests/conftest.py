@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -150,3 +151,13 @@ def login(client: TestClient, username: str, password: str = "correct-horse") ->
     )
     assert resp.status_code == 303, resp.text
     return client.get("/api/session").json()["csrf_token"]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    """Voicemail transcripts are written by a background worker (selfservice.voicemail): let a test's
+    finish before its database is taken down, so none is written into the next test's database."""
+    voicemail = sys.modules.get("selfservice.voicemail")
+    if voicemail is not None:
+        voicemail.drain()
+    yield
