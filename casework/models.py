@@ -16,8 +16,9 @@ from sqlalchemy import (
     String,
     Text,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from sqlalchemy.sql import func, literal_column, text
+from sqlalchemy.sql import text
 
 from casework.lifecycle import STATUS_LABELS, label
 from hotline.db import Base, UtcDateTime, utcnow
@@ -53,11 +54,8 @@ class Case(Base):
         Index("ix_cases_caller_created", "caller_number", "created_at"),
         Index("ix_cases_status_deadline", "status", "deadline"),
         CheckConstraint(STATUS_CHECK, name="status"),
-        Index(  # full-text case search on PostgreSQL (casework.search); SQLite matches with LIKE
-            "ix_cases_search",
-            func.to_tsvector(literal_column("'simple'::regconfig"), text("search_text")),
-            postgresql_using="gin",
-        ).ddl_if(dialect="postgresql"),
+        # full-text case search on PostgreSQL (an expression for alembic, which compares it there only)
+        Index("ix_cases_search", text("search_text"), postgresql_using="gin").ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -88,7 +86,8 @@ class Case(Base):
     supervised: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True)
     audio_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
-    search_text: Mapped[str] = mapped_column(Text, default="")  # casework.search.index_text
+    # casework.search.index_text: a tsvector on PostgreSQL (GIN index), its text form on SQLite (LIKE)
+    search_text: Mapped[str] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"), default="")
     created_by: Mapped[str] = mapped_column(String(64), default="system", index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import ColumnClause, ColumnElement, Select, and_, false, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, Select, and_, cast, false, func, or_, select
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
 from casework.calendar import LOCAL_TZ
@@ -25,9 +26,8 @@ from kb.search.analysis import char_bigrams, fold_query, tokens, words
 
 PAGE_SIZE = 50
 _HAN_ONLY = re.compile(r"[\u4e00-\u9fff]+")
-COUNT_LIMIT = 10_000  # counts above this show as "10000+"
+COUNT_LIMIT = 1_000  # counts above this show as "1000+"
 EXPORT_LIMIT = 50_000  # rows in one Excel export
-SIMPLE: ColumnClause[str] = literal_column("'simple'::regconfig")  # as in the index ix_cases_search (casework_0003)
 CHANNEL_LABELS = {"phone": "电话", "voicemail": "语音留言", "web": "网上留言", "sms": "短信"}
 
 
@@ -46,8 +46,8 @@ def index_text(
     character bigrams of its Chinese (they find what jieba segments differently in text and query)."""
     numbers = [n for n in (case_number, caller_number, contact) if n]
     text = " ".join(t for t in (name, topic, content, district, address) if t)
-    terms = dict.fromkeys([*numbers, *tokens(text), *char_bigrams(text)])
-    return " " + " ".join(t.replace(" ", "") for t in terms if t.strip()) + " "
+    terms = dict.fromkeys(t.replace(" ", "") for t in [*numbers, *tokens(text), *char_bigrams(text)])
+    return " " + " ".join(_lexeme(t) for t in terms if t) + " "
 
 
 def case_index_text(case: Case) -> str:
@@ -101,6 +101,7 @@ def query_groups(query: str) -> list[list[tuple[str, ...]]]:
 
 
 def _lexeme(term: str) -> str:
+    """A term as a quoted tsvector/tsquery lexeme: stored and matched exactly as written."""
     return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
@@ -116,10 +117,10 @@ def text_clause(session: Session, query: str) -> ColumnElement[bool] | None:
             "(" + " | ".join("(" + " & ".join(map(_lexeme, way)) + ")" for way in group) + ")"
             for group in groups
         )
-        return func.to_tsvector(SIMPLE, Case.search_text).op("@@")(func.to_tsquery(SIMPLE, expr))
+        return Case.search_text.op("@@")(cast(expr, TSQUERY))
 
     def like(term: str) -> ColumnElement[bool]:
-        escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        escaped = _lexeme(term).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return Case.search_text.like(f"% {escaped} %", escape="\\")
 
     return and_(*(or_(*(and_(*map(like, way)) for way in group)) for group in groups))
@@ -128,7 +129,8 @@ def text_clause(session: Session, query: str) -> ColumnElement[bool] | None:
 def filtered(
     session: Session, f: CaseFilter, stmt: Select | None = None, now: datetime | None = None
 ) -> Select:
-    """The cases matching the filter (newest first)."""
+    """The cases matching the filter, newest registered first (by id: a full-text match then reads
+    the newest cases first instead of sorting all its matches)."""
     stmt = select(Case) if stmt is None else stmt
     clauses: list[ColumnElement[bool]] = []
     if f.status:
@@ -153,7 +155,7 @@ def filtered(
     text = text_clause(session, f.q)
     if text is not None:
         clauses.append(text)
-    return stmt.where(*clauses).order_by(Case.created_at.desc(), Case.id.desc())
+    return stmt.where(*clauses).order_by(Case.id.desc())
 
 
 def page_of(session: Session, stmt: Select, page: int = 1, per_page: int = PAGE_SIZE) -> CasePage:

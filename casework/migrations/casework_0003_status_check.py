@@ -1,5 +1,6 @@
 """casework: the case status column only takes the life cycle's statuses (ck_cases_status); cases get
-their search terms (search_text, filled for the existing cases; GIN index on PostgreSQL); indexes for
+their search terms (search_text: a tsvector with a GIN index on PostgreSQL, its text on SQLite; filled
+for the existing cases); indexes for
 the work queues (supervised, created_by)
 
 Revision ID: casework_0003
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import TSVECTOR
 
 revision: str = "casework_0003"
 down_revision: str | Sequence[str] | None = "casework_0002"
@@ -38,7 +40,7 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         op.create_check_constraint(op.f(NAME), "cases", CONDITION)
         op.execute(
-            "CREATE INDEX ix_cases_search ON cases USING gin (to_tsvector('simple'::regconfig, search_text))"
+            "CREATE INDEX ix_cases_search ON cases USING gin (search_text)"
         )
         return
     for when in ("INSERT", "UPDATE OF status"):
@@ -52,9 +54,10 @@ def upgrade() -> None:
 def _add_search_text() -> None:
     from casework.search import index_text
 
-    with op.batch_alter_table("cases") as batch:
-        batch.add_column(sa.Column("search_text", sa.Text(), nullable=False, server_default=""))
     conn = op.get_bind()
+    kind = TSVECTOR() if conn.dialect.name == "postgresql" else sa.Text()
+    with op.batch_alter_table("cases") as batch:
+        batch.add_column(sa.Column("search_text", kind, nullable=False, server_default=""))
     fields = "id, case_number, caller_number, contact, name, topic, content, address, district"
     rows = conn.execute(sa.text(f"SELECT {fields} FROM cases")).mappings().all()
     update = sa.text("UPDATE cases SET search_text = :text WHERE id = :id")
