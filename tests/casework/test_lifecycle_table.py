@@ -148,3 +148,36 @@ def test_the_loser_of_a_race_sees_the_refresh_message_on_the_page(client, hotlin
     )
     assert resp.status_code == 200 and "不能转派" in resp.text
     assert f'action="/agent/cases/{number}/refer"' not in resp.text
+
+
+def test_casework_0003_keeps_existing_cases_and_makes_them_searchable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """A database at casework_0002 with a case: the upgrade keeps it, fills its search terms, checks
+    its status from then on."""
+    from alembic import command
+
+    from casework import search
+    from hotline import bootstrap
+    from hotline.migrate import alembic_config
+    from tests.conftest import _use_home
+
+    for url in (None, request.getfixturevalue("pg_database")):
+        _use_home(monkeypatch, tmp_path / ("pg" if url else "sqlite"), url)
+        (tmp_path / ("pg" if url else "sqlite")).mkdir()
+        command.upgrade(alembic_config(), "casework@casework_0002")
+        with get_engine().begin() as conn:
+            conn.execute(text(
+                "INSERT INTO cases (id, case_number, password_hash, channel, caller_number, confidential,"
+                " category, topic, content, address, urgency, status, flags, supervised, created_by, created_at,"
+                " updated_at) VALUES (1, '2026113000001', 'x', 'phone', '13800000000', false, '投诉', '',"
+                " '小区垃圾无人清运', '幸福路8号', 'normal', 'referred', '[]', false, 'a', '2026-11-30',"
+                " '2026-11-30')"
+            ))  # fmt: skip
+        bootstrap.init()
+        with session_scope() as s:
+            found = search.find(s, search.CaseFilter(q="垃圾清运 幸福路")).cases
+            assert [c.case_number for c in found] == ["2026113000001"]
+            assert found[0].status == "referred"
+        with pytest.raises(IntegrityError), session_scope() as s:
+            s.execute(update(Case).values(status="lost"))
