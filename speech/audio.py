@@ -39,7 +39,8 @@ def read_wav(source: str | Path | bytes) -> tuple[np.ndarray, int]:
     if rate not in SUPPORTED_RATES:
         rates = "/".join(str(r) for r in SUPPORTED_RATES)
         raise SpeechError(f"不支持的采样率 {rate} Hz（支持 {rates} Hz）：{name}")
-    samples = np.frombuffer(frames, dtype="<i2")
+    # a truncated file ends early, maybe mid-sample: what is there is read, a half sample dropped
+    samples = np.frombuffer(frames[: len(frames) - len(frames) % 2], dtype="<i2")
     if samples.size == 0:
         raise SpeechError(f"音频为空（没有采样点）：{name}")
     return samples.astype(np.int16), rate
