@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import casework
@@ -352,9 +353,13 @@ def review_page(request: Request, db: SessionDep, user: Agent) -> Response:
 def callbacks(request: Request, db: SessionDep, user: Agent) -> Response:
     """Calls waiting for a call-back (abandoned in the queue, or asked for while waiting), and the
     voicemails left in the IVR."""
+    voicemails = [c for c in _ivr_calls(db, limit=100) if getattr(c, "outcome", "") == "voicemail"]
+    numbers = [c.case_number for c in voicemails if c.case_number]
+    cases = db.scalars(select(casework.Case).where(casework.Case.case_number.in_(numbers))) if numbers else []
     ctx = {
         "due": acd.callbacks_due(db),
-        "voicemails": [c for c in _ivr_calls(db, limit=100) if getattr(c, "outcome", "") == "voicemail"],
+        "voicemails": voicemails,
+        "voicemail_cases": {case.case_number: case for case in cases},  # the transcript and the recording
         "results": acd.CALLBACK_RESULTS,
         "seat": acd.seat_of(db, user.id),
         "flash": pop_flash(request),
