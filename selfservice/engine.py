@@ -35,10 +35,8 @@ from selfservice.channel import (
 )
 from selfservice.menu import REPEAT_KEY, Menu, MenuItem
 from selfservice.understanding import (
-    CONFIDENT,
     PLAUSIBLE,
     Command,
-    answer_coverage,
     command_phrases,
     menu_vocabulary,
     spot_command,
@@ -621,9 +619,10 @@ class Dialog:
     # -- speech search --------------------------------------------------------------------------
 
     async def search_spoken(self, got: Input, *, retries: int = 2) -> None:
-        """Search a spoken question. Commands and filler are never searched; a confident best hit
-        (`answer_coverage` >= CONFIDENT) gives the top titles, a plausible one "您是想咨询……吗？", and
-        anything weaker an honest no-result (ask again, voicemail or a person)."""
+        """Search a spoken question. Commands and filler are never searched; a best hit that answers
+        it (kb's relevance above its threshold, as on the web) gives the top titles, a plausible one
+        (relevance >= PLAUSIBLE) "您是想咨询……吗？", and anything weaker an honest no-result (ask
+        again, voicemail or a person)."""
         command = self.spoken_command(got)
         if command is not None and command.action != "filler":
             self.follow(command)
@@ -636,7 +635,8 @@ class Dialog:
             results = kb.search(session, text, limit=3 * LISTED_RESULTS, channel="ivr")
             hits = distinct_titles([(h.id, h.title) for h in results.hits])[:LISTED_RESULTS]
             top = results.hits[0] if results.hits else None
-            confidence = answer_coverage(text, top.title, top.snippet) if top else 0.0
+            confidence = top.relevance if top else 0.0  # kb's relevance: the web's "answered" too
+            answered = top is not None and top.answered
             records.append(
                 session,
                 self.call_id,
@@ -646,12 +646,12 @@ class Dialog:
             records.append(session, self.call_id, "path", "search")
         self.channel.log.add("IVR", f"[识别：{text}]")
         self.channel.log.add("IVR", f"[把握：{confidence:.2f}]")
-        if hits and PLAUSIBLE <= confidence < CONFIDENT:
+        if hits and PLAUSIBLE <= confidence and not answered:
             self._step("search:confirm")
             if await self.confirm_hit(hits[0][1]):
                 await self.read_document(hits[0][0])
                 return
-        if not hits or confidence < CONFIDENT:
+        if not hits or not answered:
             self._step("search:none")
             got = await self.ask(self.menu.prompts["search_none"], "14#", commands=True)
             if got.digits == "1" and retries > 0:

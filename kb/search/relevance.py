@@ -17,6 +17,9 @@ from kb.search.passages import PassageScorer
 from kb.search.schema import PASSAGE_WIDTH
 
 READING_CHARS = 120  # the start of a hit's text read for pinyin (an FAQ's question, a lead)
+# IDF as if the index held at least this many documents: in a small knowledge base (a new centre, a
+# test) a word in no document would otherwise outweigh one in a single document many times over.
+MIN_DOCUMENTS = 1000
 
 
 def idf(df: int, total: int) -> float:
@@ -37,6 +40,7 @@ class Relevance:
         words_field: str,
     ) -> None:
         weights: dict[str, float] = {}
+        total = max(total, MIN_DOCUMENTS)
         syllables, abbreviations = reading
         if not (syllables or abbreviations):  # a query typed in pinyin is scored by its reading alone
             for gram in analysis.query_bigrams(text):

@@ -13,7 +13,7 @@ import casework
 import kb
 import speech
 from hotline.db import session_scope
-from selfservice.understanding import answer_coverage, menu_vocabulary, spot_command
+from selfservice.understanding import menu_vocabulary, spot_command
 from tests.selfservice.conftest import SPEECH
 
 MENU_WORDS = menu_vocabulary(
@@ -62,11 +62,6 @@ def test_questions_that_contain_a_command_word_are_still_questions(pinyin: str) 
 def test_a_real_recorded_question_is_not_a_command() -> None:
     heard = speech.recognize_file(SPEECH / "wenet_BAC009S0724W0121.wav")  # 广州市房地产中介协会分析
     assert spot_command(heard.pinyin, MENU_WORDS) is None
-
-
-def test_coverage_tells_an_answer_from_a_hit_on_one_common_word() -> None:
-    assert answer_coverage("居住证怎么办理", "居住证办理指南", "") == 1.0
-    assert answer_coverage("高于印记七十二吗", "优化营商环境条例 第七十二条", "") < 0.4
 
 
 # -- calls --------------------------------------------------------------------------------------------

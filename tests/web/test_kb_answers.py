@@ -28,7 +28,7 @@ def test_a_question_without_answer_says_so_shows_the_nearest_and_offers_a_messag
     client: TestClient,
 ) -> None:
     gjj = add_document("住房公积金提取办理指南", GJJ_BODY, keywords=["公积金", "提取"])
-    add_document("问题反映渠道说明", "群众遇到很奇怪的问题，可以拨打12345反映。")
+    add_document("问题反映渠道说明", "群众遇到问题，可以拨打12345反映。")
     html = client.get("/search", params={"q": NONSENSE}).text
     assert "没有找到直接回答" in html and "仅供参考" in html
     assert nearest_ids(html)  # the nearest items, marked as such, not presented as results
@@ -113,7 +113,7 @@ def test_an_empty_category_says_so(sqlite_client: TestClient) -> None:
 
 def test_cli_hits_say_whether_they_answer(sqlite_env: Path, tmp_path: Path) -> None:
     add_document("住房公积金提取办理指南", GJJ_BODY, keywords=["公积金", "提取"])
-    add_document("问题反映渠道说明", "群众遇到很奇怪的问题，可以拨打12345反映。")
+    add_document("问题反映渠道说明", "群众遇到问题，可以拨打12345反映。")
     queries = tmp_path / "q.txt"
     queries.write_text(f"公积金提取\n{NONSENSE}\n火星移民\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["kb", "search", "--batch", str(queries), "--json"])
