@@ -88,8 +88,10 @@ def join_model(folder: Path) -> Path:
     tokenizer and configuration beside it."""
     first, second = (_wheel_data(name) for name in PART_WHEELS)
     folder.mkdir(parents=True, exist_ok=True)
-    for name in SIDE_FILES:
-        shutil.copyfile(second / name, folder / name)
+    for name in SIDE_FILES:  # each replaced whole: another process may be loading the model
+        side = folder / f".{name}.{uuid.uuid4().hex}.tmp"
+        shutil.copyfile(second / name, side)
+        os.replace(side, folder / name)
     tmp = folder / f".model.bin.{uuid.uuid4().hex}.tmp"
     digest = hashlib.sha256()
     try:

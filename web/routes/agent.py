@@ -355,7 +355,7 @@ def callbacks(request: Request, db: SessionDep, user: Agent) -> Response:
     voicemails left in the IVR."""
     voicemails = [c for c in _ivr_calls(db, limit=100) if getattr(c, "outcome", "") == "voicemail"]
     numbers = [c.case_number for c in voicemails if c.case_number]
-    cases = db.scalars(select(casework.Case).where(casework.Case.case_number.in_(numbers))) if numbers else []
+    cases = list(db.scalars(select(casework.Case).where(casework.Case.case_number.in_(numbers))))
     ctx = {
         "due": acd.callbacks_due(db),
         "voicemails": voicemails,
