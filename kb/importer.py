@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pydantic import ValidationError
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from hotline import audit
@@ -142,6 +142,15 @@ def import_batch(session: Session, records: list[ImportRecord], *, publish: bool
     """Create or update the documents of one batch (flushes; the caller commits)."""
     report = ImportReport()
     ids = [r.external_id for r in records]
+    # Lock the batch's documents before reading them: an UPDATE that changes nothing takes their row
+    # locks (PostgreSQL) or the write lock (SQLite), so an editor saving one of them meanwhile waits
+    # and then gets EditConflict, instead of this batch failing on a revision number taken under it.
+    session.execute(
+        update(Document)
+        .where(Document.external_id.in_(ids))
+        .values(revision_count=Document.revision_count, updated_at=Document.updated_at)
+        .execution_options(synchronize_session=False)
+    )
     existing = {
         d.external_id: d for d in session.scalars(select(Document).where(Document.external_id.in_(ids)))
     }

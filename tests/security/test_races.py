@@ -212,3 +212,35 @@ def test_two_documents_created_at_once_with_one_title(hotline_env: Path) -> None
     with session_scope() as s:
         rows, total = kb.list_documents(s)
     assert total == 4 and len({r.external_id for r in rows}) == 4
+
+
+def test_an_import_and_an_editor_at_once(hotline_env: Path, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The import batch locks its documents first: the editor's save waits and is told, or goes first
+    and the import builds on it; the batch never fails on a revision number taken under it."""
+    import json
+
+    from kb import importer
+    from kb.importer import import_file
+
+    content = importer._content
+
+    def slow_content(data: kb.DocumentInput) -> dict:
+        time.sleep(0.3)  # between the batch's reads and its writes: the editor saves meanwhile
+        return content(data)
+
+    monkeypatch.setattr(importer, "_content", slow_content)
+
+    doc_id = published_document()
+    with session_scope() as s:
+        external_id = kb.get_document_row(s, doc_id).external_id  # type: ignore[union-attr]
+    line = {"external_id": external_id, "title": "住房公积金提取办理指南", "category": "办事指南", "body": "导入的正文"}
+    path = tmp_path / "docs.jsonl"
+    path.write_text(json.dumps(line, ensure_ascii=False) + "\n", encoding="utf-8")
+    reports: list = []
+    results = race(
+        lambda: reports.append(import_file(path, publish=False)),
+        read_then(doc_id, lambda s: kb.update_document(s, doc_id, doc_input(body="编辑的正文"), actor="ed")),
+    )
+    assert results[0] == "ok" and reports[0].updated == 1 and not reports[0].errors
+    assert results[1] in ("ok", f"EditConflict: {CONFLICT}")
+    assert revision_numbers(doc_id) == ([1, 2, 3] if results[1] == "ok" else [1, 2])
