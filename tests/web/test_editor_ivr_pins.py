@@ -104,3 +104,21 @@ def test_only_editors_and_reviewers_pin_and_csrf_is_required(client: TestClient)
     with session_scope() as session:
         assert kb.pinned_documents(session, "政策法规") == []
     assert _pin(client, token, str(first)).status_code == 303
+
+
+def test_the_pin_buttons_append_a_document_and_unpin_it(client: TestClient) -> None:
+    first, second, _third = _three_policies()
+    make_user("ed", ["editor"])
+    login(client, "ed")
+    page = client.get("/editor/ivr").text
+    section = page.split(">政策法规（", 1)[1].split("</section>", 1)[0]
+    buttons = re.findall(r'name="documents" value="([^"]*)">\s*<button[^>]*>([^<]+)</button>', section)
+    assert (str(second), "置顶到按1") in buttons
+    form = {"csrf_token": client.get("/api/session").json()["csrf_token"], "category": "政策法规"}
+    client.post("/editor/ivr", data=form | {"documents": str(second)})
+    section = client.get("/editor/ivr").text.split(">政策法规（", 1)[1].split("</section>", 1)[0]
+    buttons = re.findall(r'name="documents" value="([^"]*)">\s*<button[^>]*>([^<]+)</button>', section)
+    assert (f"{second},{first}", "置顶到按2") in buttons and ("", "取消置顶") in buttons
+    client.post("/editor/ivr", data=form | {"documents": ""})
+    with session_scope() as session:
+        assert kb.pinned_documents(session, "政策法规") == []
