@@ -4,8 +4,9 @@ thread, one recording at a time, beside the recording on the case pages.
 
 A voicemail case starts with `pending_content(kind)`; `attach_transcript` replaces it with the transcript
 (or a note that the recording could not be transcribed), refreshes the case's search text and adds a
-`transcribed` timeline entry. Cases still pending after a restart are done by `transcribe_pending`
-(`hotline ivr transcribe`): a message is never lost, its recording is always on the case.
+`transcribed` timeline entry. Cases still pending after a restart are queued again when the SIP line
+starts, or done at once by `hotline ivr transcribe`: a message is never lost, its recording is always
+on the case.
 """
 
 from __future__ import annotations
@@ -83,14 +84,23 @@ def attach_transcript(case_number: str) -> str | None:
     return text
 
 
-def transcribe_pending() -> int:
-    """Transcribe every voicemail case still pending (after a restart); returns how many were done."""
+def pending_cases() -> list[str]:
+    """Numbers of the voicemail cases still waiting for their transcript."""
     from casework import Case
 
     with session_scope() as session:
-        numbers = list(
-            session.scalars(
-                select(Case.case_number).where(Case.channel == "voicemail", Case.content.like(f"%{PENDING}"))
-            )
-        )
-    return sum(attach_transcript(number) is not None for number in numbers)
+        stmt = select(Case.case_number).where(Case.channel == "voicemail", Case.content.like(f"%{PENDING}"))
+        return list(session.scalars(stmt.order_by(Case.id)))
+
+
+def queue_pending() -> int:
+    """Queue the pending voicemails for the background worker (the SIP line does it at start)."""
+    numbers = pending_cases()
+    for number in numbers:
+        transcribe_later(number)
+    return len(numbers)
+
+
+def transcribe_pending() -> int:
+    """Transcribe every voicemail case still pending, now; returns how many were done."""
+    return sum(attach_transcript(number) is not None for number in pending_cases())

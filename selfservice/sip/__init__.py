@@ -87,6 +87,7 @@ PRERENDER_EVERY = 600.0
 def _prepare_audio(menu: Menu, stopped: threading.Event) -> None:
     import speech
     from hotline.config import get_settings
+    from selfservice import voicemail
     from selfservice.engine import prerender_documents
 
     log = logging.getLogger("hotline.sip")
@@ -95,6 +96,12 @@ def _prepare_audio(menu: Menu, stopped: threading.Event) -> None:
         speech.prerender(menu.static_prompts(), rate=8000)
     except Exception:  # the prompts are rendered on first use instead
         log.exception("rendering the menu prompts ahead failed")
+    try:
+        queued = voicemail.queue_pending()  # voicemails left before a restart get their transcript
+        if queued:
+            log.info("%d voicemail(s) queued for transcription", queued)
+    except Exception:  # `hotline ivr transcribe` does them
+        log.exception("queueing the pending voicemails failed")
     while not stopped.is_set():
         try:
             prerender_documents(menu, get_settings().tts_prerender_documents, 8000)

@@ -75,6 +75,17 @@ def test_a_voicemail_left_before_a_restart_is_transcribed_by_the_pending_job(cal
     assert "协会" in case.content and voicemail.transcribe_pending() == 0
 
 
+def test_pending_voicemails_are_queued_again_when_the_line_starts(call, monkeypatch) -> None:
+    queued = voicemail.transcribe_later
+    monkeypatch.setattr(voicemail, "transcribe_later", lambda case_number: None)  # the process stops
+    call(f"press 4\nsay {MESSAGE}\npress #\nhangup")
+    monkeypatch.setattr(voicemail, "transcribe_later", queued)
+    assert voicemail.queue_pending() == 1
+    voicemail.drain()
+    [case] = _voicemail_cases()
+    assert "协会" in case.content and voicemail.pending_cases() == []
+
+
 def test_voicemail_falls_back_to_the_streaming_recogniser_by_setting(call, monkeypatch) -> None:
     monkeypatch.setenv("HOTLINE_VOICEMAIL_ASR_ENGINE", "sherpa")
     reset_caches()
