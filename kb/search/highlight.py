@@ -40,8 +40,8 @@ class Highlighter:
 
     def snippet(self, text: str, width: int = SNIPPET_CHARS) -> str:
         """The window of `width` characters holding the most distinct terms, escaped and marked
-        (Markdown shown as plain text)."""
-        text = " ".join(plain_text(text).split())
+        (the index stores texts as plain_text)."""
+        text = " ".join(text.split())
         start = 0
         if self.pattern is not None and len(text) > width:
             matches = [(m.start(), m.group(0).lower()) for m in self.pattern.finditer(text)]

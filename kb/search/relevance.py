@@ -41,13 +41,17 @@ class Relevance:
     ) -> None:
         weights: dict[str, float] = {}
         total = max(total, MIN_DOCUMENTS)
+        self.unseen = 0.0  # the weight of units in no document: never found, only counted
         syllables, abbreviations = reading
         if not (syllables or abbreviations):  # a query typed in pinyin is scored by its reading alone
-            for gram in analysis.query_bigrams(text):
-                weights[gram] = idf(doc_freq(grams_field, gram), total)
-            for word in analysis.tokens(text):
-                if word.isascii() and len(word) > 1:
-                    weights[word] = idf(doc_freq(words_field, word), total)
+            units = [(grams_field, g) for g in analysis.query_bigrams(text)]
+            units += [(words_field, w) for w in analysis.tokens(text) if w.isascii() and len(w) > 1]
+            for field, unit in dict.fromkeys(units):
+                df = doc_freq(field, unit)
+                if df:
+                    weights[unit] = idf(df, total)
+                else:
+                    self.unseen += idf(0, total)
         self.passages = PassageScorer(weights)
         self.latin = any(w.isascii() for w in weights)
         self.grams = [f"{a}_{b}" for a, b in zip(syllables, syllables[1:], strict=False)]
@@ -58,7 +62,7 @@ class Relevance:
 
     def score(self, title: str, text: str) -> float:
         """Share of the query's weight found in the title and one passage of the text, 0..1."""
-        total = self.passages.total + self.spoken
+        total = self.passages.total + self.unseen + self.spoken
         if not total:
             return 0.0
         if self.latin:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from kb.search import analysis
+from kb.search import analysis, highlight
 from kb.search.types import IndexDoc
 
 NO_EXPIRY = date.max.toordinal()
@@ -76,7 +76,7 @@ class Row:
     published: bool
     valid_until: int
     popularity: int
-    text: str  # question, answer and body as written: the snippet source
+    text: str  # question (unless the title), answer and body once, Markdown as plain text: snippets
     terms: dict[str, str]  # field -> whitespace-joined terms
 
 
@@ -120,6 +120,6 @@ def prepare(doc: IndexDoc) -> Row:
         published=doc.published,
         valid_until=doc.valid_until.toordinal() if doc.valid_until else NO_EXPIRY,
         popularity=max(0, int(doc.popularity or 0)),
-        text="\n".join(part for part in (question_text, answer_and_body(doc.answer, doc.body)) if part),
+        text=highlight.plain_text("\n".join(p for p in (question_text, answer_and_body(doc.answer, doc.body)) if p)),
         terms=terms,
     )
