@@ -3,7 +3,7 @@
 Public API; see docs/architecture.md (casework) and docs/casework.md."""
 
 from casework.brief import DailyBrief, daily_brief, render_daily_brief_html, render_daily_brief_pdf
-from casework.calendar import agents_on_duty, set_holiday
+from casework.calendar import agents_on_duty, categories, set_holiday
 from casework.cases import (
     CallerInfo,
     ProgressView,
@@ -100,6 +100,7 @@ __all__ = [
     "announce",
     "answer_directly",
     "cases_for_caller",
+    "categories",
     "cases_for_department",
     "check_sender",
     "check_progress",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -35,6 +36,7 @@ DEFAULT_PERIODS: dict[str, dict[str, int]] = {
 
 PERIOD_KINDS = {"normal": "普通", "urgent": "紧急"}
 MAX_PERIOD = 60  # working days
+MAX_CATEGORY = 8  # characters (cases.category)
 
 
 def _setting(session: Session | None, key: str) -> dict | None:
@@ -53,17 +55,50 @@ def periods(session: Session | None = None) -> dict[str, dict[str, int]]:
     return merged
 
 
+def categories(session: Session | None = None) -> tuple[str, ...]:
+    """The case categories (诉求类别): the national six and those the administrators added, in order."""
+    return tuple(periods(session)["normal"])
+
+
 def set_periods(session: Session, values: dict[str, dict[str, int]], *, actor: str) -> None:
     """Store the handling periods (every category, normal and urgent, and the sign-off days), audited."""
-    clean: dict[str, dict[str, int]] = {}
-    for kind, defaults in DEFAULT_PERIODS.items():
-        clean[kind] = {}
-        for category in defaults:
-            days = values.get(kind, {}).get(category)
-            if not isinstance(days, int) or not 1 <= days <= MAX_PERIOD:
-                raise CaseError(f"办理时限应为 1 至 {MAX_PERIOD} 个工作日的整数。")
-            clean[kind][category] = days
-    sitesettings.write(session, sitesettings.CASE_DEADLINES, clean, actor=actor)
+    current = periods(session)
+    _store(
+        session, {kind: {c: values.get(kind, {}).get(c) for c in current[kind]} for kind in current}, actor
+    )
+
+
+def _store(session: Session, table: dict[str, dict[str, Any]], actor: str) -> None:
+    for days in (d for kind in table.values() for d in kind.values()):
+        if not isinstance(days, int) or not 1 <= days <= MAX_PERIOD:
+            raise CaseError(f"办理时限应为 1 至 {MAX_PERIOD} 个工作日的整数。")
+    sitesettings.write(session, sitesettings.CASE_DEADLINES, table, actor=actor)
+
+
+def add_category(session: Session, name: str, *, normal: int, urgent: int, actor: str) -> None:
+    """A new case category with its handling periods (working days), audited."""
+    name = (name or "").strip()
+    if not 1 <= len(name) <= MAX_CATEGORY or any(ch.isspace() or not ch.isprintable() for ch in name):
+        raise CaseError(f"类别名称应为1至{MAX_CATEGORY}个字，不含空格。")
+    table = periods(session)
+    if name in table["normal"]:
+        raise CaseError(f"类别“{name}”已存在。")
+    table["normal"][name], table["urgent"][name] = normal, urgent
+    _store(session, table, actor)
+
+
+def remove_category(session: Session, name: str, *, actor: str) -> None:
+    """Drop a category the administrators added (the national six stay); its cases keep it."""
+    table = periods(session)
+    if name in DEFAULT_PERIODS["normal"]:
+        raise CaseError(f"“{name}”是国家标准规定的诉求类别，不能删除。")
+    if name not in table["normal"]:
+        raise CaseError(f"类别“{name}”不存在。")
+    _store(
+        session,
+        {kind: {k: v for k, v in values.items() if k != name} for kind, values in table.items()},
+        actor,
+    )
 
 
 def handling_days(category: str, urgency: str, session: Session | None = None) -> int:

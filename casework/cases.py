@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from casework import lifecycle, notices, search
-from casework.calendar import LOCAL_TZ, WorkCalendar, handling_days
+from casework.calendar import DEFAULT_PERIODS, LOCAL_TZ, WorkCalendar, categories, handling_days
 from casework.errors import CaseError, CaseQueryLocked, CaseQueryRejected
 from casework.lifecycle import OPEN_STATUSES
 from casework.models import Case, CaseEvent, CaseSequence, Department
@@ -25,7 +25,7 @@ from hotline.config import get_settings
 from hotline.db import changed_rows, utcnow
 
 CHANNELS = ("phone", "voicemail", "web", "sms")
-CATEGORIES = ("咨询", "求助", "投诉", "举报", "建议", "表扬")
+CATEGORIES = tuple(DEFAULT_PERIODS["normal"])  # the national six; administrators may add more (categories())
 URGENCIES = ("normal", "urgent")
 REVIEWED_CHANNELS = ("web", "sms")  # land in the agents' review queue first
 MAX_FAILURES = 3
@@ -156,8 +156,9 @@ def create_case(
     caller_number = normalize_number(caller_number)
     if channel not in CHANNELS:
         raise CaseError(f"不支持的受理渠道：{channel}")
-    if category not in CATEGORIES:
-        raise CaseError("诉求类别应为：" + "、".join(CATEGORIES))
+    known = categories(session)
+    if category not in known:
+        raise CaseError("诉求类别应为：" + "、".join(known))
     if urgency not in URGENCIES:
         raise CaseError("紧急程度应为一般或紧急。")
     if not content and not audio_path:

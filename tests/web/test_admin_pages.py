@@ -346,3 +346,48 @@ def test_confirming_the_current_password_is_rate_limited_like_a_login(sqlite_cli
     limited = sqlite_client.post("/password", data=form | {"current": "correct-horse"})
     assert limited.status_code == 422 and "尝试次数过多" in limited.text
     assert not audited("password_confirmed") and not audited("sessions_ended")
+
+
+def test_categories_are_added_with_their_deadlines_and_offered_on_the_forms(client: TestClient) -> None:
+    t = admin(client)
+    added = client.post(
+        "/admin/calendar/categories", data={"csrf_token": t, "name": "意见", "normal": "8", "urgent": "3"}
+    )
+    assert "已新增诉求类别“意见”" in added.text
+    refused = [
+        ({"name": "咨询", "normal": "2", "urgent": "1"}, "已存在"),
+        ({"name": "太长的类别名称九个", "normal": "2", "urgent": "1"}, "类别名称应为1至8个字"),
+        ({"name": "新类", "normal": "0", "urgent": "1"}, "办理时限应为 1 至 60 个工作日的整数"),
+    ]
+    for fields, message in refused:
+        assert message in client.post("/admin/calendar/categories", data={"csrf_token": t} | fields).text
+    with session_scope() as db:
+        assert calendar.categories(db)[-1] == "意见"
+        case, _ = casework.create_case(
+            db,
+            channel="web",
+            caller_number="13812345678",
+            category="意见",
+            content="建议延长图书馆开放时间。",
+        )
+        assert calendar.local_date(case.deadline) == calendar.WorkCalendar.load(db).add_workdays(
+            calendar.local_date(case.created_at), 8
+        )
+    assert '<option value="意见"' in client.get("/submit").text  # the citizen's form offers it
+    national = client.post("/admin/calendar/categories/delete", data={"csrf_token": t, "name": "投诉"})
+    assert "不能删除" in national.text
+    client.post("/admin/calendar/categories/delete", data={"csrf_token": t, "name": "意见"})
+    with session_scope() as db:
+        assert "意见" not in calendar.categories(db)
+        assert casework.get_case(db, case.case_number).category == "意见"  # its cases keep it
+    assert '<option value="意见"' not in client.get("/submit").text
+
+
+def test_a_refused_holiday_removal_comes_back_to_the_calendar(sqlite_client: TestClient) -> None:
+    t = admin(sqlite_client)
+    refused = sqlite_client.post("/admin/calendar/holidays/2026-11-24/delete", data={"csrf_token": t})
+    assert (
+        refused.status_code == 200
+        and "该日期不在节假日表中" in refused.text
+        and "节假日与调休工作日" in refused.text
+    )

@@ -359,7 +359,8 @@ def _save_department(
 def calendar_page(request: Request, db: SessionDep, user: Admin) -> Response:
     ctx = {
         "periods": calendar.periods(db),
-        "categories": list(calendar.DEFAULT_PERIODS["normal"]),
+        "categories": calendar.categories(db),
+        "national": tuple(calendar.DEFAULT_PERIODS["normal"]),
         "hours": calendar.service_hours(db),
         "weekdays": WEEKDAYS,
         "holidays": calendar.holidays(db),
@@ -371,6 +372,7 @@ def calendar_page(request: Request, db: SessionDep, user: Admin) -> Response:
 def _calendar_action(request: Request, action: Callable[[], object], message: str) -> Response:
     """One calendar change, back on the calendar page (a refused one, CaseError, is shown there by
     web.app)."""
+    request.state.back_page = "/admin/calendar"
     action()
     flash(request, "ok", message)
     return RedirectResponse("/admin/calendar", status_code=303)
@@ -392,7 +394,7 @@ def save_deadlines(
     urgent: Annotated[list[str], Form()] = [],  # noqa: B006
     sign: Annotated[str, Form()] = "",
 ) -> Response:
-    categories = list(calendar.DEFAULT_PERIODS["normal"])
+    categories = calendar.categories(db)
 
     def save() -> None:
         if len(normal) != len(categories) or len(urgent) != len(categories):
@@ -412,6 +414,32 @@ def _clock(value: str) -> time:
         return time.fromisoformat(value.strip())
     except ValueError:
         raise CaseError("时间格式应为 HH:MM。") from None
+
+
+@router.post("/calendar/categories")
+def add_category(
+    request: Request,
+    db: SessionDep,
+    user: Admin,
+    name: Annotated[str, Form()] = "",
+    normal: Annotated[str, Form()] = "",
+    urgent: Annotated[str, Form()] = "",
+) -> Response:
+    def save() -> None:
+        calendar.add_category(db, name, normal=_days(normal), urgent=_days(urgent), actor=user.username)
+
+    return _calendar_action(request, save, f"已新增诉求类别“{name.strip()}”。")
+
+
+@router.post("/calendar/categories/delete")
+def remove_category(
+    request: Request, db: SessionDep, user: Admin, name: Annotated[str, Form()] = ""
+) -> Response:
+    return _calendar_action(
+        request,
+        lambda: calendar.remove_category(db, name.strip(), actor=user.username),
+        "已删除该诉求类别（已有工单保留原类别）。",
+    )
 
 
 @router.post("/calendar/hours")

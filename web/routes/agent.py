@@ -19,7 +19,6 @@ from hotline.masking import mask_phone
 from hotline.models import User
 from selfservice import acd, records
 from web.routes.casepages import (
-    CATEGORIES,
     SATISFACTION,
     CaseFields,
     CaseForm,
@@ -87,7 +86,7 @@ def console(request: Request, db: SessionDep, user: Agent, number: str = "", cal
         "caller": _caller_panel(db, number, call_id or None),
         "form": CaseForm({"caller_number": number, "category": "咨询"}),
         "call_id": call_id,
-        "categories": CATEGORIES,
+        "categories": casework.categories(db),
         "transfers": _transfers(db),
         "queue_size": len(casework.review_queue(db)),
         "flash": pop_flash(request),
@@ -186,7 +185,7 @@ def register(request: Request, db: SessionDep, user: Agent, fields: Annotated[Ca
         "caller": _caller_panel(db, form.values.get("caller_number", ""), call_id or None),
         "form": form,
         "call_id": call_id,
-        "categories": CATEGORIES,
+        "categories": casework.categories(db),
         "transfers": _transfers(db),
         "queue_size": len(casework.review_queue(db)),
     }

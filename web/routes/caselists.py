@@ -20,7 +20,7 @@ from casework.search import CaseFilter
 from hotline.db import session_scope, utcnow
 from hotline.models import User
 from selfservice import acd
-from web.routes.casepages import CATEGORIES, all_departments
+from web.routes.casepages import all_departments
 from web.routes.department import my_department
 from web.security import SessionDep, require_roles
 from web.templating import render, templates
@@ -127,7 +127,7 @@ def _page(request: Request, db: Session, user: User, role: str, department: Any 
         caller="full" if role == "agent" else "masked",
         query=urlencode(keep),
         statuses=casework.STATUS_LABELS,
-        categories=CATEGORIES,
+        categories=casework.categories(db),
         channels=search.CHANNEL_LABELS,
         departments=all_departments(db) if department is None else [],
         callbacks=len(acd.callbacks_due(db)) if role == "agent" else None,

@@ -21,7 +21,6 @@ from casework.lifecycle import allowed_actions
 from casework.models import Case
 from web.templating import back_page, flash, templates
 
-CATEGORIES = ("咨询", "求助", "投诉", "举报", "建议", "表扬")
 URGENCIES = {"normal": "一般", "urgent": "紧急"}
 SATISFACTION = ("满意", "基本满意", "不满意")
 PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
@@ -69,7 +68,7 @@ def read_case_form(form: dict[str, Any], *, phone_field: str = "phone") -> CaseF
         errors[phone_field] = "请填写联系电话。"
     elif not PHONE_RE.match(values[phone_field]):
         errors[phone_field] = "联系电话格式不正确，请填写11位手机号或带区号的固定电话。"
-    if values["category"] not in CATEGORIES:
+    if values["category"] not in casework.categories():
         errors["category"] = "请选择诉求类别。"
     content = values["content"]
     if not content:

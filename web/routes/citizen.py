@@ -11,7 +11,7 @@ from starlette.requests import HTTPConnection
 
 import casework
 from hotline.masking import mask_phones_in_text
-from web.routes.casepages import CATEGORIES, CaseFields, CaseForm, read_case_form
+from web.routes.casepages import CaseFields, CaseForm, read_case_form
 from web.security import SessionDep
 from web.templating import render
 
@@ -34,14 +34,14 @@ MAX_PREFILL = 500  # characters of a question carried over from a search (/submi
 def submit_form(request: Request, content: str = "") -> Response:
     """The request form; a search without an answer links here with its question as `content`."""
     values = {"category": "咨询", "content": " ".join(content.split())[:MAX_PREFILL]}
-    return render(request, "citizen/submit.html", {"form": CaseForm(values), "categories": CATEGORIES})
+    return render(request, "citizen/submit.html", {"form": CaseForm(values), "categories": casework.categories()})
 
 
 @router.post("/submit")
 def submit(request: Request, db: SessionDep, fields: Annotated[CaseFields, Form()]) -> Response:
     form = read_case_form(fields.model_dump())
     if not form.ok:
-        ctx = {"form": form, "categories": CATEGORIES}
+        ctx = {"form": form, "categories": casework.categories()}
         return render(request, "citizen/submit.html", ctx, status_code=422)
     v = form.values
     try:
@@ -64,7 +64,7 @@ def submit(request: Request, db: SessionDep, fields: Annotated[CaseFields, Form(
         db.rollback()  # the form is shown again with the message: nothing of this attempt is kept
         form.errors["content"] = str(exc)
         return render(
-            request, "citizen/submit.html", {"form": form, "categories": CATEGORIES}, status_code=422
+            request, "citizen/submit.html", {"form": form, "categories": casework.categories()}, status_code=422
         )
     response = render(
         request, "citizen/submitted.html", {"case_number": case.case_number, "password": password}
