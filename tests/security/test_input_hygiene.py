@@ -22,6 +22,7 @@ from hotline.db import session_scope
 from hotline.text import CONTROL_MESSAGE
 from tests.conftest import login, make_user
 from tests.kb.helpers import published_document
+from tests.web.test_voice_ws import next_prompt, prompts_until, voice_client  # noqa: F401 - fixture
 from web.hygiene import BAD_JSON
 
 
@@ -152,3 +153,16 @@ def test_kb_import_refuses_control_characters_per_line(hotline_env: Path, tmp_pa
         assert f"{line}" in result.output and f"{field}含有不可见的控制字符" in result.output
     with session_scope() as s:
         assert [d.external_id for d in kb.list_documents(s)[0]] == ["ok-1"]
+
+
+def test_hostile_websocket_messages_are_ignored(voice_client: TestClient) -> None:  # noqa: F811
+    """Deeply nested JSON (a RecursionError before), a NUL digit and non-JSON text on /voice: the call
+    goes on and answers the next real key."""
+    with voice_client.websocket_connect("/voice/ws") as ws:
+        next_prompt(ws)
+        ws.send_text("[" * 100_000 + "]" * 100_000)
+        ws.send_text(json.dumps({"type": "digit", "digit": "\x00"}))
+        ws.send_text("\x00\x1b[31m")
+        ws.send_text(json.dumps({"type": "digit", "digit": "2"}))
+        assert prompts_until(ws, "以下是办事指南")
+        ws.send_text(json.dumps({"type": "hangup"}))
