@@ -30,7 +30,15 @@ from kb.errors import EditConflict, KbError, NotPermitted, WorkflowError
 from kb.importer import load_bundled_corpus
 from kb.ivr import MAX_PINS, ivr_listing, pinned_documents, set_pins
 from kb.models import Document, Feedback, IvrPin, Revision, SearchGap, SynonymGroup
-from kb.retrieval import get_document, popular_documents, record_feedback, record_view, search, suggest
+from kb.retrieval import (
+    get_document,
+    popular_documents,
+    record_feedback,
+    record_unanswered,
+    record_view,
+    search,
+    suggest,
+)
 from kb.schemas import CATEGORIES, DocumentInput, DocumentView, SearchHit, SearchResults
 from kb.similar import SimilarDocument, duplicate_groups, similar_documents
 
@@ -84,6 +92,7 @@ __all__ = [
     "load_bundled_corpus",
     "popular_documents",
     "record_feedback",
+    "record_unanswered",
     "record_view",
     "reindex",
     "set_pins",

@@ -78,9 +78,16 @@ def search(
         )
     total = max(outcome.total - dropped, len(hits))
     results = SearchResults(query=text, total=total, hits=hits, suggestion=outcome.suggestion)
-    if offset <= 0 and not results.answered and log_gaps and attempts.allow(session, "gap", client):
-        curation.log_gap(session, text, channel)
+    if offset <= 0 and not results.answered and log_gaps:
+        record_unanswered(session, text, channel=channel, client=client)
     return results
+
+
+def record_unanswered(session: Session, query: str, *, channel: str, client: str = "") -> None:
+    """A question its asker got no document for: a gap for the editors, up to an hourly number per
+    client. The web logs it when no hit answers; the IVR when the caller heard no document."""
+    if attempts.allow(session, "gap", client):
+        curation.log_gap(session, query, channel)
 
 
 def _view(doc: Document, content: dict, status: str) -> DocumentView:

@@ -214,6 +214,7 @@ class Dialog:
         self.command_grammar = command_phrases(self.menu_words)
         self.outcome: str | None = None
         self.served = False
+        self.documents_read = 0  # documents the caller heard (a spoken question is answered by one)
         self.case_number: str | None = None
         self.transcription: Future[str | None] | None = None  # a voicemail's transcript, when one is left
 
@@ -495,6 +496,7 @@ class Dialog:
                 return
             kb.record_view(session, doc_id, "ivr")
             records.append(session, self.call_id, "documents", {"id": doc.id, "title": doc.title})
+            self.documents_read += 1
             records.append(session, self.call_id, "path", f"doc:{doc.id}")
         title, sections = spoken_document(doc)
         index, replay, keys_told = 0, True, False
@@ -622,7 +624,8 @@ class Dialog:
         """Search a spoken question. Commands and filler are never searched; a best hit that answers
         it (kb's relevance above its threshold, as on the web) gives the top titles, a plausible one
         (relevance >= PLAUSIBLE) "您是想咨询……吗？", and anything weaker an honest no-result (ask
-        again, voicemail or a person)."""
+        again, voicemail or a person). A question after which the caller heard no document is a gap
+        in the editors' report (kb.record_unanswered)."""
         command = self.spoken_command(got)
         if command is not None and command.action != "filler":
             self.follow(command)
@@ -632,7 +635,8 @@ class Dialog:
             await self.say("not_understood")
             return
         with session_scope() as session:
-            results = kb.search(session, text, limit=3 * LISTED_RESULTS, channel="ivr")
+            # no gap logged here: whether the question was answered is known when the caller heard a document
+            results = kb.search(session, text, limit=3 * LISTED_RESULTS, channel="ivr", log_gaps=False)
             hits = distinct_titles([(h.id, h.title) for h in results.hits])[:LISTED_RESULTS]
             top = results.hits[0] if results.hits else None
             confidence = top.relevance if top else 0.0  # kb's relevance: the web's "answered" too
@@ -646,39 +650,45 @@ class Dialog:
             records.append(session, self.call_id, "path", "search")
         self.channel.log.add("IVR", f"[识别：{text}]")
         self.channel.log.add("IVR", f"[把握：{confidence:.2f}]")
-        if hits and PLAUSIBLE <= confidence and not answered:
-            self._step("search:confirm")
-            if await self.confirm_hit(hits[0][1]):
-                await self.read_document(hits[0][0])
-                return
-        if not hits or not answered:
-            self._step("search:none")
-            got = await self.ask(self.menu.prompts["search_none"], "14#", commands=True)
-            if got.digits == "1" and retries > 0:
-                await self.say("search_ask", speech_barge_in=True)
-                await self.search_spoken(await self._listen(), retries=retries - 1)
-                return
-            if got.digits == "4":
-                await self.voicemail()
-            raise _ToMain
-        listing = self.menu.prompts["search_results"] + "".join(
-            self.menu.say("search_item", n=n, title=title) for n, (_, title) in enumerate(hits, 1)
-        )
-        listing += self.menu.prompts["search_choose"]
-        keys = "".join(str(n) for n in range(1, len(hits) + 1)) + "*"
-        while True:
-            got = await self.ask(listing, keys, speech_allowed=True, grammar=CHOICE_WORDS[: len(hits)])
-            if got.kind == "speech":
-                said = [w for w in (got.recognition.words if got.recognition else []) if w in CHOICE_WORDS]
-                if not said or CHOICE_WORDS.index(said[0]) >= len(hits):
-                    await self.say("not_understood")
-                    continue
-                choice = CHOICE_WORDS.index(said[0])
-            elif got.digits == "*":
-                return
-            else:
-                choice = int(got.digits) - 1
-            await self.read_document(hits[choice][0])
+        read = self.documents_read
+        try:
+            if hits and PLAUSIBLE <= confidence and not answered:
+                self._step("search:confirm")
+                if await self.confirm_hit(hits[0][1]):
+                    await self.read_document(hits[0][0])
+                    return
+            if not hits or not answered:
+                self._step("search:none")
+                got = await self.ask(self.menu.prompts["search_none"], "14#", commands=True)
+                if got.digits == "1" and retries > 0:
+                    await self.say("search_ask", speech_barge_in=True)
+                    await self.search_spoken(await self._listen(), retries=retries - 1)
+                    return
+                if got.digits == "4":
+                    await self.voicemail()
+                raise _ToMain
+            listing = self.menu.prompts["search_results"] + "".join(
+                self.menu.say("search_item", n=n, title=title) for n, (_, title) in enumerate(hits, 1)
+            )
+            listing += self.menu.prompts["search_choose"]
+            keys = "".join(str(n) for n in range(1, len(hits) + 1)) + "*"
+            while True:
+                got = await self.ask(listing, keys, speech_allowed=True, grammar=CHOICE_WORDS[: len(hits)])
+                if got.kind == "speech":
+                    said = [w for w in (got.recognition.words if got.recognition else []) if w in CHOICE_WORDS]
+                    if not said or CHOICE_WORDS.index(said[0]) >= len(hits):
+                        await self.say("not_understood")
+                        continue
+                    choice = CHOICE_WORDS.index(said[0])
+                elif got.digits == "*":
+                    return
+                else:
+                    choice = int(got.digits) - 1
+                await self.read_document(hits[choice][0])
+        finally:
+            if self.documents_read == read:  # the caller heard no document: a gap for the editors
+                with session_scope() as session:
+                    kb.record_unanswered(session, text, channel="ivr")
 
     # -- case progress --------------------------------------------------------------------------
 
