@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -132,10 +133,13 @@ def create_app() -> FastAPI:
     async def _password_change(request: Request, exc: PasswordChangeRequired) -> Response:
         return RedirectResponse(PASSWORD_PATH, status_code=303)
 
-    @app.exception_handler(HTTPException)
-    async def _http_error(request: Request, exc: HTTPException) -> Response:
-        messages = {404: "您访问的页面不存在。", 405: "不支持该操作。"}
-        detail = exc.detail if isinstance(exc.detail, str) and exc.status_code not in messages else None
+    @app.exception_handler(StarletteHTTPException)  # also FastAPI's own (body parsing, 405)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        messages = {400: "请求内容无法解析，请检查后重试。", 404: "您访问的页面不存在。", 405: "不支持该操作。"}
+        # our messages are Chinese; the framework's English ones ("There was an error parsing the body")
+        # are replaced by the status's own
+        ours = isinstance(exc.detail, str) and not exc.detail.isascii()
+        detail = exc.detail if ours and exc.status_code not in (404, 405) else None
         return _error(request, exc.status_code, detail or messages.get(exc.status_code, "请求无法完成。"))
 
     @app.exception_handler(404)

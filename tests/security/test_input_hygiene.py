@@ -110,6 +110,16 @@ def test_non_strict_json_is_a_clear_400(web: TestClient, body: bytes) -> None:
     assert resp.status_code == 400 and resp.json()["detail"] == BAD_JSON
 
 
+def test_json_nested_past_the_parsers_depth_is_a_clear_400(web: TestClient) -> None:
+    doc = published_document()
+    resp = web.post(
+        f"/api/documents/{doc}/feedback",
+        content=b'{"helpful": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        headers={"X-CSRF-Token": csrf(web), "content-type": "application/json"},
+    )
+    assert resp.status_code == 400 and resp.json()["detail"] == "请求内容无法解析，请检查后重试。"
+
+
 def test_non_ascii_tokens_are_refused_not_crashed(web: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOTLINE_KANNEL_DLR_TOKEN", "gateway-secret")
     get_settings.cache_clear()
