@@ -165,9 +165,10 @@ class Channel(ABC):
         if self.keys.clear():
             self.log.add("IVR", "（清除提前按下的按键）")
 
-    async def prompt_audio(self, text: str) -> Path:
-        """The prompt's WAV from the TTS cache. Prompts found before are answered without a thread hop,
-        so a key press is not queued behind speech recognitions busy in the thread pool."""
+    async def prompt_audio(self, text: str, *, render: bool = True) -> Path | None:
+        """The prompt's WAV from the TTS cache, rendered now unless `render` is false (then None when
+        it is not in the cache). Prompts found before are answered without a thread hop, so a key press
+        is not queued behind speech recognitions busy in the thread pool."""
         settings = get_settings()
         key = (
             f"{settings.audio_cache_dir}|{settings.tts_engine}|{settings.tts_voice}",
@@ -177,7 +178,13 @@ class Channel(ABC):
         known = _RENDERED.get(key)
         if known is not None and known.exists():
             return known
-        path = await asyncio.to_thread(speech.synthesize, text, rate=self.sample_rate)
+        if render:
+            path = await asyncio.to_thread(speech.synthesize, text, rate=self.sample_rate)
+        else:
+            found = speech.cached(text, rate=self.sample_rate)
+            if found is None:
+                return None
+            path = found
         # an online engine may have fallen back to espeak for now: remember only the offline engine's files
         if settings.tts_engine in speech.tts.OFFLINE_ENGINES and len(_RENDERED) < 10_000:
             _RENDERED[key] = path

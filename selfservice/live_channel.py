@@ -146,7 +146,10 @@ class LiveChannel(Channel):
         if self.digits or self.speech_from is not None:
             return  # the caller already keyed ahead or is talking: do not start the prompt
         if text is not None:
-            audio = await self.prompt_audio(text)
+            audio = await self.prompt_audio(text, render=speech_barge_in)
+            if audio is None:  # a prompt made now (a listing) and not yet cached: its first clause first
+                await self.read_aloud(text)
+                return
         assert audio is not None
         await self.ready()
         self.log.add("IVR", text if text is not None else f"[音频 {audio.name}]")

@@ -1,6 +1,6 @@
 """Speech: offline Chinese TTS, ASR (sherpa-onnx, Vosk), telephony audio, text normalisation.
 
-Public API (docs/architecture.md, "speech"): synthesize, synthesize_sentences, sentence_parts,
+Public API (docs/architecture.md, "speech"): synthesize, cached, synthesize_sentences, sentence_parts,
 synthesize_part, prerender,
 normalize_for_speech, plain_text, split_sentences, recognize_file, warm_up, open_stream, Recognition, StreamingRecognizer,
 spoken_digits, g711_bytes, write_g711_wav, decode_g711, SpeechError; for matching spoken phrases on the
@@ -13,9 +13,18 @@ from speech.grammar import allowed_errors, phrase_syllables, syllable_distance
 from speech.normalize import normalize_for_speech, split_sentences, spoken_digits
 from speech.plaintext import plain_text
 from speech.telephony import decode_g711, g711_bytes, write_g711_wav
-from speech.tts import prerender, sentence_parts, synthesize, synthesize_part, synthesize_sentences, warm_up
+from speech.tts import (
+    cached,
+    prerender,
+    sentence_parts,
+    synthesize,
+    synthesize_part,
+    synthesize_sentences,
+    warm_up,
+)
 
 __all__ = [
+    "cached",
     "Endpointing",
     "allowed_errors",
     "phrase_syllables",

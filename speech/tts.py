@@ -254,6 +254,15 @@ def synthesize(
     return _render_cached(spoken, get_engine(engine, speed=speed), voice, rate)
 
 
+def cached(
+    text: str, *, engine: str | None = None, voice: str | None = None, rate: int = 8000, speed: float | None = None
+) -> Path | None:
+    """The WAV `synthesize` would return if it is in the cache already, else None (nothing is rendered)."""
+    tts = get_engine(engine, speed=speed)
+    path = _cache_path(tts.cache_key, voice or _default_voice(tts), rate, normalize_for_speech(text))
+    return path if path.exists() else None
+
+
 def sentence_parts(text: str) -> list[str]:
     """Text normalised for speech, in the parts it is spoken in one by one: the first clause first
     ("您好，"), then parts that grow with what has been said (speech.normalize.split_sentences)."""

@@ -64,7 +64,7 @@ class FakeLine(LiveChannel):
     def read_audio(self, start: int, end: int) -> bytes:
         return b""
 
-    async def prompt_audio(self, text: str) -> Path:
+    async def prompt_audio(self, text: str, *, render: bool = True) -> Path:
         return Path("/dev/null")
 
     async def start_prompt(self, text: str | None, audio: Path, *, queued: bool = False) -> float:
