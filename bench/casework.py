@@ -181,6 +181,7 @@ def main() -> None:
     parser.add_argument("--day-cases", type=int, default=5_000)
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temporary home")
     parser.add_argument("--search-only", action="store_true", help="load cases (no events), run the search")
+    parser.add_argument("--reuse", action="store_true", help="with --search-only: search the cases already in --database-url")
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="hotline-bench-case-"))
@@ -190,12 +191,18 @@ def main() -> None:
     from hotline import bootstrap
 
     bootstrap.init()
-    from sqlalchemy import select, text
+    from sqlalchemy import func, select, text
 
     import casework
     from hotline.db import get_engine, session_scope
 
     brief_day = date(2026, 11, 24)
+    if args.reuse:
+        with session_scope() as s:
+            callers = list(s.scalars(select(casework.Case.caller_number).limit(20_000)))
+            n = s.scalar(select(func.max(casework.Case.id))) or 0
+        search_bench(n, callers)
+        return
     postgres = get_engine().dialect.name == "postgresql"
     if postgres:  # bulk load: the search index is built once afterwards (as a restore would)
         with get_engine().begin() as conn:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, cast, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, cast, false, or_, select
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
@@ -159,15 +159,22 @@ def filtered(
 
 
 def page_of(session: Session, stmt: Select, page: int = 1, per_page: int = PAGE_SIZE) -> CasePage:
-    """One page of a case query, with its total (counted up to COUNT_LIMIT)."""
+    """One page of a case query (ordered newest id first, as `filtered` does), with its total counted
+    up to COUNT_LIMIT. The matching ids are fetched unordered first (PostgreSQL takes the search
+    index for that); when there are no more than COUNT_LIMIT the page is cut from them, otherwise the
+    ordered query reads the newest cases until it has the page (a common word matches soon)."""
     per_page = max(1, min(per_page, 500))
-    counted = select(func.count()).select_from(stmt.order_by(None).limit(COUNT_LIMIT + 1).subquery())
-    total = session.scalar(counted) or 0
-    capped = total > COUNT_LIMIT
-    total = min(total, COUNT_LIMIT)
+    ids = list(session.scalars(stmt.order_by(None).with_only_columns(Case.id).limit(COUNT_LIMIT + 1)))
+    capped = len(ids) > COUNT_LIMIT
+    total = min(len(ids), COUNT_LIMIT)
     pages = max(1, -(-total // per_page))
     page = max(1, min(page, pages))
-    cases = list(session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)))
+    start = (page - 1) * per_page
+    if capped:
+        cases = list(session.scalars(stmt.limit(per_page).offset(start)))
+    else:
+        wanted = sorted(ids, reverse=True)[start : start + per_page]
+        cases = list(session.scalars(select(Case).where(Case.id.in_(wanted)).order_by(Case.id.desc())))
     return CasePage(cases=cases, total=total, capped=capped, page=page, pages=pages)
 
 
