@@ -123,3 +123,16 @@ def test_supervisor_filters_dates_and_bad_input(client: TestClient, hotline_env:
     client.post("/logout", data={"csrf_token": client.get("/api/session").json()["csrf_token"]})
     login(client, "boss")
     assert client.get("/supervisor/cases?view=open").status_code == 200
+
+
+def test_search_results_are_paged_newest_first(client: TestClient, hotline_env: Path) -> None:
+    with session_scope() as s:
+        numbers = [new_case(s, content=f"第{i}号路灯不亮，请维修。")[0].case_number for i in range(60)]
+        new_case(s, content="小区垃圾无人清运。")
+    make_user("sup", ["supervisor"])
+    login(client, "sup")
+    first = client.get("/supervisor/cases?q=路灯").text
+    assert '<strong id="case-total">60</strong>' in first and "第 1/2 页" in first
+    assert _numbers(first) == numbers[::-1][:50]
+    second = client.get("/supervisor/cases?q=路灯&page=2").text
+    assert _numbers(second) == numbers[::-1][50:]
