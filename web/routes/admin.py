@@ -255,16 +255,17 @@ def new_department(request: Request, db: SessionDep, user: Admin) -> Response:
 
 
 def _read_department(
-    name: str,
-    remit: str,
-    keywords: str,
-    contact_phone: str,
-    sms_number: str,
-    fax: str,
-    contacts: str,
-    parent_id: str,
-    active: str,
+    name: Annotated[str, Form()] = "",
+    remit: Annotated[str, Form()] = "",
+    keywords: Annotated[str, Form()] = "",
+    contact_phone: Annotated[str, Form()] = "",
+    sms_number: Annotated[str, Form()] = "",
+    fax: Annotated[str, Form()] = "",
+    contacts: Annotated[str, Form()] = "",
+    parent_id: Annotated[str, Form()] = "",
+    active: Annotated[str, Form()] = "",
 ) -> DepartmentForm:
+    """The department form's fields (a dependency of the create and the update route)."""
     parent = int(parent_id) if parent_id.strip().isdigit() and len(parent_id.strip()) < 10 else None
     return DepartmentForm(
         name=name,
@@ -279,24 +280,11 @@ def _read_department(
     )
 
 
+DepartmentFields = Annotated[DepartmentForm, Depends(_read_department)]
+
+
 @router.post("/departments")
-def create_department(
-    request: Request,
-    db: SessionDep,
-    user: Admin,
-    name: Annotated[str, Form()] = "",
-    remit: Annotated[str, Form()] = "",
-    keywords: Annotated[str, Form()] = "",
-    contact_phone: Annotated[str, Form()] = "",
-    sms_number: Annotated[str, Form()] = "",
-    fax: Annotated[str, Form()] = "",
-    contacts: Annotated[str, Form()] = "",
-    parent_id: Annotated[str, Form()] = "",
-    active: Annotated[str, Form()] = "",
-) -> Response:
-    form = _read_department(
-        name, remit, keywords, contact_phone, sms_number, fax, contacts, parent_id, active
-    )
+def create_department(request: Request, db: SessionDep, user: Admin, form: DepartmentFields) -> Response:
     return _save_department(request, db, user, None, form)
 
 
@@ -319,25 +307,9 @@ def edit_department(request: Request, db: SessionDep, user: Admin, department_id
 
 @router.post("/departments/{department_id}")
 def update_department(
-    request: Request,
-    db: SessionDep,
-    user: Admin,
-    department_id: int,
-    name: Annotated[str, Form()] = "",
-    remit: Annotated[str, Form()] = "",
-    keywords: Annotated[str, Form()] = "",
-    contact_phone: Annotated[str, Form()] = "",
-    sms_number: Annotated[str, Form()] = "",
-    fax: Annotated[str, Form()] = "",
-    contacts: Annotated[str, Form()] = "",
-    parent_id: Annotated[str, Form()] = "",
-    active: Annotated[str, Form()] = "",
+    request: Request, db: SessionDep, user: Admin, department_id: int, form: DepartmentFields
 ) -> Response:
-    department = _row(db, Department, department_id)
-    form = _read_department(
-        name, remit, keywords, contact_phone, sms_number, fax, contacts, parent_id, active
-    )
-    return _save_department(request, db, user, department, form)
+    return _save_department(request, db, user, _row(db, Department, department_id), form)
 
 
 def _save_department(
