@@ -13,8 +13,8 @@ from casework.errors import CaseError
 from casework.models import Department
 from hotline import audit
 from hotline.models import User
+from hotline.users import contact_number
 
-NUMBER = re.compile(r"^\+?\d{5,20}$")
 MAX_KEYWORDS = 200
 
 
@@ -41,10 +41,10 @@ def parse_keywords(text: str) -> list[str]:
 
 
 def _number(value: str, what: str) -> str | None:
-    number = (value or "").strip().replace(" ", "").replace("-", "")
-    if number and not NUMBER.match(number):
-        raise CaseError(f"{what}应为5至20位数字。")
-    return number or None
+    try:
+        return contact_number(value)
+    except ValueError:
+        raise CaseError(f"{what}应为5至20位数字。") from None
 
 
 def departments(session: Session) -> list[Department]:

@@ -89,12 +89,24 @@ def check_roles(roles: list[str] | tuple[str, ...]) -> str:
     return ",".join(r for r in ROLES if r in roles)
 
 
-def check_phone(phone: str | None) -> str | None:
-    """A staff member's phone for SMS notices (None for none): 5-20 digits, an optional leading +."""
-    number = (phone or "").strip().replace(" ", "").replace("-", "") or None
-    if number is not None and not re.fullmatch(r"\+?\d{5,20}", number):
-        raise UserError("手机号码应为5至20位数字。")
+CONTACT_NUMBER = re.compile(r"\+?\d{5,20}")  # a phone or fax number staff type in: 5-20 digits, optional +
+
+
+def contact_number(value: str | None) -> str | None:
+    """A typed phone or fax number without spaces and dashes, None for none; ValueError if it is not
+    5-20 digits with an optional leading +."""
+    number = (value or "").strip().replace(" ", "").replace("-", "") or None
+    if number is not None and not CONTACT_NUMBER.fullmatch(number):
+        raise ValueError(number)
     return number
+
+
+def check_phone(phone: str | None) -> str | None:
+    """A staff member's phone for SMS notices (None for none)."""
+    try:
+        return contact_number(phone)
+    except ValueError:
+        raise UserError("手机号码应为5至20位数字。") from None
 
 
 MIN_PASSWORD = 8  # with the list of common passwords, as NIST SP 800-63B asks (docs/security.md)
