@@ -15,6 +15,8 @@ from casework.cases import (
     repeat_caller,
 )
 from casework.errors import CaseChanged, CaseError, CaseQueryLocked, CaseQueryRejected, IllegalTransition
+from casework.followup import awaiting_survey, send_survey
+from casework.inbound import Received, receive_sms
 from casework.instructions import report_on_instruction
 from casework.lifecycle import STATUS_LABELS, allowed_actions
 from casework.models import (
@@ -67,6 +69,7 @@ from casework.workflow import (
     request_extension,
     return_case,
     review,
+    rework,
     start_work,
     supervise,
     urge,
@@ -90,6 +93,7 @@ __all__ = [
     "OutboundRefused",
     "OutboxMessage",
     "ProgressView",
+    "Received",
     "Urge",
     "accept",
     "accept_submission",
@@ -98,6 +102,7 @@ __all__ = [
     "acknowledge_instruction",
     "allowed_actions",
     "announce",
+    "awaiting_survey",
     "answer_directly",
     "cases_for_caller",
     "categories",
@@ -124,6 +129,7 @@ __all__ = [
     "queue_fax",
     "queue_sms",
     "record_delivery_report",
+    "receive_sms",
     "refer",
     "reject_submission",
     "render_daily_brief_html",
@@ -135,8 +141,10 @@ __all__ = [
     "return_case",
     "review",
     "review_queue",
+    "rework",
     "waiting_too_long",
     "scan_deadlines",
+    "send_survey",
     "set_holiday",
     "start_work",
     "suggest_department",

@@ -81,7 +81,7 @@ def seed_demo(
         workflow.follow_up(
             session, case, actor="demo", satisfaction=rng.choice(("满意", "满意", "基本满意", "不满意"))
         )
-        if stage < 0.9:
+        if stage < 0.9 and case.status == "followed_up":  # 不满意 sent it back for rework
             workflow.close(session, case, actor="demo")
     session.flush()
     return count

@@ -72,6 +72,7 @@ DEADLINE_STATUSES = tuple(s.key for s in _STATUSES if s.deadline_runs)
 DONE_STATUSES = ("replied", "reviewed", "followed_up", "closed")  # answered (by a department or directly)
 _NOT_FINAL = tuple(s.key for s in _STATUSES if not s.final)
 AGENT, DEPARTMENT, SUPERVISOR = ("agent",), ("department",), ("supervisor",)
+VISIT = ("agent", "citizen")  # 回访: the agent's form, the citizen's SMS answer or online rating
 INSTRUCTING = ("supervisor", "leader")  # 批示: leaders are its usual authors
 
 TRANSITIONS: tuple[Transition, ...] = (
@@ -87,10 +88,12 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("reply", "replied", "办结反馈", ("accepted", "in_progress"), "replied", DEPARTMENT,
                deadline="停止计时"),
     Transition("return_case", "returned", "退回", WITH_DEPARTMENT, "returned", DEPARTMENT),
-    Transition("approve_reply", "reviewed", "审核通过", ("replied",), "reviewed", AGENT),
+    Transition("approve_reply", "reviewed", "审核通过", ("replied",), "reviewed", AGENT, ("survey",)),
     Transition("reject_reply", "review_rejected", "退回重办", ("replied",), "in_progress", AGENT,
                deadline="恢复计时"),
-    Transition("follow_up", "followed_up", "回访", ("reviewed",), "followed_up", AGENT),
+    Transition("follow_up", "followed_up", "回访", ("reviewed",), "followed_up", VISIT),
+    Transition("rework", "reworked", "不满意重办", ("reviewed",), "in_progress", VISIT,
+               ("rework", "rework_citizen"), "重新计算办理时限"),
     Transition("close", "closed", "办结归档", ("reviewed", "followed_up"), "closed", AGENT, ("closing",)),
     Transition("merge", "merged", "合并", ("pending_review", "registered", "returned", "referred"), "merged",
                AGENT, deadline="停止计时"),

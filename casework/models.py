@@ -125,6 +125,8 @@ ACTION_LABELS = {
     "reviewed": "审核通过",
     "review_rejected": "审核退回重办",
     "followed_up": "回访",
+    "survey_sent": "短信回访",
+    "reworked": "不满意重办",
     "closed": "办结归档",
     "urged": "催办",
     "supervised": "督办批示",

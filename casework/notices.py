@@ -26,8 +26,13 @@ TEMPLATES = {
     "reminder": "{sig}提醒：工单{number}将于{deadline}到期，请按时办结反馈。",
     "overdue": "{sig}工单{number}已超过办理期限{deadline}，请立即办理并说明原因。",
     "instruction": "{sig}督办：工单{number}有领导批示，请登录系统确认并落实。",
+    # 回访 and rework, SMS intake (casework/followup.py, casework/inbound.py)
+    "survey": "{sig}您对工单{number}的办理结果是否满意？满意回复1，基本满意回复2，不满意回复3。",
+    "rework": "{sig}工单{number}回访不满意，已退回贵单位重新办理，请于{deadline}前办结反馈。市民意见：{message}",
+    "rework_citizen": "{sig}已收到您对工单{number}的评价，我们已要求{department}重新办理，请留意答复。",
+    "sms_received": "{sig}您的短信已收到，工单编号{number}，查询密码{password}。我们将尽快受理，可拨打12345或登录网站查询办理进度。",
 }
-DEPARTMENT_KINDS = frozenset({"referral_department", "urge", "reminder", "overdue", "instruction"})
+DEPARTMENT_KINDS = frozenset({"referral_department", "urge", "reminder", "overdue", "instruction", "rework"})
 
 
 def when(moment: datetime | None) -> str:
@@ -133,8 +138,13 @@ def registration(session: Session, case: Case, password: str) -> None:
 
 def send(session: Session, case: Case, kind: str, *, message: str = "") -> None:
     """Queue notice `kind` about a case (the transition table names them, casework/lifecycle.py): to the
-    handling department for DEPARTMENT_KINDS, otherwise to the citizen."""
-    if kind in DEPARTMENT_KINDS:
+    handling department for DEPARTMENT_KINDS, otherwise to the citizen. The 回访 survey is sent by
+    casework.followup (per setting, and it marks the case as waiting for the answer)."""
+    if kind == "survey":
+        from casework import followup
+
+        followup.survey_after_review(session, case)
+    elif kind in DEPARTMENT_KINDS:
         _department(session, case, case.department, kind, message=message)
     else:
         department = case.department.name if case.department else "相关部门"

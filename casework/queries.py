@@ -234,6 +234,16 @@ def dashboard_kpis(session: Session, day: date | None = None) -> dict:
             .group_by(Department.name)
         ).all()
     )
+    rework_by_department = dict(
+        session.execute(
+            select(func.coalesce(Department.name, "未指定"), func.count(CaseEvent.id))
+            .select_from(CaseEvent)
+            .join(Case, Case.id == CaseEvent.case_id)
+            .outerjoin(Department, Department.id == Case.department_id)
+            .where(CaseEvent.action == "reworked", CaseEvent.at >= month_start, CaseEvent.at < end)
+            .group_by(Department.name)
+        ).all()
+    )  # 不满意重办 (casework.workflow.rework) of the last 30 days, by the case's department
     daily = Counter(
         local_date(t).isoformat()
         for t in session.scalars(
@@ -255,5 +265,7 @@ def dashboard_kpis(session: Session, day: date | None = None) -> dict:
         "open": session.scalar(select(func.count(Case.id)).where(Case.status.in_(OPEN_STATUSES))) or 0,
         "by_category": by_category,
         "by_department": by_department,
+        "reworked": sum(rework_by_department.values()),
+        "rework_by_department": rework_by_department,
         "daily_counts": sorted(daily.items()),
     }

@@ -12,13 +12,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from casework import lifecycle, notices
-from casework.calendar import WorkCalendar, sign_days
+from casework.calendar import WorkCalendar, handling_days, sign_days
 from casework.cases import add_event
 from casework.errors import CaseChanged, CaseError, IllegalTransition
 from casework.models import Case, Department, ExtensionRequest, Instruction, Urge
 from hotline.db import changed_rows, utcnow
 
 SATISFACTION = ("满意", "基本满意", "不满意")
+SURVEY_FLAG = "survey"  # the case waits for the citizen's answer to the SMS survey (casework/followup.py)
 STALE = "该工单状态已变化，请刷新。"
 
 
@@ -188,15 +189,37 @@ def review(session: Session, case: Case, *, actor: str, approved: bool, comment:
 
 
 def follow_up(session: Session, case: Case, *, actor: str, satisfaction: str, comment: str = "") -> Case:
-    """The follow-up visit (回访) records the citizen's satisfaction."""
+    """The follow-up visit (回访) records the citizen's satisfaction; 不满意 sends the case back to its
+    department for rework (rework). The same for the agent's form, an SMS answer and an online rating."""
     lifecycle.check(case, "follow_up")
     if satisfaction not in SATISFACTION:
         raise CaseError("满意度应为：满意、基本满意或不满意。")
-    changes: dict[str, object] = {"satisfaction": satisfaction}
+    comment = (comment or "").strip()[:1000]
     if satisfaction == "不满意":
-        changes["flags"] = [*(case.flags or []), "dissatisfied"]
-    text = satisfaction + (f"：{comment.strip()}" if comment and comment.strip() else "")
-    _apply(session, case, "follow_up", actor=actor, comment=text, changes=changes)
+        return rework(session, case, actor=actor, comment=comment)
+    flags = [f for f in case.flags or [] if f != SURVEY_FLAG]
+    text = satisfaction + (f"：{comment}" if comment else "")
+    _apply(session, case, "follow_up", actor=actor, comment=text,
+           changes={"satisfaction": satisfaction, "flags": flags})  # fmt: skip
+    return case
+
+
+def rework(session: Session, case: Case, *, actor: str, comment: str = "") -> Case:
+    """重办: the citizen is not satisfied with the reviewed result; the case goes back to its department
+    (in progress) with the citizen's comment and a new handling deadline, counted per department
+    (casework.queries.dashboard_kpis)."""
+    lifecycle.check(case, "rework")
+    comment = (comment or "").strip()[:1000]
+    days = handling_days(case.category, case.urgency, session)
+    flags = [f for f in case.flags or [] if f not in ("due_soon", "overdue", SURVEY_FLAG, "reworked")]
+    changes: dict[str, object] = {
+        "satisfaction": "不满意",
+        "deadline": WorkCalendar.load(session).deadline(utcnow(), days),
+        "due_level": None,
+        "flags": [*flags, "reworked"],
+    }
+    _apply(session, case, "rework", actor=actor, comment="不满意" + (f"：{comment}" if comment else ""),
+           changes=changes, message=comment or "无")  # fmt: skip
     return case
 
 

@@ -6,6 +6,7 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import model_validator
 from pydantic_settings import (
@@ -78,6 +79,12 @@ class Settings(BaseSettings):
     # http://127.0.0.1:8000/api/sms/dlr?token=...; unset: no delivery reports asked for
     kannel_dlr_url: str | None = None
     kannel_dlr_token: str = ""
+    # incoming SMS: smsbox's sms-service get-url calls /api/sms/incoming?...&token=<this> (docs/casework.md);
+    # unset: incoming SMS are refused
+    kannel_incoming_token: str = ""
+    # the 回访 SMS survey (casework/followup.py): "review" sends it when a reply is approved, "manual"
+    # only when an agent sends it from the 回访 list
+    followup_survey: Literal["review", "manual"] = "review"
     # fax: HylaFAX submit command (e.g. "sendfax -n"); unset: TIFFs stay in <outbox>/fax
     fax_command: str | None = None
     # outbound caps (docs/security.md): per destination and per source a day, per call; staff per user

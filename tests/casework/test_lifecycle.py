@@ -31,7 +31,8 @@ def test_full_life_cycle_with_timeline_audit_and_notices(hotline_env: Path) -> N
         assert case.status == "closed" and case.satisfaction == "满意" and case.closed_at is not None
         actions = [e.action for e in casework.timeline(s, case)]
         assert actions == [
-            "registered", "referred", "accepted", "started", "replied", "reviewed", "followed_up", "closed"
+            "registered", "referred", "accepted", "started", "replied", "reviewed", "survey_sent", "followed_up",
+            "closed",
         ]  # fmt: skip
         labels = [e.label for e in casework.timeline(s, case)]
         assert labels[1] == "转派" and labels[2] == "签收"
@@ -39,7 +40,7 @@ def test_full_life_cycle_with_timeline_audit_and_notices(hotline_env: Path) -> N
         assert audited == [f"case.{a}" for a in actions]
         texts = [m.body for m in outbox(s, channel="sms")]
         kinds = [m.kind for m in outbox(s, channel="sms")]
-        assert kinds == ["registration", "referral_citizen", "referral_department", "closing"]
+        assert kinds == ["registration", "referral_citizen", "referral_department", "survey", "closing"]
         assert password in texts[0] and number in texts[0]
         assert "市住房和城乡建设局" in texts[1]
         assert outbox(s, kind="referral_department")[0].to == "13900000001"

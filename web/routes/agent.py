@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 import casework
 import kb
+from casework import followup, queues, search
 from hotline import audit
 from hotline.masking import mask_phone
 from hotline.models import User
@@ -207,6 +208,7 @@ def case_page(request: Request, db: SessionDep, user: Agent, case_number: str) -
         "history": [c for c in casework.cases_for_caller(db, case.caller_number) if c.id != case.id],
         "flash": pop_flash(request),
         "satisfaction": SATISFACTION,
+        "survey": {"waiting": followup.waiting_for_answer(case), "mobile": bool(followup.survey_number(case))},
     }
     return render(request, "agent/case.html", ctx)
 
@@ -310,6 +312,14 @@ def review(
     )
 
 
+FOLLOW_UP_LIST = "/agent/followups"
+
+
+def _back(to: str) -> str | None:
+    """Where a 回访 action goes back to: the 回访 list when posted from it, else the case page."""
+    return FOLLOW_UP_LIST if to == "list" else None
+
+
 @router.post("/cases/{case_number}/follow-up")
 def follow_up(
     request: Request,
@@ -318,7 +328,12 @@ def follow_up(
     case_number: str,
     satisfaction: Annotated[str, Form()] = "",
     comment: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
 ) -> Response:
+    """The 回访 result; 不满意 sends the case back to its department for rework (casework.follow_up)."""
+    message = "回访结果已记录。"
+    if satisfaction == "不满意":
+        message = "回访结果已记录：不满意，工单已退回承办部门重办。"
     return case_action(
         request,
         db,
@@ -326,8 +341,38 @@ def follow_up(
         lambda case: casework.follow_up(
             db, case, actor=user.username, satisfaction=satisfaction, comment=comment.strip()
         ),
-        message="回访结果已记录。",
+        done=_back(back),
+        message=message,
     )
+
+
+@router.post("/cases/{case_number}/survey")
+def send_survey(
+    request: Request, db: SessionDep, user: Agent, case_number: str, back: Annotated[str, Form()] = ""
+) -> Response:
+    """短信回访: the survey SMS to the citizen's mobile; the answer is recorded when it comes back."""
+    case = case_or_404(db, case_number)
+    if casework.send_survey(db, case, actor=user.username):
+        flash(request, "ok", f"已向市民发送工单 {case.case_number} 的短信回访，回复后自动记录。")
+    else:
+        flash(request, "error", "该市民没有手机号码，或该号码今日接收短信已达上限，请电话回访。")
+    return RedirectResponse(_back(back) or f"/agent/cases/{case.case_number}", status_code=303)
+
+
+@router.get("/followups")
+def followups(request: Request, db: SessionDep, user: Agent, page: int = 1) -> Response:
+    """待回访: the cases whose reply the centre approved, each with the reply, the SMS survey's state
+    and the 回访 form."""
+    view = queues.view_of("agent", "follow_up")
+    result = search.page_of(db, queues.statement(view, queues.scope_for(user.username)), max(1, page))
+    ctx = {
+        "result": result,
+        "satisfaction": SATISFACTION,
+        "waiting": {c.case_number for c in result.cases if followup.waiting_for_answer(c)},
+        "mobile": {c.case_number for c in result.cases if followup.survey_number(c)},
+        "flash": pop_flash(request),
+    }
+    return render(request, "agent/followups.html", ctx)
 
 
 @router.post("/cases/{case_number}/close")

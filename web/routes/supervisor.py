@@ -71,6 +71,7 @@ def dashboard(request: Request, db: SessionDep, user: Supervisor) -> Response:
         "calls_by_hour": [h for h in selfservice.kpis_by_hour(db, day) if h["offered"]],
         "by_category": bars(kpis.get("by_category")),
         "by_department": bars(kpis.get("by_department")),
+        "rework_by_department": bars(kpis.get("rework_by_department")),
         "trend": bars(kpis.get("daily_counts"), limit=31, by_value=False),
         "overdue": casework.due_cases(db, limit=10),
     }
