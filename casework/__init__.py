@@ -53,7 +53,7 @@ from casework.queries import (
     urges_for_department,
     waiting_too_long,
 )
-from casework.routing import find_duplicates, suggest_department
+from casework.routing import Suggestion, find_duplicates, route, suggest_department
 from casework.workflow import (
     accept,
     accept_submission,
@@ -148,6 +148,8 @@ __all__ = [
     "set_holiday",
     "start_work",
     "suggest_department",
+    "route",
+    "Suggestion",
     "supervise",
     "supervised_cases",
     "timeline",

@@ -98,6 +98,49 @@ def search_cases(
         _print_cases(list(session.scalars(stmt.limit(limit))), as_json)
 
 
+@case_app.command("route")
+def route(
+    text: str = typer.Argument("", help="The request's text (topic and content)."),
+    batch: str = typer.Option("", "--batch", help="A file with one text per line ('-': standard input)."),
+    as_json: bool = typer.Option(False, "--json", help="JSON: one object per text (per line with --batch)."),
+    retrain: bool = typer.Option(
+        False, "--retrain", help="Train a new model version first (bundled data + own cases)."
+    ),
+) -> None:
+    """Suggest the category and the handling departments of a request, with confidences and reasons."""
+    import json
+    import sys
+
+    import casework
+    from casework import routing_model
+    from hotline.db import session_scope
+
+    if not retrain and not batch and not text.strip():
+        raise typer.BadParameter("give a TEXT, --batch FILE or --retrain")
+    _ready()
+    with session_scope() as session:
+        if retrain:
+            model = routing_model.train(session)
+            path = routing_model.save(model)
+            counts = " ".join(f"{k}={v}" for k, v in model.examples.items())
+            typer.echo(f"trained {path.name}: {counts}", err=as_json)
+        if batch:
+            lines = (sys.stdin if batch == "-" else Path(batch).open(encoding="utf-8")).read().splitlines()
+        else:
+            lines = [text] if text.strip() else []
+        for line in lines:
+            found = casework.route(session, line)
+            if as_json:
+                typer.echo(json.dumps(found, ensure_ascii=False))
+                continue
+            departments = found["departments"]
+            assert isinstance(departments, list)
+            named = "，".join(
+                f"{d['name']} {d['confidence']:.2f}（{'、'.join(d['reasons'])}）" for d in departments
+            )
+            typer.echo(f"{found['category'] or '-'}\t{named or '无建议'}")
+
+
 @case_app.command("deliver")
 def deliver(
     loop: bool = typer.Option(False, "--loop", help="Keep delivering (every --interval seconds)."),

@@ -1,44 +1,77 @@
-"""Routing suggestions (which department) and duplicate detection."""
+"""Routing suggestions (which category, which department) and duplicate detection."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import NamedTuple
 
-import jieba
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from casework import routing_model
 from casework.lifecycle import OPEN_STATUSES
 from casework.models import Case, Department
 from hotline.textsim import bigrams, jaccard
 
-jieba.setLogLevel(60)
+KEYWORD_FULL = 4  # characters of a new department's keywords found in a text for full confidence
 DUPLICATE_WINDOW = timedelta(days=30)
 DUPLICATE_THRESHOLD = 0.5
 SAME_CALLER_THRESHOLD = 0.3
 DUPLICATE_STATUSES = OPEN_STATUSES
 
 
-def suggest_department(session: Session, text: str, limit: int = 3) -> list[tuple[Department, float]]:
-    """Departments whose remit keywords occur in the text, best first; score in 0..1 (share of the
-    best match). Longer keywords weigh more; words jieba finds as whole tokens count double."""
+class Suggestion(NamedTuple):
+    """A department suggested for a request, how sure the suggestion is (0..1) and why."""
+
+    department: Department
+    confidence: float
+    reasons: tuple[str, ...]
+
+    @property
+    def preselect(self) -> bool:
+        """Sure enough to be chosen for the agent (who can still change it)."""
+        return self.confidence >= routing_model.PRESELECT
+
+
+def suggest_department(session: Session, text: str, limit: int = 3) -> list[Suggestion]:
+    """The likeliest handling departments of a request, best first: the learned routing model's
+    probabilities (casework.routing_model) for the active departments it knows, with the words that
+    weighed most; a department added since the model was trained is suggested from the keywords the
+    administrator gave it (their share of KEYWORD_FULL characters found in the text), until a retrain
+    (`hotline case route --retrain`) lets the model learn it."""
     text = (text or "").strip()
     if not text:
         return []
-    tokens = set(jieba.cut_for_search(text))
-    scored: list[tuple[Department, float]] = []
-    for dept in session.scalars(select(Department).where(Department.active.is_(True))):
-        score = 0.0
-        for word in dept.keywords or []:
-            if word and word in text:
-                score += len(word) * (2 if word in tokens else 1)
-        if score:
-            scored.append((dept, score))
-    if not scored:
-        return []
-    scored.sort(key=lambda item: (-item[1], item[0].name))
-    top = scored[0][1]
-    return [(dept, round(score / top, 3)) for dept, score in scored[:limit]]
+    model = routing_model.current(session)
+    active = {d.name: d for d in session.scalars(select(Department).where(Department.active.is_(True)))}
+    known = set(model.department.labels)
+    found = [
+        Suggestion(active[g.name], g.confidence, g.reasons)
+        for g in model.department.guess(text, limit=len(known))
+        if g.name in active and g.confidence > 0
+    ]
+    for name, dept in active.items():
+        matched = tuple(w for w in dept.keywords or [] if w and w in text)
+        if name not in known and matched:
+            share = min(1.0, sum(len(w) for w in matched) / KEYWORD_FULL)
+            found.append(Suggestion(dept, round(share, 3), matched))
+    found.sort(key=lambda s: (-s.confidence, s.department.name))
+    return found[:limit]
+
+
+def route(session: Session, text: str, limit: int = 3) -> dict[str, object]:
+    """The suggested category (the official tree's first level) and departments of a text, as
+    `hotline case route --json` prints them."""
+    categories = routing_model.current(session).category.guess(text, limit)
+    departments = suggest_department(session, text, limit)
+    return {
+        "category": categories[0].name if categories else None,
+        "categories": [{"name": g.name, "confidence": g.confidence} for g in categories],
+        "departments": [
+            {"name": s.department.name, "confidence": s.confidence, "reasons": list(s.reasons)}
+            for s in departments
+        ],
+    }
 
 
 def find_duplicates(session: Session, case: Case, limit: int = 10) -> list[Case]:

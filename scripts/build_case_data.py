@@ -4,9 +4,13 @@
 
 Writes
 - categories.json: the official 3-level category tree (附件1) as [{"name", "children": [...]}].
-- departments.json: city departments with remit text and routing keywords; keywords are the
-  hand-written remit words plus the words jieba's TF-IDF finds in the messages whose official reply
-  (附件4) names that department as the handling unit.
+- departments.json: city departments with remit text and routing keywords (the words a citizen would
+  use, written by hand: words learned from the messages were mostly noise, e.g. 怎么, 本人, 今年; the
+  learned routing model takes the messages instead), and how many messages name each as handling unit.
+- routing_train.jsonl: training texts for the routing model (casework/routing_model.py):
+  {"text", "category"} for the 9,210 messages labelled with their first-level category (the organiser's
+  segmented texts, words joined again), and {"text", "department"} for the messages whose official reply
+  (附件4) names exactly one city department as the handling unit (user ids and phone numbers masked).
 - seed_messages.jsonl: a sample of real messages (user ids and phone numbers masked) for demos,
   the routing suggestion and tests: {"id", "topic", "content", "category", "department", "time"}.
 Deterministic: the same source gives the same files.
@@ -17,20 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import Path
 
-import jieba
 import openpyxl
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "data" / "casework"
 DEFAULT_SOURCE = Path("/work/shared/data/tipdm2020c_gov_messages")
 SEED_LIMIT = 1200
-MIN_LEARN = 10  # messages naming a department before its words are learned
-STOP_WORDS = set(
-    "我们 你们 他们 问题 咨询 希望 请问 办理 领导 政府 相关 部门 情况 没有 现在 已经 可以 什么 这个 一个".split()
-)
+TRAIN_CHARS = 300  # of a training text (the topic and the start of the message say where it goes)
 
 # name -> (remit, keywords a citizen would use)
 CITY_DEPARTMENTS: dict[str, tuple[str, list[str]]] = {
@@ -56,7 +56,20 @@ CITY_DEPARTMENTS: dict[str, tuple[str, list[str]]] = {
     ),
     "市公安局": (
         "治安、户籍、出入境、交通管理、网络诈骗",
-        ["户口", "户籍", "身份证", "派出所", "诈骗", "噪音扰民", "交警", "违章", "驾驶证", "治安", "落户"],
+        [
+            "户口",
+            "户籍",
+            "身份证",
+            "居住证",
+            "派出所",
+            "诈骗",
+            "噪音扰民",
+            "交警",
+            "违章",
+            "驾驶证",
+            "治安",
+            "落户",
+        ],
     ),
     "市交通运输局": (
         "公共交通、出租车、道路运输、公路",
@@ -93,6 +106,15 @@ CITY_DEPARTMENTS: dict[str, tuple[str, list[str]]] = {
     "市应急管理局": ("安全生产、应急救援、防灾减灾", ["安全隐患", "安全生产", "消防", "危险品", "事故"]),
     "市财政局": ("财政资金、补贴发放、政府采购", ["补贴", "财政", "资金", "采购", "专项资金"]),
     "市信访局": ("信访事项的受理、交办、督办", ["信访", "上访"]),
+}
+# the first-level categories of the official tree that one city department handles (the routing model
+# learns that department's words from the messages of its category; the other categories span several)
+CATEGORY_OWNERS = {
+    "劳动和社会保障": "市人力资源和社会保障局",
+    "教育文体": "市教育局",
+    "卫生计生": "市卫生健康委员会",
+    "交通运输": "市交通运输局",
+    "环境保护": "市生态环境局",
 }
 DEPT_RE = re.compile(r"(市[\u4e00-\u9fa5]{2,14}?(?:局|委员会|管理中心|中心|办公室))")
 USER_RE = re.compile(r"A\d{5,}")
@@ -131,24 +153,6 @@ def handling_unit(reply: str) -> str | None:
     """The city department a reply names, when it names exactly one we know."""
     found = {m for m in DEPT_RE.findall(reply) if m in CITY_DEPARTMENTS}
     return found.pop() if len(found) == 1 else None
-
-
-def words_of(text: str) -> set[str]:
-    """The distinct Chinese words (two characters or more) of a text."""
-    return {w for w in jieba.cut(text) if len(w) >= 2 and re.fullmatch(r"[\u4e00-\u9fa5]+", w)}
-
-
-def distinctive_words(docs: list[set[str]], overall: Counter, total: int, top: int = 10) -> list[str]:
-    """Words frequent in one department's messages (in 3 or more) and rarer elsewhere."""
-    if len(docs) < MIN_LEARN:
-        return []
-    df = Counter(w for doc in docs for w in doc)
-    scores = {
-        w: (n / len(docs)) / ((overall[w] + 1) / total)
-        for w, n in df.items()
-        if n >= 3 and w not in STOP_WORDS
-    }
-    return sorted(scores, key=lambda w: (-scores[w], w))[:top]
 
 
 def build(source: Path) -> dict[str, int]:
@@ -194,24 +198,50 @@ def build(source: Path) -> dict[str, int]:
         for item in sample:
             fh.write(json.dumps(item, ensure_ascii=False) + "\n")
 
-    all_docs = [words_of(f"{s['topic']} {s['content']}") for s in seeds]
-    overall = Counter(w for doc in all_docs for w in doc)
-    departments = []
-    for name, (remit, words) in CITY_DEPARTMENTS.items():
-        learned = distinctive_words([words_of(t) for t in texts[name]], overall, len(all_docs))
-        keywords = list(dict.fromkeys(words + learned))
-        departments.append(
-            {"name": name, "remit": remit, "keywords": keywords, "learned_from": len(texts[name])}
-        )
+    departments = [
+        {
+            "name": name,
+            "remit": remit,
+            "keywords": words,
+            "learned_from": len(texts[name]),
+            "categories": sorted(c for c, owner in CATEGORY_OWNERS.items() if owner == name),
+        }
+        for name, (remit, words) in CITY_DEPARTMENTS.items()
+    ]
     (OUT / "departments.json").write_text(json.dumps(departments, ensure_ascii=False, indent=1) + "\n")
-    return {"categories": len(categories), "departments": len(departments), "seed_messages": len(sample)}
+    training = routing_examples(source, texts)
+    with (OUT / "routing_train.jsonl").open("w") as fh:
+        for item in training:
+            fh.write(json.dumps(item, ensure_ascii=False) + "\n")
+    return {
+        "categories": len(categories),
+        "departments": len(departments),
+        "seed_messages": len(sample),
+        "routing_train": len(training),
+    }
+
+
+def routing_examples(source: Path, unit_texts: dict[str, list[str]]) -> list[dict]:
+    """The routing model's training texts: category-labelled messages, then department-labelled ones."""
+    book = openpyxl.load_workbook(source / "原始数据集分词结果.xlsx", read_only=True)
+    # the sheet has no header row: its first row is the first message
+    labelled = [
+        {"text": "".join(str(words).split())[:TRAIN_CHARS], "category": clean(category)}
+        for words, category in book.worksheets[0].iter_rows(values_only=True)
+        if words and category
+    ]
+    by_unit = [
+        {"text": mask(text)[:TRAIN_CHARS], "department": unit}
+        for unit, texts in sorted(unit_texts.items())
+        for text in texts
+    ]
+    return labelled + by_unit
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
     args = parser.parse_args()
-    jieba.setLogLevel(60)
     print(build(args.source))
 
 

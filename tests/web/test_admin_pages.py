@@ -67,7 +67,7 @@ def test_admin_creates_a_department_and_a_user_who_logs_in_and_works(client: Tes
     with session_scope() as db:
         dept = casework.department_by_name(db, "市城市管理综合执法局")
         assert dept.keywords == ["烧烤", "油烟", "占道经营", "噪音"] and dept.sms_number == "13900001111"
-        assert [d.name for d, _ in casework.suggest_department(db, "楼下烧烤油烟太大")][0] == dept.name
+        assert casework.suggest_department(db, "楼下烧烤油烟太大")[0].department.name == dept.name
     made = new_user(
         client,
         t,
