@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from hotline import attempts
 from kb import curation, indexing
@@ -18,6 +18,9 @@ from kb.sections import split_sections
 MAX_QUERY = 200
 MAX_COMMENT = 1000
 TOO_OFTEN = "提交过于频繁，请稍后再试。"
+# what a hit needs of its document (not its texts: the index has them)
+HIT_COLUMNS = (Document.external_id, Document.title, Document.category, Document.department,
+               Document.live, Document.valid_until)  # fmt: skip
 
 
 def search(
@@ -53,7 +56,9 @@ def search(
     )
     rows = {
         d.id: d
-        for d in session.scalars(select(Document).where(Document.id.in_([h.id for h in outcome.hits])))
+        for d in session.scalars(
+            select(Document).options(load_only(*HIT_COLUMNS)).where(Document.id.in_([h.id for h in outcome.hits]))
+        )
     }
     hits: list[SearchHit] = []
     dropped = 0
