@@ -144,7 +144,7 @@ def _serve_web(host: str | None, port: int | None, workers: int) -> None:
         host=host,
         port=port,
         log_config=_log_config(),
-        **web_workers.UVICORN_OPTIONS,
+        **web_workers.uvicorn_options(),
     )
 
 

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     # web
     host: str = "127.0.0.1"
     port: int = 8000
+    # slow clients (hotline.httpserver): a request head must be complete this many seconds after the
+    # connection opens (or after its first byte on a kept-alive connection); 0: no limit
+    header_timeout: float = 10.0
+    keepalive_timeout: float = 5.0  # an idle keep-alive connection is closed after this many seconds
     # web worker processes of `hotline serve`; unset: one per CPU core, at most MAX_AUTO_WORKERS
     workers: int | None = None
     # sms

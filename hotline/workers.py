@@ -19,16 +19,29 @@ import threading
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from hotline.config import get_settings
+
 APP = "web.app:create_app"
 BACKLOG = 2048
 STARTUP_FAILURE = 3  # uvicorn's exit code for a failed start-up
 STOP_TIMEOUT = 30.0
-# asyncio, not uvloop even when installed: same throughput here (the search dominates) but uvloop gave a
-# p99 of ~600 ms against ~100 ms with 32 keep-alive connections per worker
-# proxy_headers off: X-Forwarded-For is read only from the configured trusted proxies (web.security)
-UVICORN_OPTIONS: dict[str, Any] = {"loop": "asyncio", "log_level": "info", "proxy_headers": False}
+HTTP_PROTOCOL = "hotline.httpserver:HotlineH11Protocol"  # h11 with a header-read timeout
 
 log = logging.getLogger("hotline.serve")
+
+
+def uvicorn_options() -> dict[str, Any]:
+    """The options of every web worker's uvicorn (also the single-process `hotline serve`)."""
+    return {
+        # asyncio, not uvloop even when installed: same throughput here (the search dominates) but uvloop
+        # gave a p99 of ~600 ms against ~100 ms with 32 keep-alive connections per worker
+        "loop": "asyncio",
+        "log_level": "info",
+        # off: X-Forwarded-For is read only from the configured trusted proxies (web.security)
+        "proxy_headers": False,
+        "http": HTTP_PROTOCOL,
+        "timeout_keep_alive": get_settings().keepalive_timeout,
+    }
 
 
 def reuseport_socket(host: str, port: int) -> socket.socket:
@@ -50,7 +63,7 @@ def _worker(host: str, port: int, log_config: dict[str, Any]) -> None:
     sock = reuseport_socket(host, port)
     sock.listen(BACKLOG)
     config = uvicorn.Config(
-        APP, factory=True, host=host, port=port, backlog=BACKLOG, log_config=log_config, **UVICORN_OPTIONS
+        APP, factory=True, host=host, port=port, backlog=BACKLOG, log_config=log_config, **uvicorn_options()
     )
     uvicorn.Server(config).run(sockets=[sock])
 
