@@ -494,7 +494,7 @@ class Dialog:
             if doc is None:
                 await self.say("category_empty")
                 return
-            kb.record_view(session, doc_id, "ivr")
+            kb.record_view(session, doc_id, "ivr", client=self.caller_key)
             records.append(session, self.call_id, "documents", {"id": doc.id, "title": doc.title})
             self.documents_read += 1
             records.append(session, self.call_id, "path", f"doc:{doc.id}")
@@ -570,6 +570,13 @@ class Dialog:
             await self.channel.play(str(refused))
             return
         await self.say("sms_sent")
+
+    @property
+    def caller_key(self) -> str:
+        """The caller, for the per-client limits (progress queries, counted views and logged gaps:
+        docs/security.md): the calling number on SIP, the client address on /voice (`web:<address>`,
+        shared with the web pages), else this call."""
+        return self.channel.caller_number or getattr(self.channel, "client_key", "") or self.call_id
 
     def _origin(self, cw: ModuleType) -> Origin:
         """This call as the sender of what it queues (caps, verified number: docs/security.md)."""
@@ -688,7 +695,7 @@ class Dialog:
         finally:
             if self.documents_read == read:  # the caller heard no document: a gap for the editors
                 with session_scope() as session:
-                    kb.record_unanswered(session, text, channel="ivr")
+                    kb.record_unanswered(session, text, channel="ivr", client=self.caller_key)
 
     # -- case progress --------------------------------------------------------------------------
 
@@ -697,7 +704,6 @@ class Dialog:
         if cw is None:
             await self.say("service_unavailable")
             return
-        caller_key = self.channel.caller_number or getattr(self.channel, "client_key", "") or self.call_id
         for _ in range(3):
             try:
                 number = await self.entry(
@@ -710,7 +716,7 @@ class Dialog:
                 return
             if password is None:
                 raise _ToAgent
-            view, refused = await asyncio.to_thread(_check_progress, cw, number, password, caller_key)
+            view, refused = await asyncio.to_thread(_check_progress, cw, number, password, self.caller_key)
             if refused == "locked":
                 break
             if view is None:
