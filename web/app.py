@@ -26,6 +26,7 @@ from web.hygiene import check_input
 from web.routes import (
     admin,
     agent,
+    analysis,
     auth,
     caselists,
     citizen,
@@ -55,7 +56,8 @@ from web.templating import back_page, flash, render
 log = logging.getLogger("hotline.web")
 
 ROUTERS = (
-    public, citizen, auth, editor, caselists, agent, phone, recordings, department, supervisor, admin, voice, sms
+    public, citizen, auth, editor, caselists, agent, phone, recordings, department, supervisor, admin, voice, sms,
+    analysis,
 )  # fmt: skip
 SIP_LOCK = "sip.lock"
 
