@@ -24,10 +24,11 @@ from hotline import attempts, audit
 from hotline.config import get_settings
 from hotline.db import changed_rows, utcnow
 
-CHANNELS = ("phone", "voicemail", "web", "sms")
+CHANNELS = ("phone", "voicemail", "web", "sms", "email", "fax")
+NUMBERLESS_CHANNELS = ("email", "fax")  # a mail or a fax may come without a telephone number
 CATEGORIES = tuple(DEFAULT_PERIODS["normal"])  # the national six; administrators may add more (categories())
 URGENCIES = ("normal", "urgent")
-REVIEWED_CHANNELS = ("web", "sms")  # land in the agents' review queue first
+REVIEWED_CHANNELS = ("web", "sms", "email", "fax")  # land in the agents' review queue first
 MAX_FAILURES = 3
 LOCK_WINDOW = timedelta(minutes=15)
 CASE_FAILURES_PER_DAY = 30  # failures on one case from all callers that lock it for everyone
@@ -165,7 +166,7 @@ def create_case(
         raise CaseError("请填写诉求内容。")
     if len(content) > 5000:
         raise CaseError("诉求内容不能超过5000字。")
-    if not caller_number or len(caller_number) > 32:
+    if (not caller_number and channel not in NUMBERLESS_CHANNELS) or len(caller_number) > 32:
         raise CaseError("请提供正确的联系电话。")
     if not attempts.allow(session, "case", client_key):
         raise CaseError("提交次数过多，请稍后再试，或拨打12345热线。")
@@ -211,7 +212,10 @@ def get_case(session: Session, case_number: str) -> Case | None:
 
 
 def cases_for_caller(session: Session, number: str, limit: int = 20) -> list[Case]:
-    """A caller's cases, newest first (uses the caller_number index)."""
+    """A caller's cases, newest first (uses the caller_number index); none for no number (a mail or a
+    fax without one)."""
+    if not normalize_number(number):
+        return []
     stmt = (
         select(Case)
         .where(Case.caller_number == normalize_number(number))
@@ -224,6 +228,8 @@ def cases_for_caller(session: Session, number: str, limit: int = 20) -> list[Cas
 def repeat_caller(session: Session, number: str) -> CallerInfo:
     """How often this number has called before: cases in total, still open, last contact."""
     number = normalize_number(number)
+    if not number:
+        return CallerInfo(count=0, open=0, last_contact=None)
     total, open_count, last = session.execute(
         select(
             func.count(Case.id),

@@ -134,6 +134,7 @@ ACTION_LABELS = {
     "instruction_reported": "批示落实情况",
     "merged": "合并重复工单",
     "merged_duplicate": "并入重复工单",
+    "mail_followup": "来信补充",
     "due_soon": "即将到期",
     "overdue": "已超期",
 }

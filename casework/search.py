@@ -28,7 +28,9 @@ PAGE_SIZE = 50
 _HAN_ONLY = re.compile(r"[\u4e00-\u9fff]+")
 COUNT_LIMIT = 1_000  # counts above this show as "1000+"
 EXPORT_LIMIT = 50_000  # rows in one Excel export
-CHANNEL_LABELS = {"phone": "电话", "voicemail": "语音留言", "web": "网上留言", "sms": "短信"}
+CHANNEL_LABELS = {
+    "phone": "电话", "voicemail": "语音留言", "web": "网上留言", "sms": "短信", "email": "电子邮件", "fax": "传真"
+}  # fmt: skip
 
 
 def index_text(

@@ -91,6 +91,26 @@ class Settings(BaseSettings):
     followup_survey: Literal["review", "manual"] = "review"
     # fax: HylaFAX submit command (e.g. "sendfax -n"); unset: TIFFs stay in <outbox>/fax
     fax_command: str | None = None
+    # e-mail intake (casework/mailintake.py, docs/casework.md): an IMAP mailbox polled for new mail, each
+    # one a submission for review; replies and notices to e-mail contacts by SMTP. Off unless enabled
+    mail_enabled: bool = False
+    imap_host: str = ""
+    imap_port: int = 993
+    imap_user: str = ""
+    imap_password: str = ""
+    imap_tls: Literal["ssl", "starttls", "none"] = "ssl"
+    imap_folder: str = "INBOX"
+    smtp_host: str = ""  # unset: no mail is sent (notices to e-mail contacts wait in the outbox)
+    smtp_port: int = 465
+    smtp_user: str = ""  # unset: no SMTP login
+    smtp_password: str = ""
+    smtp_tls: Literal["ssl", "starttls", "none"] = "ssl"
+    mail_from: str = ""  # the hotline's address on replies; unset: imap_user
+    mail_poll_seconds: float = 60.0  # `hotline serve` polls the mailbox (and the fax inbox) this often
+    mail_per_destination_per_day: int = 10  # replies and notices to one address a day
+    # fax intake (casework/faxintake.py): the HylaFAX receive folder (recvq); unset: no fax intake
+    fax_inbox: Path | None = None
+    fax_settle_seconds: float = 10.0  # a TIFF is taken once it has not changed for this long
     # outbound caps (docs/security.md): per destination and per source a day, per call; staff per user
     fax_international: bool = False  # fax only to domestic numbers unless set
     sms_per_destination_per_day: int = 5
