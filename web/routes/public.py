@@ -17,9 +17,9 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 import kb
-from hotline.db import new_session
+from hotline.db import new_session, session_scope
 from web.routes.citizen import client_key
-from web.security import SessionDep
+from web.security import SessionDep, refused
 from web.templating import render
 
 router = APIRouter()
@@ -153,7 +153,6 @@ def search_page(
         log_gaps=not live,
         client=client_key(request),
     )
-    db.commit()
     fragment = request.headers.get("HX-Request") == "true"
     ctx.update({"categories": kb.CATEGORIES, "fragment": fragment})
     response = render(request, "public/search.html", ctx, block="results" if fragment else None)
@@ -187,9 +186,9 @@ def related_documents(db: Session, doc: Any) -> list[Any]:
 @router.get("/documents/{doc_id}")
 def document_page(request: Request, db: SessionDep, doc_id: int) -> Response:
     doc = _document_or_404(db, doc_id)
-    kb.record_view(db, doc.id, "web", client=client_key(request))
-    db.commit()
-    ctx = {"doc": doc, **document_html(doc), "related": related_documents(db, doc), "feedback": None}
+    related = related_documents(db, doc)
+    kb.record_view(db, doc.id, "web", client=client_key(request))  # the write last: a short write lock
+    ctx = {"doc": doc, **document_html(doc), "related": related, "feedback": None}
     return render(request, "public/document.html", ctx)
 
 
@@ -205,14 +204,9 @@ def document_feedback(
     doc = _document_or_404(db, doc_id)
     helpful = answer == "yes"
     comment = comment.strip()[:500]
-    status = 200
-    try:
+    with refused(db, kb.KbError) as refusal:
         kb.record_feedback(db, doc.id, helpful, comment=comment, client=client_key(request))
-        db.commit()
-        feedback = "thanks"
-    except kb.KbError as exc:
-        db.rollback()
-        feedback, status = str(exc), 400
+    feedback, status = (refusal.message, 400) if refusal else ("thanks", 200)
     ctx = {"doc": doc, "feedback": feedback, **document_html(doc), "related": []}
     fragment = request.headers.get("HX-Request") == "true"
     return render(
@@ -247,11 +241,12 @@ async def api_search(
     department: str | None = None,
 ) -> Response:
     """Published documents matching q (ranked), with highlighted snippets. Runs on the event loop
-    (a ~2 ms CPU-bound call: a thread hop would only add work) with its own database session."""
+    (a ~2 ms CPU-bound call: a thread hop would only add work) with its own unit of work (session_scope:
+    the only write a search makes is a gap logged)."""
     q = clean_query(q)
     if not q:
         return JSONResponse({"query": "", "total": 0, "suggestion": None, "hits": []})
-    with new_session() as db:
+    with session_scope() as db:
         results = kb.search(
             db,
             q,
@@ -261,8 +256,6 @@ async def api_search(
             department=department or None,
             client=client_key(request),
         )
-        if not results.answered:
-            db.commit()  # the query was logged as a gap: the only write a search makes
     return JSONResponse(
         {
             "query": results.query,
@@ -301,13 +294,9 @@ class FeedbackIn(BaseModel):
 
 @router.post("/api/documents/{doc_id}/feedback", tags=["knowledge base"])
 def api_feedback(request: Request, db: SessionDep, doc_id: int, body: FeedbackIn) -> Response:
+    """A refusal (past the hourly limit) is web.app's 400 with its message."""
     doc = _document_or_404(db, doc_id)
-    try:
-        kb.record_feedback(db, doc.id, body.helpful, comment=body.comment.strip(), client=client_key(request))
-    except kb.KbError as exc:
-        db.rollback()
-        return JSONResponse({"detail": str(exc)}, status_code=400)
-    db.commit()
+    kb.record_feedback(db, doc.id, body.helpful, comment=body.comment.strip(), client=client_key(request))
     return JSONResponse({"ok": True})
 
 
