@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,9 +21,10 @@ from sqlalchemy.orm import Session
 from casework.errors import CaseError
 from casework.models import Holiday
 from hotline import audit, sitesettings
+from hotline.config import local_timezone
 from hotline.db import session_scope
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+LOCAL_TZ = local_timezone()  # the one local time zone (settings: HOTLINE_TIME_ZONE)
 # the days a report may be asked for (a brief's local-day bounds overflow at years 1 and 9999)
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 DEFAULT_PERIODS: dict[str, dict[str, int]] = {

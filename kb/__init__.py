@@ -13,6 +13,7 @@ from hotline.db import session_scope
 from kb import indexing
 from kb.curation import delete_synonym_group, list_gaps, list_synonym_groups, resolve_gap, save_synonym_group
 from kb.documents import (
+    STATUS_NAMES,
     approve_document,
     create_document,
     document_diff,
@@ -22,10 +23,13 @@ from kb.documents import (
     may_approve,
     reject_document,
     revisions,
+    run_schedule,
+    schedule_withdrawal,
     submit_document,
     update_document,
     withdraw_document,
 )
+from kb.editorial import Comparison, FeedbackEntry, compare_revisions, list_feedback, returned_reason
 from kb.errors import EditConflict, KbError, NotPermitted, WorkflowError
 from kb.importer import load_bundled_corpus
 from kb.ivr import MAX_PINS, ivr_listing, pinned_documents, set_pins
@@ -59,6 +63,14 @@ def reindex(session: Session) -> int:
 
 __all__ = [
     "CATEGORIES",
+    "Comparison",
+    "FeedbackEntry",
+    "compare_revisions",
+    "list_feedback",
+    "returned_reason",
+    "run_schedule",
+    "schedule_withdrawal",
+    "STATUS_NAMES",
     "Document",
     "DocumentInput",
     "DocumentView",

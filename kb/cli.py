@@ -1,4 +1,4 @@
-"""`hotline kb ...` commands: import, search, reindex, export, duplicates."""
+"""`hotline kb ...` commands: import, search, reindex, export, duplicates, schedule."""
 
 from __future__ import annotations
 
@@ -181,3 +181,24 @@ def export_cmd(
             with output.open("w", encoding="utf-8") as f:
                 n = export_documents(session, f)
     typer.echo(f"exported {n} documents", err=True)
+
+
+@kb_app.command("schedule")
+def schedule_cmd(
+    loop: Annotated[bool, typer.Option("--loop", help="Keep running (every --interval seconds).")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between rounds with --loop.")] = 60.0,
+) -> None:
+    """Publish the approved documents whose publish time has come and withdraw those whose withdrawal
+    time has (`hotline serve` does this every minute itself)."""
+    import time
+
+    from kb.documents import run_schedule
+
+    bootstrap.init()
+    while True:
+        with session_scope() as session:
+            done = run_schedule(session)
+        typer.echo(f"published={done['published']} withdrawn={done['withdrawn']}")
+        if not loop:
+            return
+        time.sleep(max(interval, 1.0))

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import difflib
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from hotline import audit
-from hotline.db import changed_rows
+from hotline.db import changed_rows, utcnow
 from hotline.models import AuditEntry
 from kb import indexing
 from kb.errors import EditConflict, KbError, NotPermitted, WorkflowError
@@ -42,6 +42,7 @@ ENTITY = "kb_document"
 STATUS_NAMES = {
     "draft": "草稿",
     "submitted": "待审核",
+    "scheduled": "定时发布",
     "published": "已发布",
     "withdrawn": "已撤回",
     "expired": "已过期",
@@ -186,7 +187,7 @@ def update_document(
     latest = latest_revision(session, doc)
     if latest is not None and content_of(latest) == content:
         raise KbError("内容没有变化。")
-    _add_revision(session, doc, content, actor, comment, status="draft")
+    _add_revision(session, doc, content, actor, comment, status="draft", publish_at=None)
     _check_title(session, data.title, doc.id)
     if doc.published_revision_id is None:
         for name, value in content.items():
@@ -198,14 +199,21 @@ def update_document(
 
 
 def _transition(
-    session: Session, doc: Document, action: str, to: str, allowed: tuple[str, ...], actor: str, comment: str
+    session: Session,
+    doc: Document,
+    action: str,
+    to: str,
+    allowed: tuple[str, ...],
+    actor: str,
+    comment: str,
+    **values: Any,
 ) -> None:
     if doc.status not in allowed:
         raise WorkflowError(
             f"当前状态为“{STATUS_NAMES.get(doc.status, doc.status)}”，不能执行“{ACTION_NAMES[action]}”。"
         )
     before = doc.status
-    _compare_and_set(session, doc, status=to)
+    _compare_and_set(session, doc, status=to, **values)
     audit.record(
         session,
         actor=actor,
@@ -218,7 +226,14 @@ def _transition(
     indexing.queue(session, [doc.id])
 
 
-ACTION_NAMES = {"submit": "提交审核", "approve": "审核通过", "reject": "退回", "withdraw": "撤回"}
+ACTION_NAMES = {
+    "submit": "提交审核",
+    "approve": "审核通过",
+    "reject": "退回",
+    "withdraw": "撤回",
+    "publish": "定时发布",
+}
+SYSTEM = "system"  # the actor of scheduled steps
 
 
 def submit_document(session: Session, doc_id: int, *, actor: str, comment: str = "") -> Document:
@@ -244,15 +259,83 @@ def may_approve(session: Session, doc_id: int, actor: str) -> bool:
     return actor not in authors_since_publish(session, doc_id)
 
 
-def approve_document(session: Session, doc_id: int, *, actor: str, comment: str = "") -> Document:
-    """Publish the newest revision (by someone other than its authors: may_approve)."""
+def approve_document(
+    session: Session, doc_id: int, *, actor: str, comment: str = "", publish_at: datetime | None = None
+) -> Document:
+    """Publish the newest revision (by someone other than its authors: may_approve); with a future
+    publish_at it is approved now and published then (status "scheduled", run_schedule)."""
     doc = _load(session, doc_id)
     if not may_approve(session, doc_id, actor):
         raise NotPermitted("不能审核通过自己编辑或提交的内容，请由其他审核人员审核。")
-    _transition(session, doc, "approve", "published", ("submitted",), actor, comment)
-    publish_latest(session, doc)
+    if publish_at is not None and publish_at > utcnow():
+        _transition(session, doc, "approve", "scheduled", ("submitted",), actor, comment, publish_at=publish_at)
+    else:
+        _transition(session, doc, "approve", "published", ("submitted",), actor, comment)
+        publish_latest(session, doc)
     session.flush()
     return doc
+
+
+def schedule_withdrawal(session: Session, doc_id: int, at: datetime | None, *, actor: str) -> Document:
+    """Take a public (or scheduled) document off the public at `at` (run_schedule); None cancels."""
+    doc = _load(session, doc_id)
+    if not doc.live and doc.status != "scheduled":
+        raise WorkflowError("只有已发布或定时发布的文档才能设置定时下线。")
+    if at is not None and at <= utcnow():
+        raise KbError("定时下线的时间应晚于现在；立即下线请直接撤回。")
+    if at is not None and doc.publish_at is not None and at <= doc.publish_at:
+        raise KbError("定时下线的时间应晚于定时发布的时间。")
+    _compare_and_set(session, doc, withdraw_at=at)
+    audit.record(
+        session,
+        actor=actor,
+        action="kb.schedule",
+        entity=ENTITY,
+        entity_id=doc.id,
+        comment="取消定时下线" if at is None else "定时下线",
+        detail={"withdraw_at": at.isoformat() if at else None},
+    )
+    session.flush()
+    return doc
+
+
+def run_schedule(session: Session, now: datetime | None = None) -> dict[str, int]:
+    """The background step (web workers every minute, `hotline kb schedule`): publish the approved
+    documents whose publish_at has come and withdraw the live ones whose withdraw_at has. Each step
+    is a compare-and-set like an editor's, so two processes running it at once do each document once."""
+    now = now or utcnow()
+    done = {"published": 0, "withdrawn": 0}
+    due = select(Document.id).where(Document.status == "scheduled", Document.publish_at <= now)
+    for doc_id in list(session.scalars(due.order_by(Document.id))):
+        if _scheduled_step(session, doc_id, "publish"):
+            done["published"] += 1
+    due = select(Document.id).where(Document.withdraw_at <= now)
+    for doc_id in list(session.scalars(due.order_by(Document.id))):
+        if _scheduled_step(session, doc_id, "withdraw"):
+            done["withdrawn"] += 1
+    return done
+
+
+def _scheduled_step(session: Session, doc_id: int, step: str) -> bool:
+    """One scheduled publish or withdrawal in a savepoint: a document changed meanwhile is skipped."""
+    try:
+        with session.begin_nested():
+            doc = _load(session, doc_id)
+            if step == "publish":
+                _transition(session, doc, "publish", "published", ("scheduled",), SYSTEM, "定时发布")
+                publish_latest(session, doc)
+                doc.publish_at = None
+            elif doc.live:
+                _transition(session, doc, "withdraw", "withdrawn", tuple(STATUS_NAMES), SYSTEM, "定时下线")
+                doc.live = False
+                doc.withdraw_at = None
+            else:
+                _compare_and_set(session, doc, withdraw_at=None)
+                return False
+            session.flush()
+    except (EditConflict, WorkflowError):
+        return False
+    return True
 
 
 def publish_latest(session: Session, doc: Document, rev: Revision | None = None) -> None:
@@ -274,7 +357,7 @@ def reject_document(session: Session, doc_id: int, *, actor: str, comment: str) 
     if not (comment or "").strip():
         raise KbError("退回时必须填写退回意见。")
     doc = _load(session, doc_id)
-    _transition(session, doc, "reject", "draft", ("submitted",), actor, comment.strip())
+    _transition(session, doc, "reject", "draft", ("submitted", "scheduled"), actor, comment.strip(), publish_at=None)
     session.flush()
     return doc
 
@@ -284,13 +367,13 @@ def withdraw_document(session: Session, doc_id: int, *, actor: str, comment: str
     doc = _load(session, doc_id)
     if not doc.live:
         raise WorkflowError("只有已发布的文档才能撤回。")
-    _transition(session, doc, "withdraw", "withdrawn", tuple(STATUS_NAMES), actor, comment)
+    _transition(session, doc, "withdraw", "withdrawn", tuple(STATUS_NAMES), actor, comment, withdraw_at=None)
     doc.live = False
     session.flush()
     return doc
 
 
-def _as_lines(content: dict[str, Any]) -> list[str]:
+def content_lines(content: dict[str, Any]) -> list[str]:
     lines = []
     for name in CONTENT_FIELDS:
         if name == "body":
@@ -309,8 +392,8 @@ def document_diff(session: Session, doc_id: int) -> list[str]:
     doc = _load(session, doc_id)
     latest = latest_revision(session, doc)
     published = session.get(Revision, doc.published_revision_id) if doc.published_revision_id else None
-    old = _as_lines(content_of(published)) if published else []
-    new = _as_lines(content_of(latest)) if latest else []
+    old = content_lines(content_of(published)) if published else []
+    new = content_lines(content_of(latest)) if latest else []
     old_name = f"已发布（第 {published.number} 版）" if published else "（未发布）"
     new_name = f"第 {latest.number} 版" if latest else "（无）"
     return list(difflib.unified_diff(old, new, fromfile=old_name, tofile=new_name, lineterm=""))

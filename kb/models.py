@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.db import Base, UtcDateTime, utcnow
 
-STATUSES = ("draft", "submitted", "published", "withdrawn")
+STATUSES = ("draft", "submitted", "scheduled", "published", "withdrawn")  # scheduled: approved, published at publish_at
 
 
 class Document(Base):
@@ -39,6 +39,9 @@ class Document(Base):
     helpful_count: Mapped[int] = mapped_column(Integer, default=0)
     unhelpful_count: Mapped[int] = mapped_column(Integer, default=0)
     revision_count: Mapped[int] = mapped_column(Integer, default=0)
+    # approved to go public at this moment (status "scheduled"), or to leave the public then (live)
+    publish_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True, index=True)
+    withdraw_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True, index=True)
     published_revision_id: Mapped[int | None] = mapped_column(
         ForeignKey("kb_revisions.id", use_alter=True, ondelete="SET NULL"), nullable=True
     )
@@ -110,7 +113,8 @@ class SearchGap(Base):
 
 
 class Feedback(Base):
-    """A reader's "was this helpful" answer, with an optional comment."""
+    """A reader's "was this helpful" answer, with an optional comment and the search query that led the
+    reader to the document (empty when they came another way)."""
 
     __tablename__ = "kb_feedback"
 
@@ -118,7 +122,8 @@ class Feedback(Base):
     document_id: Mapped[int] = mapped_column(ForeignKey("kb_documents.id", ondelete="CASCADE"), index=True)
     helpful: Mapped[bool] = mapped_column(Boolean)
     comment: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    query: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
 
 
 class IvrPin(Base):

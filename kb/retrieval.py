@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import Session, load_only
 
 from hotline import attempts
@@ -156,15 +157,26 @@ def record_view(session: Session, doc_id: int, channel: str, client: str = "") -
         raise KbError("文档不存在。")
     if not attempts.allow(session, "view", client):
         return
-    doc.views = Document.views + 1
-    session.flush()
+    _count(session, doc, views=Document.views + 1)
+
+
+def _count(session: Session, doc: Document, **counters: Any) -> None:
+    """Add to a document's reader counters without touching updated_at (the editors' 更新时间 is the
+    time of an editorial change, not of a reading)."""
+    session.execute(
+        update(Document)
+        .where(Document.id == doc.id)
+        .values(updated_at=Document.updated_at, **counters)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(doc, list(counters))
 
 
 def record_feedback(
-    session: Session, doc_id: int, helpful: bool, comment: str = "", client: str = ""
+    session: Session, doc_id: int, helpful: bool, comment: str = "", client: str = "", query: str = ""
 ) -> Feedback:
-    """A reader's "was this helpful" answer for a public document; refused past a client's (its
-    address's) hourly number."""
+    """A reader's "was this helpful" answer for a public document, with the search query that led
+    them there (if any); refused past a client's (its address's) hourly number."""
     doc = session.get(Document, doc_id)
     if doc is None or not doc.is_public(date.today()):
         raise KbError("文档不存在或已下线。")
@@ -173,12 +185,13 @@ def record_feedback(
     comment = (comment or "").strip()
     if len(comment) > MAX_COMMENT:
         raise KbError(f"意见太长，请不超过 {MAX_COMMENT} 字。")
-    entry = Feedback(document_id=doc.id, helpful=bool(helpful), comment=comment)
+    query = " ".join((query or "").split())[:MAX_QUERY]
+    entry = Feedback(document_id=doc.id, helpful=bool(helpful), comment=comment, query=query)
     session.add(entry)
     if helpful:
-        doc.helpful_count = Document.helpful_count + 1
+        _count(session, doc, helpful_count=Document.helpful_count + 1)
     else:
-        doc.unhelpful_count = Document.unhelpful_count + 1
+        _count(session, doc, unhelpful_count=Document.unhelpful_count + 1)
     session.flush()
     return entry
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,9 +21,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from casework import CaseError, IllegalTransition, OutboundRefused
 from hotline.config import get_settings
+from hotline.db import session_scope
 from hotline.users import UserError
 from kb import KbError, NotPermitted, WorkflowError
+from kb import run_schedule as kb_run_schedule
 from selfservice.acd import AcdError
+from web import apidocs
 from web.hygiene import check_input
 from web.routes import (
     admin,
@@ -92,6 +97,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Answer the IVR's SIP line when the settings enable it (`hotline serve` does): in exactly one
     of the web workers, the one holding <home>/sip.lock; the others stand by to take it over."""
     settings = get_settings()
+    schedule = _start_kb_schedule(settings.kb_schedule_seconds)
     line = None
     if settings.sip_enabled:
         from selfservice.sip.ownership import SipLine
@@ -103,11 +109,46 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if line is not None:
             await line.stop()
+        if schedule is not None:
+            schedule.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await schedule
+
+
+def _start_kb_schedule(every: float) -> asyncio.Task[None] | None:
+    """The knowledge base's scheduled publish and withdrawal (kb.run_schedule) every `every` seconds, in
+    a thread (database work stays off the event loop). Every worker runs it: each step is a
+    compare-and-set, so a document is published or withdrawn once."""
+    if every <= 0:
+        return None
+
+    def step() -> None:
+        with session_scope() as session:
+            done = kb_run_schedule(session)
+        if any(done.values()):
+            log.info("knowledge base schedule: %s", done)
+
+    async def run() -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await asyncio.to_thread(step)
+            except Exception:  # the next round tries again
+                log.exception("the knowledge base's scheduled publish/withdrawal failed")
+
+    return asyncio.create_task(run())
 
 
 def create_app() -> FastAPI:
     settings = get_settings()
-    app = FastAPI(title="hotline 12345", description="12345 政务服务便民热线平台 API", lifespan=lifespan)
+    app = FastAPI(
+        title="hotline 12345",
+        description="12345 政务服务便民热线平台 API",
+        lifespan=lifespan,
+        docs_url=None,  # web.apidocs serves /docs and /redoc with bundled assets (no CDN)
+        redoc_url=None,
+    )
+    apidocs.install(app)
     app.add_middleware(StaffOriginMiddleware)  # inside the session middleware: reads the session
     app.add_middleware(
         PortalSessionMiddleware,

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, Request
 from jinja2_fragments.fastapi import Jinja2Blocks
 
+from casework.calendar import LOCAL_TZ
 from hotline.masking import mask_phone
 from web.security import csrf_token, current_user_optional
 
 templates = Jinja2Blocks(directory=str(Path(__file__).parent / "templates"))
 templates.env.globals["mask_phone"] = mask_phone
+
+
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored (UTC) moment in the centre's local time (settings: time_zone; casework.calendar.LOCAL_TZ):
+    every template shows times through this filter, `{{ moment|local_time }}`."""
+    if value is None:
+        return ""
+    return value.astimezone(LOCAL_TZ).strftime(fmt)
+
+
+templates.env.filters["local_time"] = local_time
 
 
 def render(

@@ -194,7 +194,7 @@ def test_edit_of_published_document_shows_diff_for_review(sqlite_client: TestCli
     diff = sqlite_client.get(f"/api/kb/documents/{doc_id}/diff").json()
     assert any(line.startswith("+") and "照片" in line for line in diff)
     page = sqlite_client.get(f"/editor/documents/{doc_id}").text
-    assert '<span class="add">' in page and "照片" in page
+    assert "<ins>和照片</ins>" in page  # the side-by-side comparison, word by word
 
 
 def test_editor_list_filters_and_search_include_drafts(sqlite_client: TestClient) -> None:

@@ -21,7 +21,7 @@ NONSENSE = "xyzzy很奇怪的问题qqq"
 
 def nearest_ids(html: str) -> list[int]:
     block = html.split('class="kb-results kb-nearest"', 1)[1].split("</ol>", 1)[0]
-    return [int(i) for i in re.findall(r'href="/documents/(\d+)"', block)]
+    return [int(i) for i in re.findall(r'href="/documents/(\d+)[?"]', block)]
 
 
 def test_a_question_without_answer_says_so_shows_the_nearest_and_offers_a_message(

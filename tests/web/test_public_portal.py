@@ -32,7 +32,7 @@ def add_document(
 
 def result_ids(html: str) -> list[int]:
     """Ids of the documents listed as search results on a page or fragment."""
-    return [int(i) for i in re.findall(r'<h3><a href="/documents/(\d+)">', html)]
+    return [int(i) for i in re.findall(r'<h3><a href="/documents/(\d+)(?:\?[^"]*)?">', html)]  # ?q=: the query
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from hotline import users
 from hotline.models import User
+from web.apimodels import STAFF_SESSION, SessionOut
 from web.security import (
     PASSWORD_PATH,
     LoginRequired,
@@ -14,7 +15,6 @@ from web.security import (
     client_address,
     csrf_token,
     load_user,
-    refused,
     safe_next,
     start_session,
 )
@@ -97,17 +97,19 @@ def change_password(
     elif new == current:
         error = "新密码不能与当前密码相同。"
     else:
-        with refused(db, users.UserError) as refusal:
+        try:
             users.set_password(db, account, new, actor=account.username)
-        error = refusal.message or None
+        except users.UserError as exc:
+            error = str(exc)
     if error:
+        db.rollback()  # the form is shown again with the message: nothing of this attempt is kept
         ctx = {"forced": account.must_change_password, "error": error}
         return render(request, "password.html", ctx, status_code=422)
     start_session(request, account)
     return RedirectResponse("/", status_code=303)
 
 
-@router.get("/api/session")
+@router.get("/api/session", tags=[STAFF_SESSION], response_model=SessionOut)
 def session_info(request: Request) -> dict:
     """The CSRF token for API clients, and who is logged in."""
     user = getattr(request.state, "user", None)

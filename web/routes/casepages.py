@@ -6,9 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
@@ -17,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import casework
+from casework.calendar import LOCAL_TZ  # noqa: F401 - the case pages' time zone, imported from here
 from casework.lifecycle import allowed_actions
 from casework.models import Case
 from web.templating import back_page, flash, templates
@@ -25,7 +24,6 @@ URGENCIES = {"normal": "一般", "urgent": "紧急"}
 SATISFACTION = ("满意", "基本满意", "不满意")
 PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 MAX_CONTENT = 2000
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass
@@ -113,13 +111,5 @@ def case_action(
     return RedirectResponse(done or back_page(request), status_code=303)
 
 
-def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """Show a stored (UTC) timestamp in Beijing time."""
-    if value is None:
-        return ""
-    return value.astimezone(LOCAL_TZ).strftime(fmt)
-
-
-templates.env.filters["local_time"] = local_time
 templates.env.globals["allowed_actions"] = allowed_actions  # the buttons a case page shows
 templates.env.globals["due_level"] = casework.due_level

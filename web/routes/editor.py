@@ -5,26 +5,42 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_core import ErrorDetails
 from sqlalchemy.orm import Session
 
 import kb
+from casework.calendar import LOCAL_TZ
 from hotline.masking import mask_phones_in_text
 from hotline.models import User
+from web.apimodels import (
+    STAFF_KB,
+    DocumentPage,
+    GapOut,
+    HistoryEntryOut,
+    Ok,
+    RevisionOut,
+    SimilarOut,
+    StaffDocumentOut,
+    StaffSearchOut,
+    SynonymGroupOut,
+)
 from web.routes.public import as_dict, render_markdown
-from web.security import SessionDep, refused, require_roles
-from web.templating import back_to, flash, pop_flash, render
+from web.security import SessionDep, require_roles
+from web.templating import back_to, flash, local_time, pop_flash, render
 
 router = APIRouter()
 Staff = Annotated[User, Depends(require_roles("editor", "reviewer"))]
 Reviewer = Annotated[User, Depends(require_roles("reviewer"))]
 
 PER_PAGE = 20
+FEEDBACK_PER_PAGE = 50
+FEEDBACK_ON_DOCUMENT = 20  # the newest on a document's page (the list has them all)
 FIELDS = (
     "title",
     "category",
@@ -51,13 +67,8 @@ FIELD_LABELS = {
     "valid_until": "有效期至",
     "review_due": "复核日期",
 }
-STATUS_LABELS = {
-    "draft": "草稿",
-    "submitted": "待审核",
-    "published": "已发布",
-    "withdrawn": "已撤回",
-    "expired": "已过期",
-}
+STATUS_LABELS = kb.STATUS_NAMES  # the badges; the list's filter adds review_due
+FILTER_LABELS = {**kb.STATUS_NAMES, "review_due": "待复核"}
 HISTORY_LABELS = {
     "kb.create": "新建",
     "kb.import": "导入",
@@ -66,6 +77,8 @@ HISTORY_LABELS = {
     "kb.approve": "审核通过并发布",
     "kb.reject": "退回",
     "kb.withdraw": "撤回",
+    "kb.publish": "定时发布",
+    "kb.schedule": "设置定时下线",
 }
 _SPLIT_WORDS = re.compile(r"[,，、;；\s]+")
 
@@ -166,7 +179,9 @@ def may_approve(db: Session, doc_id: int, user: User) -> bool:
     return user.has_role("reviewer") and kb.may_approve(db, doc_id, user.username)
 
 
-def workflow_action(db: Session, doc_id: int, action: str, user: User, comment: str) -> None:
+def workflow_action(
+    db: Session, doc_id: int, action: str, user: User, comment: str, publish_at: datetime | None = None
+) -> None:
     """Run one workflow step (raises kb.KbError: kb.NotPermitted for the four-eyes rule, kb.WorkflowError
     for a step the document's state does not allow; 403 for a non-reviewer's review)."""
     if action in {"approve", "reject"} and not user.has_role("reviewer"):
@@ -177,25 +192,10 @@ def workflow_action(db: Session, doc_id: int, action: str, user: User, comment: 
         "reject": kb.reject_document,
         "withdraw": kb.withdraw_document,
     }
+    if action == "approve":
+        kb.approve_document(db, doc_id, actor=user.username, comment=comment, publish_at=publish_at)
+        return
     steps[action](db, doc_id, actor=user.username, comment=comment)
-
-
-def diff_lines(db: Session, doc_id: int) -> list[tuple[str, str]]:
-    """(css class, line) pairs of the diff against the last published version."""
-    out = []
-    for line in kb.document_diff(db, doc_id):
-        if line.startswith(("+++", "---")):
-            kind = "hunk"
-        elif line.startswith("+"):
-            kind = "add"
-        elif line.startswith("-"):
-            kind = "del"
-        elif line.startswith("@@"):
-            kind = "hunk"
-        else:
-            kind = ""
-        out.append((kind, line.rstrip("\n")))
-    return out
 
 
 def base_ctx(request: Request, tab: str) -> dict[str, Any]:
@@ -203,8 +203,23 @@ def base_ctx(request: Request, tab: str) -> dict[str, Any]:
         "tab": tab,
         "flash": pop_flash(request),
         "status_labels": STATUS_LABELS,
+        "filter_labels": FILTER_LABELS,
         "categories": kb.CATEGORIES,
+        "mask": mask_phones_in_text,  # readers' words (queries, comments) may hold phone numbers
     }
+
+
+def local_moment(text: str) -> datetime | None:
+    """A datetime-local form value ("2026-12-01T09:30", the centre's local time) as an aware moment;
+    None when empty; KbError when it is no date and time."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise kb.KbError("时间格式应为 YYYY-MM-DD HH:MM。") from exc
+    return moment.replace(tzinfo=LOCAL_TZ) if moment.tzinfo is None else moment
 
 
 # --- pages ---------------------------------------------------------------------------------------
@@ -229,7 +244,7 @@ def document_list(
         page=page,
         per_page=PER_PAGE,
     )
-    ctx = base_ctx(request, "list") | {
+    ctx = base_ctx(request, "due" if status == "review_due" else "list") | {
         "rows": rows,
         "total": total,
         "page": page,
@@ -259,8 +274,10 @@ def _form_page(
     status_code: int = 200,
     gap_id: str = "",
     base_revision: int | None = None,
+    returned: Any = None,
 ) -> Response:
     ctx = base_ctx(request, "new" if doc is None else "list") | {
+        "returned": returned,
         "base_revision": base_revision if base_revision is not None else getattr(doc, "revision_count", None),
         "values": values,
         "errors": errors,
@@ -286,13 +303,13 @@ def create(request: Request, db: SessionDep, user: Staff, form: Annotated[Docume
     data, errors = parse_document(values)
     if errors:
         return _form_page(request, values=values, errors=errors, status_code=400, gap_id=gap_id)
-    with refused(db, kb.KbError) as refusal:
+    try:
         doc = kb.create_document(db, data, actor=user.username)
         if gap_id.isdigit():
             kb.resolve_gap(db, int(gap_id), actor=user.username)
-    if refusal:
-        message = refusal.message
-        return _form_page(request, values=values, errors={}, message=message, status_code=400, gap_id=gap_id)
+    except kb.KbError as exc:
+        db.rollback()  # the form is shown again with the message: nothing of this attempt is kept
+        return _form_page(request, values=values, errors={}, message=str(exc), status_code=400, gap_id=gap_id)
     flash(request, "ok", "已保存为草稿。")
     return RedirectResponse(f"/editor/documents/{doc.id}", status_code=303)
 
@@ -305,14 +322,28 @@ def preview(request: Request, user: Staff, body: Annotated[str, Form()] = "") ->
 
 
 @router.get("/editor/documents/{doc_id}")
-def document_detail(request: Request, db: SessionDep, user: Staff, doc_id: int) -> Response:
+def document_detail(
+    request: Request,
+    db: SessionDep,
+    user: Staff,
+    doc_id: int,
+    old: int | None = Query(None, ge=1, le=10**9),
+    new: int | None = Query(None, ge=1, le=10**9),
+) -> Response:
+    """The editor's page of one document: the reviewer's reason when it came back, the side-by-side
+    comparison (the published revision against the newest, or the revisions old and new), readers'
+    feedback, the workflow buttons with scheduling, history and revisions."""
     row = row_or_404(db, doc_id)
     current = working_copy(db, doc_id)
+    feedback, feedback_total = kb.list_feedback(db, document_id=doc_id, per_page=FEEDBACK_ON_DOCUMENT)
     ctx = base_ctx(request, "list") | {
         "doc": row,
         "view": current,
         "body_html": render_markdown(current.body),
-        "diff": diff_lines(db, doc_id),
+        "returned": kb.returned_reason(db, doc_id),
+        "comparison": kb.compare_revisions(db, doc_id, old, new),
+        "feedback": feedback,
+        "feedback_total": feedback_total,
         "history": kb.history(db, doc_id),
         "history_labels": HISTORY_LABELS,
         "revisions": kb.revisions(db, doc_id),
@@ -326,7 +357,13 @@ def document_detail(request: Request, db: SessionDep, user: Staff, doc_id: int) 
 @router.get("/editor/documents/{doc_id}/edit")
 def edit_form(request: Request, db: SessionDep, user: Staff, doc_id: int) -> Response:
     row = row_or_404(db, doc_id)
-    return _form_page(request, values=form_values(working_copy(db, doc_id)), errors={}, doc=row)
+    return _form_page(
+        request,
+        values=form_values(working_copy(db, doc_id)),
+        errors={},
+        doc=row,
+        returned=kb.returned_reason(db, doc_id),
+    )
 
 
 @router.post("/editor/documents/{doc_id}/edit")
@@ -343,16 +380,17 @@ def update(
         return _form_page(
             request, values=values, errors=errors, doc=row, status_code=400, base_revision=base_revision
         )
-    with refused(db, kb.KbError) as refusal:
+    try:
         kb.update_document(db, doc_id, data, actor=user.username, comment=comment, base_revision=base_revision)
-    if refusal:
-        status = 409 if isinstance(refusal.error, kb.WorkflowError) else 400
+    except kb.KbError as exc:
+        db.rollback()  # the form is shown again with the message: nothing of this attempt is kept
+        status = 409 if isinstance(exc, kb.WorkflowError) else 400
         return _form_page(
             request,
             values=values,
             errors={},
             doc=row,
-            message=refusal.message,
+            message=str(exc),
             status_code=status,
             base_revision=base_revision,
         )
@@ -368,6 +406,18 @@ ACTION_DONE = {
 }
 
 
+@router.post("/editor/documents/{doc_id}/schedule")
+def schedule_withdrawal(
+    request: Request, db: SessionDep, user: Staff, doc_id: int, withdraw_at: Annotated[str, Form()] = ""
+) -> Response:
+    """定时下线: the document leaves the public at the given local time (empty: cancel)."""
+    row_or_404(db, doc_id)
+    at = local_moment(withdraw_at)
+    kb.schedule_withdrawal(db, doc_id, at, actor=user.username)
+    flash(request, "ok", f"将于 {local_time(at)} 自动下线。" if at else "已取消定时下线。")
+    return RedirectResponse(f"/editor/documents/{doc_id}", status_code=303)
+
+
 @router.post("/editor/documents/{doc_id}/{action}")
 def document_action(
     request: Request,
@@ -376,13 +426,34 @@ def document_action(
     doc_id: int,
     action: str,
     comment: Annotated[str, Form()] = "",
+    publish_at: Annotated[str, Form()] = "",
 ) -> Response:
     if action not in ACTION_DONE:
         raise HTTPException(status_code=404)
     row_or_404(db, doc_id)
-    workflow_action(db, doc_id, action, user, comment.strip())
-    flash(request, "ok", ACTION_DONE[action])
+    at = local_moment(publish_at) if action == "approve" else None
+    workflow_action(db, doc_id, action, user, comment.strip(), publish_at=at)
+    scheduled = at is not None and row_or_404(db, doc_id).status == "scheduled"
+    flash(request, "ok", f"已审核通过，将于 {local_time(at)} 自动发布。" if scheduled else ACTION_DONE[action])
     return RedirectResponse(f"/editor/documents/{doc_id}", status_code=303)
+
+
+@router.get("/editor/feedback")
+def feedback_list(
+    request: Request, db: SessionDep, user: Staff, unhelpful: bool = False, page: int = Query(1, ge=1, le=10**6)
+) -> Response:
+    """Readers' feedback on every document, newest first, with the query that led to the document."""
+    entries, total = kb.list_feedback(
+        db, helpful=False if unhelpful else None, page=page, per_page=FEEDBACK_PER_PAGE
+    )
+    ctx = base_ctx(request, "feedback") | {
+        "entries": entries,
+        "total": total,
+        "unhelpful": unhelpful,
+        "page": page,
+        "pages": max(1, math.ceil(total / FEEDBACK_PER_PAGE)),
+    }
+    return render(request, "editor/feedback.html", ctx)
 
 
 @router.get("/editor/gaps")
@@ -424,15 +495,16 @@ def save_synonyms(
     words: Annotated[str, Form()] = "",
     group_id: Annotated[str, Form()] = "",
 ) -> Response:
-    with refused(db, kb.KbError) as refusal:
+    try:
         kb.save_synonym_group(
             db,
             split_words(words),
             actor=user.username,
             group_id=int(group_id) if group_id.isdigit() else None,
         )
-    if refusal:
-        return _synonyms_page(request, db, words=words, error=refusal.message)
+    except kb.KbError as exc:
+        db.rollback()  # the page is shown again with the message: nothing of this attempt is kept
+        return _synonyms_page(request, db, words=words, error=str(exc))
     flash(request, "ok", "同义词已保存。")
     return RedirectResponse("/editor/synonyms", status_code=303)
 
@@ -496,10 +568,11 @@ def save_ivr_pins(
     elif len(words) > item.items:
         error = f"“{category}”在电话里只读 {item.items} 项，最多置顶 {item.items} 篇。"
     else:
-        with refused(db, kb.KbError) as refusal:
+        try:
             kb.set_pins(db, category, [int(w) for w in words], actor=user.username)
-        if refusal:
-            error = refusal.message
+        except kb.KbError as exc:
+            db.rollback()  # the page is shown again with the message: nothing of this attempt is kept
+            error = str(exc)
         else:
             flash(request, "ok", f"已保存“{category}”的电话菜单置顶。")
             return RedirectResponse("/editor/ivr", status_code=303)
@@ -519,6 +592,7 @@ def document_json(db: Session, doc_id: int) -> dict[str, Any]:
 
 class ActionIn(BaseModel):
     comment: str = Field("", max_length=2000)
+    publish_at: datetime | None = Field(None, description="approve：定时发布时间（不带时区时按本地时间）")
 
 
 class SynonymsIn(BaseModel):
@@ -526,7 +600,7 @@ class SynonymsIn(BaseModel):
     id: int | None = None
 
 
-@router.get("/api/kb/documents", tags=["knowledge base (staff)"])
+@router.get("/api/kb/documents", tags=[STAFF_KB], response_model=DocumentPage)
 def api_list(
     db: SessionDep,
     user: Staff,
@@ -547,7 +621,7 @@ def api_list(
     return {"total": total, "page": page, "items": [as_dict(r) for r in rows]}
 
 
-@router.post("/api/kb/documents", tags=["knowledge base (staff)"], status_code=201)
+@router.post("/api/kb/documents", tags=[STAFF_KB], status_code=201, response_model=StaffDocumentOut)
 def api_create(db: SessionDep, user: Staff, body: Annotated[dict[str, Any], Body()]) -> Response:
     data, errors = parse_document(body)
     if errors:
@@ -556,12 +630,12 @@ def api_create(db: SessionDep, user: Staff, body: Annotated[dict[str, Any], Body
     return JSONResponse(document_json(db, doc.id), status_code=201)
 
 
-@router.get("/api/kb/documents/{doc_id}", tags=["knowledge base (staff)"])
+@router.get("/api/kb/documents/{doc_id}", tags=[STAFF_KB], response_model=StaffDocumentOut)
 def api_get(db: SessionDep, user: Staff, doc_id: int) -> dict[str, Any]:
     return document_json(db, doc_id)
 
 
-@router.put("/api/kb/documents/{doc_id}", tags=["knowledge base (staff)"])
+@router.put("/api/kb/documents/{doc_id}", tags=[STAFF_KB], response_model=StaffDocumentOut)
 def api_update(db: SessionDep, user: Staff, doc_id: int, body: Annotated[dict[str, Any], Body()]) -> Response:
     row_or_404(db, doc_id)
     data, errors = parse_document(body)
@@ -574,7 +648,7 @@ def api_update(db: SessionDep, user: Staff, doc_id: int, body: Annotated[dict[st
     return JSONResponse(document_json(db, doc_id))
 
 
-@router.post("/api/kb/documents/{doc_id}/{action}", tags=["knowledge base (staff)"])
+@router.post("/api/kb/documents/{doc_id}/{action}", tags=[STAFF_KB], response_model=StaffDocumentOut)
 def api_action(
     db: SessionDep, user: Staff, doc_id: int, action: str, body: ActionIn | None = None
 ) -> Response:
@@ -582,36 +656,39 @@ def api_action(
     if action not in ACTION_DONE:
         raise HTTPException(status_code=404)
     row_or_404(db, doc_id)
-    workflow_action(db, doc_id, action, user, (body.comment if body else "").strip())
+    at = body.publish_at if body and action == "approve" else None
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=LOCAL_TZ)
+    workflow_action(db, doc_id, action, user, (body.comment if body else "").strip(), publish_at=at)
     return JSONResponse(document_json(db, doc_id))
 
 
-@router.get("/api/kb/documents/{doc_id}/diff", tags=["knowledge base (staff)"])
+@router.get("/api/kb/documents/{doc_id}/diff", tags=[STAFF_KB], response_model=list[str])
 def api_diff(db: SessionDep, user: Staff, doc_id: int) -> list[str]:
     row_or_404(db, doc_id)
     return kb.document_diff(db, doc_id)
 
 
-@router.get("/api/kb/documents/{doc_id}/history", tags=["knowledge base (staff)"])
+@router.get("/api/kb/documents/{doc_id}/history", tags=[STAFF_KB], response_model=list[HistoryEntryOut])
 def api_history(db: SessionDep, user: Staff, doc_id: int) -> list[dict[str, Any]]:
     row_or_404(db, doc_id)
     return [as_dict(e) for e in kb.history(db, doc_id)]
 
 
-@router.get("/api/kb/documents/{doc_id}/similar", tags=["knowledge base (staff)"])
+@router.get("/api/kb/documents/{doc_id}/similar", tags=[STAFF_KB], response_model=list[SimilarOut])
 def api_similar(db: SessionDep, user: Staff, doc_id: int) -> list[dict[str, Any]]:
     """Other documents with almost the same text (possible duplicates), most similar first."""
     row_or_404(db, doc_id)
     return [as_dict(s) for s in kb.similar_documents(db, doc_id)]
 
 
-@router.get("/api/kb/documents/{doc_id}/revisions", tags=["knowledge base (staff)"])
+@router.get("/api/kb/documents/{doc_id}/revisions", tags=[STAFF_KB], response_model=list[RevisionOut])
 def api_revisions(db: SessionDep, user: Staff, doc_id: int) -> list[dict[str, Any]]:
     row_or_404(db, doc_id)
     return [as_dict(r) for r in kb.revisions(db, doc_id)]
 
 
-@router.get("/api/kb/search", tags=["knowledge base (staff)"])
+@router.get("/api/kb/search", tags=[STAFF_KB], response_model=StaffSearchOut)
 def api_staff_search(db: SessionDep, user: Staff, q: str = "", limit: int = 20) -> dict[str, Any]:
     """Search including drafts and submitted documents (not logged as gaps)."""
     q = " ".join(q.split())[:200]
@@ -626,29 +703,29 @@ def api_staff_search(db: SessionDep, user: Staff, q: str = "", limit: int = 20) 
     }
 
 
-@router.get("/api/kb/gaps", tags=["knowledge base (staff)"])
+@router.get("/api/kb/gaps", tags=[STAFF_KB], response_model=list[GapOut])
 def api_gaps(db: SessionDep, user: Staff, resolved: bool = False) -> list[dict[str, Any]]:
     return [as_dict(g) for g in kb.list_gaps(db, resolved=resolved, limit=200)]
 
 
-@router.post("/api/kb/gaps/{gap_id}/resolve", tags=["knowledge base (staff)"])
+@router.post("/api/kb/gaps/{gap_id}/resolve", tags=[STAFF_KB], response_model=Ok)
 def api_resolve_gap(db: SessionDep, user: Staff, gap_id: int) -> Response:
     kb.resolve_gap(db, gap_id, actor=user.username)
     return JSONResponse({"ok": True})
 
 
-@router.get("/api/kb/synonyms", tags=["knowledge base (staff)"])
+@router.get("/api/kb/synonyms", tags=[STAFF_KB], response_model=list[SynonymGroupOut])
 def api_synonyms(db: SessionDep, user: Staff) -> list[dict[str, Any]]:
     return [as_dict(g) for g in kb.list_synonym_groups(db)]
 
 
-@router.post("/api/kb/synonyms", tags=["knowledge base (staff)"])
+@router.post("/api/kb/synonyms", tags=[STAFF_KB], response_model=SynonymGroupOut | Ok)
 def api_save_synonyms(db: SessionDep, user: Staff, body: SynonymsIn) -> Response:
     group = kb.save_synonym_group(db, body.words, actor=user.username, group_id=body.id)
     return JSONResponse(as_dict(group) if group is not None else {"ok": True})
 
 
-@router.delete("/api/kb/synonyms/{group_id}", tags=["knowledge base (staff)"])
+@router.delete("/api/kb/synonyms/{group_id}", tags=[STAFF_KB], response_model=Ok)
 def api_delete_synonyms(db: SessionDep, user: Staff, group_id: int) -> Response:
     kb.delete_synonym_group(db, group_id, actor=user.username)
     return JSONResponse({"ok": True})

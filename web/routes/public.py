@@ -12,20 +12,20 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from markdown_it import MarkdownIt
 from markupsafe import Markup
-from pydantic import BaseModel, Field
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 import kb
-from hotline.db import new_session, session_scope
+from hotline.db import new_session
+from web.apimodels import PUBLIC, DocumentOut, FeedbackIn, Ok, SearchOut
 from web.routes.citizen import client_key
-from web.security import SessionDep, refused
+from web.security import SessionDep
 from web.templating import render
 
 router = APIRouter()
 # The anonymous, read-only JSON API: mounted without the session cookie, the login lookup and the CSRF
 # check (web.app), so a search costs the search and little else.
-api_router = APIRouter(tags=["knowledge base"])
+api_router = APIRouter(tags=[PUBLIC])
 
 PER_PAGE = 10
 MAX_PAGE = 100
@@ -153,6 +153,7 @@ def search_page(
         log_gaps=not live,
         client=client_key(request),
     )
+    db.commit()
     fragment = request.headers.get("HX-Request") == "true"
     ctx.update({"categories": kb.CATEGORIES, "fragment": fragment})
     response = render(request, "public/search.html", ctx, block="results" if fragment else None)
@@ -184,11 +185,12 @@ def related_documents(db: Session, doc: Any) -> list[Any]:
 
 
 @router.get("/documents/{doc_id}")
-def document_page(request: Request, db: SessionDep, doc_id: int) -> Response:
+def document_page(request: Request, db: SessionDep, doc_id: int, q: str = "") -> Response:
+    """A document; q is the search that led here (kept with the reader's feedback for the editors)."""
     doc = _document_or_404(db, doc_id)
-    related = related_documents(db, doc)
-    kb.record_view(db, doc.id, "web", client=client_key(request))  # the write last: a short write lock
-    ctx = {"doc": doc, **document_html(doc), "related": related, "feedback": None}
+    kb.record_view(db, doc.id, "web", client=client_key(request))
+    db.commit()
+    ctx = {"doc": doc, **document_html(doc), "related": related_documents(db, doc), "feedback": None, "from_query": clean_query(q)}
     return render(request, "public/document.html", ctx)
 
 
@@ -199,15 +201,21 @@ def document_feedback(
     doc_id: int,
     answer: Annotated[str, Form(alias="helpful")] = "",
     comment: Annotated[str, Form()] = "",
+    q: Annotated[str, Form()] = "",
 ) -> Response:
     """'这条信息对您有帮助吗？' - recorded, then thanked (htmx swaps the feedback block)."""
     doc = _document_or_404(db, doc_id)
     helpful = answer == "yes"
     comment = comment.strip()[:500]
-    with refused(db, kb.KbError) as refusal:
-        kb.record_feedback(db, doc.id, helpful, comment=comment, client=client_key(request))
-    feedback, status = (refusal.message, 400) if refusal else ("thanks", 200)
-    ctx = {"doc": doc, "feedback": feedback, **document_html(doc), "related": []}
+    status = 200
+    try:
+        kb.record_feedback(db, doc.id, helpful, comment=comment, client=client_key(request), query=clean_query(q))
+        db.commit()
+        feedback = "thanks"
+    except kb.KbError as exc:
+        db.rollback()
+        feedback, status = str(exc), 400
+    ctx = {"doc": doc, "feedback": feedback, **document_html(doc), "related": [], "from_query": clean_query(q)}
     fragment = request.headers.get("HX-Request") == "true"
     return render(
         request, "public/document.html", ctx, block="feedback" if fragment else None, status_code=status
@@ -231,7 +239,7 @@ def hit_json(hit: Any) -> dict[str, Any]:
     }
 
 
-@api_router.get("/api/search")
+@api_router.get("/api/search", response_model=SearchOut)
 async def api_search(
     request: Request,
     q: str = Query("", description="检索词"),
@@ -241,12 +249,11 @@ async def api_search(
     department: str | None = None,
 ) -> Response:
     """Published documents matching q (ranked), with highlighted snippets. Runs on the event loop
-    (a ~2 ms CPU-bound call: a thread hop would only add work) with its own unit of work (session_scope:
-    the only write a search makes is a gap logged)."""
+    (a ~2 ms CPU-bound call: a thread hop would only add work) with its own database session."""
     q = clean_query(q)
     if not q:
         return JSONResponse({"query": "", "total": 0, "suggestion": None, "hits": []})
-    with session_scope() as db:
+    with new_session() as db:
         results = kb.search(
             db,
             q,
@@ -256,6 +263,8 @@ async def api_search(
             department=department or None,
             client=client_key(request),
         )
+        if not results.answered:
+            db.commit()  # the query was logged as a gap: the only write a search makes
     return JSONResponse(
         {
             "query": results.query,
@@ -281,22 +290,23 @@ def api_categories() -> list[str]:
     return list(kb.CATEGORIES)
 
 
-@router.get("/api/documents/{doc_id}", tags=["knowledge base"])
+@router.get("/api/documents/{doc_id}", tags=[PUBLIC], response_model=DocumentOut)
 def api_document(db: SessionDep, doc_id: int) -> dict[str, Any]:
     """One published document."""
     return as_dict(_document_or_404(db, doc_id))
 
 
-class FeedbackIn(BaseModel):
-    helpful: bool
-    comment: str = Field("", max_length=500)
-
-
-@router.post("/api/documents/{doc_id}/feedback", tags=["knowledge base"])
+@router.post("/api/documents/{doc_id}/feedback", tags=[PUBLIC], response_model=Ok)
 def api_feedback(request: Request, db: SessionDep, doc_id: int, body: FeedbackIn) -> Response:
-    """A refusal (past the hourly limit) is web.app's 400 with its message."""
     doc = _document_or_404(db, doc_id)
-    kb.record_feedback(db, doc.id, body.helpful, comment=body.comment.strip(), client=client_key(request))
+    try:
+        kb.record_feedback(
+            db, doc.id, body.helpful, comment=body.comment.strip(), client=client_key(request), query=body.query
+        )
+    except kb.KbError as exc:
+        db.rollback()
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+    db.commit()
     return JSONResponse({"ok": True})
 
 

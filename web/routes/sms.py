@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 import casework
 from hotline.config import get_settings
+from web.apimodels import GATEWAY, DeliveryReportOut
 from web.security import SessionDep
 
 router = APIRouter()
@@ -26,7 +27,7 @@ def _check_token(token: str, expected: str, refusal: str) -> None:
 DELIVERED, FAILED, REJECTED = 1, 2, 16
 
 
-@router.get("/api/sms/dlr")
+@router.get("/api/sms/dlr", tags=[GATEWAY], response_model=DeliveryReportOut, response_model_exclude_none=True)
 def delivery_report(
     db: SessionDep,
     id: str = Query(..., max_length=64),
@@ -45,7 +46,7 @@ def delivery_report(
     return {"recorded": True}
 
 
-@router.get("/api/sms/incoming")
+@router.get("/api/sms/incoming", tags=[GATEWAY])
 def incoming(
     db: SessionDep,
     sender: str = Query("", alias="from", max_length=64),
