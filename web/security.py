@@ -10,6 +10,7 @@ import secrets
 import time
 from base64 import b64encode, urlsafe_b64encode
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 from urllib.parse import quote, urlsplit
 
@@ -74,6 +75,37 @@ def get_db() -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_db, scope="function")]
+
+
+class Refusal:
+    """What `refused` caught: the domain's error and its message, or none (false) when the attempt
+    went through."""
+
+    def __init__(self) -> None:
+        self.error: Exception | None = None
+        self.message = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.message)
+
+
+@contextmanager
+def refused(db: Session, *errors: type[Exception]) -> Iterator[Refusal]:
+    """An attempt whose refusal (one of `errors`) the route shows on its own form again, instead of
+    letting web.app's handler go back with it: the attempt is rolled back, so the unit of work (get_db)
+    commits nothing of it, and the message is kept for the form.
+
+        with refused(db, kb.KbError) as refusal:
+            kb.create_document(db, data, actor=user.username)
+        if refusal:
+            return form_page(..., message=refusal.message)
+    """
+    refusal = Refusal()
+    try:
+        yield refusal
+    except errors as exc:
+        db.rollback()
+        refusal.error, refusal.message = exc, str(exc) or "操作未能完成，请稍后重试。"
 
 
 def csrf_token(request: Request) -> str:

@@ -19,7 +19,7 @@ from casework.errors import CaseError
 from casework.models import Department
 from hotline import users
 from hotline.models import ROLE_LABELS, ROLES, AuditEntry, User
-from web.security import SessionDep, require_roles
+from web.security import SessionDep, refused, require_roles
 from web.templating import back_to, flash, pop_flash, render
 
 router = APIRouter(prefix="/admin")
@@ -120,7 +120,7 @@ def create_user(
         "department": department,
         "phone": phone,
     }
-    try:
+    with refused(db, users.UserError) as refusal:
         account = users.create_user(
             db,
             username,
@@ -131,9 +131,8 @@ def create_user(
             phone=phone,
             actor=user.username,
         )
-    except users.UserError as exc:
-        db.rollback()  # the form is shown again with the message: nothing of this attempt is kept
-        return _user_form(request, db, None, values, str(exc))
+    if refusal:
+        return _user_form(request, db, None, values, refusal.message)
     flash(request, "ok", f"已创建账号“{account.username}”。")
     return RedirectResponse(f"/admin/users/{account.id}", status_code=303)
 
@@ -162,7 +161,7 @@ def update_user(
         "department": department,
         "phone": phone,
     }
-    try:
+    with refused(db, users.UserError) as refusal:
         users.update_user(
             db,
             account,
@@ -172,9 +171,8 @@ def update_user(
             phone=phone,
             actor=user.username,
         )
-    except users.UserError as exc:
-        db.rollback()  # the form is shown again with the message: nothing of this attempt is kept
-        return _user_form(request, db, account, values, str(exc))
+    if refusal:
+        return _user_form(request, db, account, values, refusal.message)
     flash(request, "ok", "账号信息已保存。")
     return RedirectResponse(f"/admin/users/{account.id}", status_code=303)
 
@@ -315,11 +313,10 @@ def update_department(
 def _save_department(
     request: Request, db: Session, user: User, department: Department | None, form: DepartmentForm
 ) -> Response:
-    try:
+    with refused(db, CaseError) as refusal:
         saved = save_department(db, department, form, actor=user.username)
-    except CaseError as exc:
-        db.rollback()  # the form is shown again with the message: nothing of this attempt is kept
-        return _department_form(request, db, department, form, str(exc))
+    if refusal:
+        return _department_form(request, db, department, form, refusal.message)
     flash(request, "ok", f"已保存单位“{saved.name}”。")
     return RedirectResponse(f"/admin/departments/{saved.id}", status_code=303)
 

@@ -29,7 +29,7 @@ from web.routes.casepages import (
     read_case_form,
 )
 from web.routes.phone import current_menu, phone_bar
-from web.security import SessionDep, require_roles, seal, unseal
+from web.security import SessionDep, refused, require_roles, seal, unseal
 from web.templating import back_to, flash, pop_flash, render
 
 router = APIRouter(prefix="/agent")
@@ -155,7 +155,7 @@ def register(request: Request, db: SessionDep, user: Agent, fields: Annotated[Ca
     call_id = fields.call_id[:64]
     if form.ok:
         v = form.values
-        try:
+        with refused(db, casework.CaseError) as refusal:
             recording = acd.recording_path_of(db, call_id) if call_id else None
             case, _password = casework.create_case(
                 db,
@@ -175,9 +175,8 @@ def register(request: Request, db: SessionDep, user: Agent, fields: Annotated[Ca
             )
             if call_id:
                 acd.link_case(db, call_id, case.case_number)  # the call's recording is the case's
-        except casework.CaseError as exc:
-            db.rollback()  # the form is shown again with the message: nothing of this attempt is kept
-            form.errors["content"] = str(exc)
+        if refusal:
+            form.errors["content"] = refusal.message
         else:
             request.session["new_password"] = {case.case_number: seal(_password)}  # never plain in the cookie
             return RedirectResponse(f"/agent/cases/{case.case_number}", status_code=303)

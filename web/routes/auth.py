@@ -15,6 +15,7 @@ from web.security import (
     client_address,
     csrf_token,
     load_user,
+    refused,
     safe_next,
     start_session,
 )
@@ -97,12 +98,10 @@ def change_password(
     elif new == current:
         error = "新密码不能与当前密码相同。"
     else:
-        try:
+        with refused(db, users.UserError) as refusal:
             users.set_password(db, account, new, actor=account.username)
-        except users.UserError as exc:
-            error = str(exc)
+        error = refusal.message or None
     if error:
-        db.rollback()  # the form is shown again with the message: nothing of this attempt is kept
         ctx = {"forced": account.must_change_password, "error": error}
         return render(request, "password.html", ctx, status_code=422)
     start_session(request, account)

@@ -12,7 +12,7 @@ from starlette.requests import HTTPConnection
 import casework
 from hotline.masking import mask_phones_in_text
 from web.routes.casepages import CaseFields, CaseForm, read_case_form
-from web.security import SessionDep
+from web.security import SessionDep, refused
 from web.templating import render
 
 router = APIRouter()
@@ -44,7 +44,7 @@ def submit(request: Request, db: SessionDep, fields: Annotated[CaseFields, Form(
         ctx = {"form": form, "categories": casework.categories()}
         return render(request, "citizen/submit.html", ctx, status_code=422)
     v = form.values
-    try:
+    with refused(db, casework.CaseError) as refusal:
         case, password = casework.create_case(
             db,
             channel="web",
@@ -60,9 +60,8 @@ def submit(request: Request, db: SessionDep, fields: Annotated[CaseFields, Form(
             confidential=bool(v["confidential"]),
             client_key=client_key(request),
         )
-    except casework.CaseError as exc:
-        db.rollback()  # the form is shown again with the message: nothing of this attempt is kept
-        form.errors["content"] = str(exc)
+    if refusal:
+        form.errors["content"] = refusal.message
         return render(
             request, "citizen/submit.html", {"form": form, "categories": casework.categories()}, status_code=422
         )

@@ -31,7 +31,7 @@ from web.apimodels import (
     SynonymGroupOut,
 )
 from web.routes.public import as_dict, render_markdown
-from web.security import SessionDep, require_roles
+from web.security import SessionDep, refused, require_roles
 from web.templating import back_to, flash, local_time, pop_flash, render
 
 router = APIRouter()
@@ -303,13 +303,13 @@ def create(request: Request, db: SessionDep, user: Staff, form: Annotated[Docume
     data, errors = parse_document(values)
     if errors:
         return _form_page(request, values=values, errors=errors, status_code=400, gap_id=gap_id)
-    try:
+    with refused(db, kb.KbError) as refusal:
         doc = kb.create_document(db, data, actor=user.username)
         if gap_id.isdigit():
             kb.resolve_gap(db, int(gap_id), actor=user.username)
-    except kb.KbError as exc:
-        db.rollback()  # the form is shown again with the message: nothing of this attempt is kept
-        return _form_page(request, values=values, errors={}, message=str(exc), status_code=400, gap_id=gap_id)
+    if refusal:
+        message = refusal.message
+        return _form_page(request, values=values, errors={}, message=message, status_code=400, gap_id=gap_id)
     flash(request, "ok", "已保存为草稿。")
     return RedirectResponse(f"/editor/documents/{doc.id}", status_code=303)
 
@@ -380,17 +380,16 @@ def update(
         return _form_page(
             request, values=values, errors=errors, doc=row, status_code=400, base_revision=base_revision
         )
-    try:
+    with refused(db, kb.KbError) as refusal:
         kb.update_document(db, doc_id, data, actor=user.username, comment=comment, base_revision=base_revision)
-    except kb.KbError as exc:
-        db.rollback()  # the form is shown again with the message: nothing of this attempt is kept
-        status = 409 if isinstance(exc, kb.WorkflowError) else 400
+    if refusal:
+        status = 409 if isinstance(refusal.error, kb.WorkflowError) else 400
         return _form_page(
             request,
             values=values,
             errors={},
             doc=row,
-            message=str(exc),
+            message=refusal.message,
             status_code=status,
             base_revision=base_revision,
         )
@@ -495,16 +494,15 @@ def save_synonyms(
     words: Annotated[str, Form()] = "",
     group_id: Annotated[str, Form()] = "",
 ) -> Response:
-    try:
+    with refused(db, kb.KbError) as refusal:
         kb.save_synonym_group(
             db,
             split_words(words),
             actor=user.username,
             group_id=int(group_id) if group_id.isdigit() else None,
         )
-    except kb.KbError as exc:
-        db.rollback()  # the page is shown again with the message: nothing of this attempt is kept
-        return _synonyms_page(request, db, words=words, error=str(exc))
+    if refusal:
+        return _synonyms_page(request, db, words=words, error=refusal.message)
     flash(request, "ok", "同义词已保存。")
     return RedirectResponse("/editor/synonyms", status_code=303)
 
@@ -568,11 +566,10 @@ def save_ivr_pins(
     elif len(words) > item.items:
         error = f"“{category}”在电话里只读 {item.items} 项，最多置顶 {item.items} 篇。"
     else:
-        try:
+        with refused(db, kb.KbError) as refusal:
             kb.set_pins(db, category, [int(w) for w in words], actor=user.username)
-        except kb.KbError as exc:
-            db.rollback()  # the page is shown again with the message: nothing of this attempt is kept
-            error = str(exc)
+        if refusal:
+            error = refusal.message
         else:
             flash(request, "ok", f"已保存“{category}”的电话菜单置顶。")
             return RedirectResponse("/editor/ivr", status_code=303)

@@ -19,7 +19,7 @@ from hotline.models import User
 from selfservice import acd, records
 from selfservice.menu import Menu, default_menu_path, load_menu
 from selfservice.models import AgentSeat
-from web.security import SessionDep, require_roles
+from web.security import SessionDep, refused, require_roles
 from web.templating import render
 
 router = APIRouter(prefix="/agent/phone")
@@ -94,11 +94,10 @@ def bar(request: Request, db: SessionDep, user: Agent, shown: str = "", version:
 
 
 def _act(request: Request, db: Session, user: User, change: Any, shown: str) -> Response:
-    try:
+    with refused(db, acd.AcdError) as refusal:
         change()
-    except acd.AcdError as exc:
-        db.rollback()  # the phone bar is shown again with the message: nothing of this attempt is kept
-        return _bar(request, db, user, shown, error=str(exc))
+    if refusal:
+        return _bar(request, db, user, shown, error=refusal.message)
     return _bar(request, db, user, shown)
 
 

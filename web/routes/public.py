@@ -16,10 +16,10 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 import kb
-from hotline.db import new_session
+from hotline.db import new_session, session_scope
 from web.apimodels import PUBLIC, DocumentOut, FeedbackIn, Ok, SearchOut
 from web.routes.citizen import client_key
-from web.security import SessionDep
+from web.security import SessionDep, refused
 from web.templating import render
 
 router = APIRouter()
@@ -153,7 +153,6 @@ def search_page(
         log_gaps=not live,
         client=client_key(request),
     )
-    db.commit()
     fragment = request.headers.get("HX-Request") == "true"
     ctx.update({"categories": kb.CATEGORIES, "fragment": fragment})
     response = render(request, "public/search.html", ctx, block="results" if fragment else None)
@@ -188,9 +187,9 @@ def related_documents(db: Session, doc: Any) -> list[Any]:
 def document_page(request: Request, db: SessionDep, doc_id: int, q: str = "") -> Response:
     """A document; q is the search that led here (kept with the reader's feedback for the editors)."""
     doc = _document_or_404(db, doc_id)
-    kb.record_view(db, doc.id, "web", client=client_key(request))
-    db.commit()
-    ctx = {"doc": doc, **document_html(doc), "related": related_documents(db, doc), "feedback": None, "from_query": clean_query(q)}
+    related = related_documents(db, doc)
+    kb.record_view(db, doc.id, "web", client=client_key(request))  # the write last: a short write lock
+    ctx = {"doc": doc, **document_html(doc), "related": related, "feedback": None, "from_query": clean_query(q)}
     return render(request, "public/document.html", ctx)
 
 
@@ -207,14 +206,9 @@ def document_feedback(
     doc = _document_or_404(db, doc_id)
     helpful = answer == "yes"
     comment = comment.strip()[:500]
-    status = 200
-    try:
+    with refused(db, kb.KbError) as refusal:
         kb.record_feedback(db, doc.id, helpful, comment=comment, client=client_key(request), query=clean_query(q))
-        db.commit()
-        feedback = "thanks"
-    except kb.KbError as exc:
-        db.rollback()
-        feedback, status = str(exc), 400
+    feedback, status = (refusal.message, 400) if refusal else ("thanks", 200)
     ctx = {"doc": doc, "feedback": feedback, **document_html(doc), "related": [], "from_query": clean_query(q)}
     fragment = request.headers.get("HX-Request") == "true"
     return render(
@@ -249,11 +243,12 @@ async def api_search(
     department: str | None = None,
 ) -> Response:
     """Published documents matching q (ranked), with highlighted snippets. Runs on the event loop
-    (a ~2 ms CPU-bound call: a thread hop would only add work) with its own database session."""
+    (a ~2 ms CPU-bound call: a thread hop would only add work) with its own unit of work (session_scope:
+    the only write a search makes is a gap logged)."""
     q = clean_query(q)
     if not q:
         return JSONResponse({"query": "", "total": 0, "suggestion": None, "hits": []})
-    with new_session() as db:
+    with session_scope() as db:
         results = kb.search(
             db,
             q,
@@ -263,8 +258,6 @@ async def api_search(
             department=department or None,
             client=client_key(request),
         )
-        if not results.answered:
-            db.commit()  # the query was logged as a gap: the only write a search makes
     return JSONResponse(
         {
             "query": results.query,
@@ -298,15 +291,11 @@ def api_document(db: SessionDep, doc_id: int) -> dict[str, Any]:
 
 @router.post("/api/documents/{doc_id}/feedback", tags=[PUBLIC], response_model=Ok)
 def api_feedback(request: Request, db: SessionDep, doc_id: int, body: FeedbackIn) -> Response:
+    """A refusal (past the hourly limit) is web.app's 400 with its message."""
     doc = _document_or_404(db, doc_id)
-    try:
-        kb.record_feedback(
-            db, doc.id, body.helpful, comment=body.comment.strip(), client=client_key(request), query=body.query
-        )
-    except kb.KbError as exc:
-        db.rollback()
-        return JSONResponse({"detail": str(exc)}, status_code=400)
-    db.commit()
+    kb.record_feedback(
+        db, doc.id, body.helpful, comment=body.comment.strip(), client=client_key(request), query=body.query
+    )
     return JSONResponse({"ok": True})
 
 
