@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from casework import lifecycle, notices, search
+from casework import lifecycle, notices, search, staffnotices
 from casework.calendar import DEFAULT_PERIODS, LOCAL_TZ, WorkCalendar, categories, handling_days
 from casework.errors import CaseError, CaseQueryLocked, CaseQueryRejected
 from casework.lifecycle import OPEN_STATUSES
@@ -203,6 +203,8 @@ def create_case(
     add_event(session, case, actor=actor, action="submitted" if status == "pending_review" else "registered")
     if status == "registered":
         notices.registration(session, case, password)
+    else:
+        staffnotices.notify(session, "submission", case)
     session.flush()
     return case, password
 

@@ -249,3 +249,27 @@ class CaseSequence(Base):
 
     day: Mapped[str] = mapped_column(String(8), primary_key=True)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StaffNotice(Base):
+    """A live notice for staff (casework/staffnotices.py), addressed to one user, a department's staff or a
+    role; a shared in-tray: read by one of its recipients, read for all of them."""
+
+    __tablename__ = "staff_notices"
+    __table_args__ = (
+        Index("ix_staff_notices_user_read", "user_id", "read_at"),
+        Index("ix_staff_notices_department_read", "department_id", "read_at"),
+        Index("ix_staff_notices_role_read", "role", "read_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("case_departments.id"), nullable=True)
+    role: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), nullable=True, index=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    read_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from casework import notices
+from casework import notices, staffnotices
 from casework.calendar import LOCAL_TZ, WorkCalendar, local_date
 from casework.cases import REVIEWED_CHANNELS, add_event
 from casework.lifecycle import DEADLINE_STATUSES, DONE_STATUSES, OPEN_STATUSES, WITH_DEPARTMENT
@@ -134,6 +134,8 @@ def scan_deadlines(session: Session, now: datetime | None = None) -> dict[str, i
             session, case, actor="system", action=flag, comment=f"办理期限{notices.when(case.deadline)}"
         )
         notices.send(session, case, "overdue" if level == "red" else "reminder")
+        if level == "red":
+            staffnotices.notify(session, "overdue", case)
         counts[f"newly_{level}"] += 1
     session.flush()
     return counts

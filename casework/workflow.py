@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from casework import lifecycle, notices
+from casework import lifecycle, notices, staffnotices
 from casework.calendar import WorkCalendar, handling_days, sign_days
 from casework.cases import add_event
 from casework.errors import CaseChanged, CaseError, IllegalTransition
@@ -37,6 +37,7 @@ def _apply(
     """Run one row of the transition table on the case: check it, claim the status change, set the
     `changes` on the case, record the event (`event` overrides the table's) and queue the notices."""
     transition = lifecycle.check(case, action)
+    previous_department = case.department
     if transition.target is not None:
         claimed = changed_rows(
             session,
@@ -53,6 +54,8 @@ def _apply(
               to_status=transition.target)  # fmt: skip
     for kind in transition.notices:
         notices.send(session, case, kind, message=message)
+    staffnotices.on_transition(session, case, action, previous_department=previous_department,
+                              message=message or comment)  # fmt: skip
     session.flush()
 
 
@@ -264,6 +267,7 @@ def acknowledge_instruction(
         raise CaseError("该批示已确认。")
     row.acknowledged_by, row.acknowledged_at, row.response = actor, utcnow(), (comment or "").strip()[:2000]
     add_event(session, case, actor=actor, action="instruction_acknowledged", comment=row.response)
+    staffnotices.settle(session, case, "acknowledge_instruction")
     session.flush()
     return row
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotline.db import Base, UtcDateTime, utcnow
@@ -34,6 +34,8 @@ class User(Base):
     roles: Mapped[str] = mapped_column(String(255), default="")
     department: Mapped[str | None] = mapped_column(String(128), nullable=True)
     phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # urgent staff notices (urge, instruction, overdue) by SMS to `phone` too (casework/staffnotices.py)
+    notice_sms: Mapped[bool] = mapped_column(default=True, server_default=true())
     active: Mapped[bool] = mapped_column(default=True)
     # raised by logout, a password change and disabling: sessions carrying an older one are over
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

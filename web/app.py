@@ -41,6 +41,7 @@ from web.routes import (
     public,
     recordings,
     sms,
+    staffevents,
     supervisor,
     voice,
 )
@@ -63,6 +64,7 @@ log = logging.getLogger("hotline.web")
 ROUTERS = (
     public, citizen, auth, editor, caselists, agent, phone, recordings, department, supervisor, admin, voice, sms,
     analysis,
+    staffevents,
 )  # fmt: skip
 SIP_LOCK = "sip.lock"
 
@@ -164,6 +166,8 @@ def create_app() -> FastAPI:
     app.add_middleware(ClientAddressMiddleware, trusted=settings.trusted_proxies)  # outermost
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     app.include_router(public.api_router, dependencies=[Depends(check_input)])
+    # live notices: the route loads its user itself (a stream is not activity: no last-seen refresh)
+    app.include_router(staffevents.stream_router, dependencies=[Depends(check_input)])
     for module in ROUTERS:
         checks = [Depends(load_user), Depends(verify_csrf), Depends(check_input)]
         app.include_router(module.router, dependencies=checks)
