@@ -1,7 +1,7 @@
 """Speech: offline Chinese TTS, ASR (sherpa-onnx, Vosk), telephony audio, text normalisation.
 
 Public API (docs/architecture.md, "speech"): synthesize, cached, synthesize_sentences, sentence_parts,
-synthesize_part, prerender,
+synthesize_part, prerender, render (async, in the TTS pool), cached_part, prerender_part,
 normalize_for_speech, plain_text, split_sentences, recognize_file, warm_up, open_stream, Recognition, StreamingRecognizer,
 spoken_digits, g711_bytes, write_g711_wav, decode_g711, SpeechError; for matching spoken phrases on the
 recogniser's syllables: phrase_syllables, syllable_distance, allowed_errors.
@@ -15,7 +15,10 @@ from speech.plaintext import plain_text
 from speech.telephony import decode_g711, g711_bytes, write_g711_wav
 from speech.tts import (
     cached,
+    cached_part,
     prerender,
+    prerender_part,
+    render,
     sentence_parts,
     synthesize,
     synthesize_part,
@@ -25,6 +28,7 @@ from speech.tts import (
 
 __all__ = [
     "cached",
+    "cached_part",
     "Endpointing",
     "allowed_errors",
     "phrase_syllables",
@@ -38,6 +42,8 @@ __all__ = [
     "open_stream",
     "plain_text",
     "prerender",
+    "prerender_part",
+    "render",
     "recognize_file",
     "sentence_parts",
     "spoken_digits",

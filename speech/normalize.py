@@ -17,6 +17,7 @@ Rules (tested in tests/speech/test_normalize.py):
 
 from __future__ import annotations
 
+import logging
 import re
 
 import cn2an
@@ -245,7 +246,9 @@ def split_sentences(text: str, *, max_chars: int = 60, first_clause: bool = Fals
     With first_clause, the parts suit a voice slower than the telephone (Kokoro renders 1 s of speech in
     0.2-0.5 s): the first clause alone ("您好，"), so that the caller hears something soon, then clauses
     merged into parts that grow with what has been said so far, so that each part can be rendered while the
-    ones before it play (a part at most as long as everything before it, at least 8 characters)."""
+    ones before it play (a part at most as long as everything before it, at least 8 characters). A first
+    clause longer than FIRST_CLAUSE_CHARS + 2 characters is cut at a word boundary within the first
+    FIRST_CLAUSE_CHARS."""
     sentences: list[str] = []
     for part in re.split(r"(?<=[。！？!?])|\n+", text):
         part = part.strip()
@@ -261,9 +264,31 @@ def split_sentences(text: str, *, max_chars: int = 60, first_clause: bool = Fals
     return _growing_parts(sentences, max_chars) if first_clause else sentences
 
 
+FIRST_CLAUSE_CHARS = 12  # the first part's length at most (rendered while the caller waits: ~0.5 s)
+
+
+def _short_head(clause: str) -> list[str]:
+    """A first clause too long to be heard soon (more than FIRST_CLAUSE_CHARS + 2 characters, e.g. a long
+    title), cut at the last word boundary (jieba) within its first FIRST_CLAUSE_CHARS characters."""
+    if len(clause) <= FIRST_CLAUSE_CHARS + 2:
+        return [clause]
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    head = 0
+    for word in jieba.lcut(clause, HMM=False):
+        if head + len(word) > FIRST_CLAUSE_CHARS:
+            break
+        head += len(word)
+    head = head if head >= 4 else FIRST_CLAUSE_CHARS  # one long word: cut inside it
+    return [clause[:head], clause[head:]]
+
+
 def _growing_parts(sentences: list[str], max_chars: int, min_chars: int = 8) -> list[str]:
     boundary = r"(?<=[，,])|(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])"  # a comma, or 第十六条 + space
     clauses = [c.strip() for s in sentences for c in re.split(boundary, s) if c.strip()]
+    if clauses:
+        clauses[:1] = _short_head(clauses[0])
     parts: list[str] = []
     said = 0  # characters in the closed parts
     cap = 0

@@ -25,7 +25,7 @@ from typing import Protocol
 
 import numpy as np
 
-from speech import espeak, kokoro
+from speech import espeak, executors, kokoro
 from speech.audio import SUPPORTED_RATES, resample, to_int16, write_wav
 from speech.errors import SpeechError
 from speech.normalize import normalize_for_speech, split_sentences
@@ -263,6 +263,36 @@ def cached(
     return path if path.exists() else None
 
 
+def _job_for(spoken: str, rate: int) -> tuple[TtsEngine, Path]:
+    tts = get_engine()
+    return tts, _cache_path(tts.cache_key, _default_voice(tts), rate, spoken)
+
+
+def cached_part(part: str, *, rate: int = 8000) -> Path | None:
+    """The WAV of one of `sentence_parts` (already normalised) if it is in the cache, else None."""
+    path = _job_for(part, rate)[1]
+    return path if path.exists() else None
+
+
+async def render(spoken: str, *, rate: int = 8000, priority: int = executors.NOW) -> Path:
+    """Speak already normalised text (a part, or a whole prompt) into a cached WAV, in the TTS pool at
+    `priority` (speech.executors): a cached one is answered without a thread hop; the same text asked
+    for by several calls at once is rendered once; cancelling the awaiting task drops a render that
+    has not started."""
+    tts, path = _job_for(spoken, rate)
+    if path.exists():
+        return path
+    return await executors.tts_pool.run(_render_cached, spoken, tts, None, rate, priority=priority, key=path)
+
+
+def _render_in_pool(spoken: str, rate: int, priority: int) -> Path:
+    """`render` for a thread that is not on an event loop (prerendering)."""
+    tts, path = _job_for(spoken, rate)
+    if path.exists():
+        return path
+    return executors.tts_pool.call(_render_cached, spoken, tts, None, rate, priority=priority, key=path)
+
+
 def sentence_parts(text: str) -> list[str]:
     """Text normalised for speech, in the parts it is spoken in one by one: the first clause first
     ("您好，"), then parts that grow with what has been said (speech.normalize.split_sentences)."""
@@ -340,7 +370,18 @@ def prerender(
     rate: int = 8000,
     speed: float | None = None,
 ) -> dict[str, Path]:
-    """Render (or find in the cache) every prompt, e.g. all menu prompts at start-up."""
+    """Render (or find in the cache) every prompt, e.g. all menu prompts at start-up. With the
+    configured engine and voice, renders go through the TTS pool behind any caller's (BACKGROUND)."""
+    if engine is None and voice is None and speed is None:
+        spoken = {prompt: normalize_for_speech(prompt) for prompt in prompts}
+        if any(not text.strip("，。？！ \n") for text in spoken.values()):
+            raise SpeechError("没有可朗读的文字")
+        return {prompt: _render_in_pool(text, rate, executors.BACKGROUND) for prompt, text in spoken.items()}
     return {
         prompt: synthesize(prompt, engine=engine, voice=voice, rate=rate, speed=speed) for prompt in prompts
     }
+
+
+def prerender_part(part: str, *, rate: int = 8000) -> Path:
+    """Render one of `sentence_parts` into the cache ahead of any caller (BACKGROUND in the TTS pool)."""
+    return _render_in_pool(part, rate, executors.BACKGROUND)

@@ -120,3 +120,15 @@ def test_split_sentences_first_clause_alone_then_growing_parts() -> None:
     assert parts[0] == "职工有下列情形之一的，" and "".join(parts) == long
     for n, part in enumerate(parts[1:], start=1):  # each part no longer than what was said before it
         assert len(part) <= max(8, len("".join(parts[:n]))) or "，" not in part.rstrip("，。")
+
+
+def test_a_long_first_clause_is_cut_short_at_a_word_boundary() -> None:
+    """The first part is rendered while the caller waits: at most ~12 characters, cut between words."""
+    confirm = "您是想咨询城市夜间照明设施维护办法吗？是请按一，不是请按二。"
+    parts = split_sentences(confirm, first_clause=True)
+    assert parts[0] == "您是想咨询城市夜间照明" and "".join(parts) == confirm
+    title = "关于进一步做好城乡居民基本医疗保险参保缴费工作的通知。"
+    parts = split_sentences(title, first_clause=True)
+    assert parts[0] == "关于进一步做好城乡居民" and "".join(parts) == title
+    assert split_sentences("城市夜间照明设施维护办法。", first_clause=True) == ["城市夜间照明设施维护办法。"]
+    assert len(split_sentences("一" * 30, first_clause=True)[0]) == 12  # no boundary: cut at 12
