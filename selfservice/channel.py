@@ -15,6 +15,7 @@ import numpy as np
 
 import speech
 from hotline.config import get_settings
+from speech import executors
 
 _RENDERED: dict[tuple[str, str, int], Path] = {}  # (cache dir|engine|voice, text, rate) -> cached WAV
 
@@ -85,28 +86,38 @@ class SpokenParts:
     """Texts read one after another, in parts (speech.sentence_parts: the first clause first) rendered
     into WAVs by a background task, one part ahead of what the channel has taken: the caller hears the
     first clause soon and the next part is ready before the one playing ends. Each part comes with the
-    text it begins (None for a text's later parts). `close()` stops rendering (barge-in, hang-up)."""
+    text it begins (None for a text's later parts). Renders go through the TTS pool (speech.executors):
+    the very first part at NOW, so it is rendered before parts queued ahead for other readings, the
+    rest at AHEAD; parts in the cache are taken without a thread hop. `close()` stops rendering
+    (barge-in, hang-up) and drops a render not yet started."""
 
     def __init__(self, texts: list[str], rate: int, ahead: int = 1) -> None:
         self.texts, self.rate = texts, rate
         self.finished = False
         self._queue: asyncio.Queue[tuple[str | None, Path] | Exception | None] = asyncio.Queue(maxsize=ahead)
         self._task: asyncio.Task[None] | None = None  # started by the first take() or next()
+        self._put = asyncio.Event()  # set when a part (or the end) is queued
 
     def _start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._render())
 
     async def _render(self) -> None:
+        priority = executors.NOW  # the first part: the caller waits for it
         try:
             for text in self.texts:
                 for n, part in enumerate(speech.sentence_parts(text)):
-                    path = await asyncio.to_thread(speech.synthesize_part, part, rate=self.rate)
-                    await self._queue.put((text if n == 0 else None, path))
+                    path = await speech.render(part, rate=self.rate, priority=priority)
+                    priority = executors.AHEAD
+                    await self._put_item((text if n == 0 else None, path))
         except Exception as exc:  # noqa: BLE001 - handed to the channel that plays the parts
-            await self._queue.put(exc)
+            await self._put_item(exc)
             return
-        await self._queue.put(None)
+        await self._put_item(None)
+
+    async def _put_item(self, item: tuple[str | None, Path] | Exception | None) -> None:
+        await self._queue.put(item)
+        self._put.set()
 
     def _item(self, item: tuple[str | None, Path] | Exception | None) -> tuple[str | None, Path] | None:
         if item is None or isinstance(item, Exception):
@@ -122,6 +133,18 @@ class SpokenParts:
         if self.finished or self._queue.empty():
             return None
         return self._item(self._queue.get_nowait())
+
+    async def wait(self, timeout: float) -> None:
+        """Return as soon as the next part can be taken (or all were), at the latest after `timeout`
+        seconds: a part found in the cache is played without waiting for a poll interval."""
+        self._start()
+        if self.finished or not self._queue.empty():
+            return
+        self._put.clear()
+        try:
+            await asyncio.wait_for(self._put.wait(), timeout)
+        except TimeoutError:
+            pass
 
     async def next(self) -> tuple[str | None, Path] | None:
         """Wait for the next part; None when all were taken."""
@@ -152,6 +175,7 @@ class Channel(ABC):
     name: str = "channel"
     sample_rate: int = 8000
     barge_in_level_dbfs: float = -35.0  # speech barge-in: caller audio louder than this is a voice
+    end_silence: float = 0.8  # seconds of silence after speech that end an utterance (menu timing)
     can_transfer: bool = True  # False: the call cannot be bridged to an agent (the browser voice page)
     client_key: str = ""  # who calls, for per-client limits where there is no calling number (browser calls)
 
@@ -179,7 +203,10 @@ class Channel(ABC):
         if known is not None and known.exists():
             return known
         if render:
-            path = await asyncio.to_thread(speech.synthesize, text, rate=self.sample_rate)
+            spoken = speech.normalize_for_speech(text)
+            if not spoken.strip("，。？！ \n"):
+                raise speech.SpeechError("没有可朗读的文字")
+            path = await speech.render(spoken, rate=self.sample_rate)  # in the TTS pool, at NOW
         else:
             found = speech.cached(text, rate=self.sample_rate)
             if found is None:
@@ -197,20 +224,23 @@ class Channel(ABC):
         """Play a prompt (text via TTS, or a WAV); returns early when the caller presses a key, or,
         with speech_barge_in (a prompt that asks for speech), starts talking."""
 
-    async def read_aloud(self, *texts: str) -> None:
-        """Read texts (a document's title and section) one after another, part by part and without
-        gaps: the first clause is heard about as soon as it is rendered, the following parts are
-        rendered while the caller listens (SpokenParts). Each text is logged as the caller starts
-        hearing it. Returns when all was played, or at once when the caller presses a key."""
+    async def read_aloud(self, *texts: str, speech_barge_in: bool = False) -> None:
+        """Read texts (a document's title and section, or a prompt not in the cache) one after another,
+        part by part and without gaps: the first clause is heard about as soon as it is rendered, the
+        following parts are rendered while the caller listens (SpokenParts). Each text is logged as the
+        caller starts hearing it. Returns when all was played, or at once when the caller presses a key
+        or, with speech_barge_in (a prompt that asks for speech), starts talking."""
         parts = SpokenParts(list(texts), self.sample_rate)
         try:
-            await self.play_parts(parts)
+            await self.play_parts(parts, speech_barge_in=speech_barge_in)
         finally:
             parts.close()
 
     @abstractmethod
-    async def play_parts(self, parts: SpokenParts) -> None:
-        """Play the rendered parts back to back as they come (see `read_aloud`); a key stops them."""
+    async def play_parts(self, parts: SpokenParts, *, speech_barge_in: bool = False) -> None:
+        """Play the rendered parts back to back as they come (see `read_aloud`); a key stops them, and
+        so does the caller starting to talk with speech_barge_in: the part playing and those queued
+        after it."""
 
     @abstractmethod
     async def gather(

@@ -41,6 +41,7 @@ from selfservice.understanding import (
     menu_vocabulary,
     spot_command,
 )
+from speech.executors import in_recognition
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -99,6 +100,26 @@ def _check_progress(cw: ModuleType, number: str, password: str, caller_key: str)
             return None, "locked"
         except cw.CaseQueryRejected:
             return None, "rejected"
+
+
+FOLLOW_UP_KEYS = {"1": "满意", "2": "基本满意", "3": "不满意"}
+
+
+def _waiting_for_follow_up(cw: ModuleType, case_number: str) -> bool:
+    with session_scope() as session:
+        case = cw.get_case(session, case_number)
+        return case is not None and case.status == "reviewed"
+
+
+def _record_follow_up(cw: ModuleType, case_number: str, satisfaction: str) -> bool:
+    """The caller's 回访 answer (casework.follow_up; 不满意: rework); False when the case moved on."""
+    with session_scope() as session:
+        case = cw.get_case(session, case_number)
+        try:
+            cw.follow_up(session, case, actor="ivr", satisfaction=satisfaction)
+        except cw.CaseError:
+            return False
+        return True
 
 
 def _casework():  # noqa: ANN202 - the casework module, when its API is present
@@ -175,7 +196,7 @@ def prerender_documents(menu: Menu, limit: int, rate: int) -> int:
         title, sections = spoken_document(doc)
         texts = ([menu.say("document_title", title=title)] if title else []) + sections
         for part in (part for text in texts for part in speech.sentence_parts(text)):
-            speech.synthesize_part(part, rate=rate)
+            speech.prerender_part(part, rate=rate)  # behind any caller's render (speech.executors)
             rendered += 1
     return rendered
 
@@ -206,6 +227,7 @@ class Dialog:
         self.channel = channel
         self.switchboard = switchboard  # the call centre's queue (SIP calls); None: transfer by SIP REFER
         self.channel.barge_in_level_dbfs = menu.timing.barge_in_level_dbfs
+        self.channel.end_silence = menu.timing.end_silence
         self.menu = menu
         self.call_id = call_id or uuid.uuid4().hex
         self.clock = clock
@@ -641,20 +663,9 @@ class Dialog:
             self._step("search:not-understood")
             await self.say("not_understood")
             return
-        with session_scope() as session:
-            # no gap logged here: whether the question was answered is known when the caller heard a document
-            results = kb.search(session, text, limit=3 * LISTED_RESULTS, channel="ivr", log_gaps=False)
-            hits = distinct_titles([(h.id, h.title) for h in results.hits])[:LISTED_RESULTS]
-            top = results.hits[0] if results.hits else None
-            confidence = top.relevance if top else 0.0  # kb's relevance: the web's "answered" too
-            answered = top is not None and top.answered
-            records.append(
-                session,
-                self.call_id,
-                "searches",
-                {"query": text, "hits": [h[0] for h in hits], "confidence": round(confidence, 2)},
-            )
-            records.append(session, self.call_id, "path", "search")
+        # in the recognition pool, like the recognition before it: never behind TTS renders, and the
+        # event loop keeps carrying the other calls
+        hits, confidence, answered = await in_recognition(self._search, text)
         self.channel.log.add("IVR", f"[识别：{text}]")
         self.channel.log.add("IVR", f"[把握：{confidence:.2f}]")
         read = self.documents_read
@@ -697,6 +708,25 @@ class Dialog:
                 with session_scope() as session:
                     kb.record_unanswered(session, text, channel="ivr", client=self.caller_key)
 
+    def _search(self, text: str) -> tuple[list[tuple[int, str]], float, bool]:
+        """The spoken question searched and kept in the call record: (id, title) of the titles to read,
+        the best hit's relevance, whether it answers the question."""
+        with session_scope() as session:
+            # no gap logged here: whether the question was answered is known when the caller heard a document
+            results = kb.search(session, text, limit=3 * LISTED_RESULTS, channel="ivr", log_gaps=False)
+            hits = distinct_titles([(h.id, h.title) for h in results.hits])[:LISTED_RESULTS]
+            top = results.hits[0] if results.hits else None
+            confidence = top.relevance if top else 0.0  # kb's relevance: the web's "answered" too
+            answered = top is not None and top.answered
+            records.append(
+                session,
+                self.call_id,
+                "searches",
+                {"query": text, "hits": [h[0] for h in hits], "confidence": round(confidence, 2)},
+            )
+            records.append(session, self.call_id, "path", "search")
+        return hits, confidence, answered
+
     # -- case progress --------------------------------------------------------------------------
 
     async def progress(self) -> None:
@@ -731,12 +761,24 @@ class Dialog:
                 status=view.status_label,
                 update=view.last_update_text,
             )
+            if await asyncio.to_thread(_waiting_for_follow_up, cw, view.case_number):
+                await self.follow_up(cw, view.case_number)
             return
         self._step("progress:locked")
         got = await self.ask(self.menu.prompts["progress_locked"], "4#", commands=True)  # 0: in ask
         if got.digits == "4":
             await self.voicemail()
         raise _ToMain
+
+    async def follow_up(self, cw: ModuleType, case_number: str) -> None:
+        """回访 by keys, after the caller (who has the case's password) heard its approved result:
+        1 满意, 2 基本满意, 3 不满意 (the case goes back to its department); # or silence skips."""
+        got = await self.ask(self.menu.prompts["followup_ask"], "123#", on_timeout=lambda: None)
+        if got.kind != "digits" or got.digits not in FOLLOW_UP_KEYS:
+            return
+        if await asyncio.to_thread(_record_follow_up, cw, case_number, FOLLOW_UP_KEYS[got.digits]):
+            self._step(f"followup:{got.digits}")
+            await self.say("followup_rework" if got.digits == "3" else "followup_thanks")
 
     # -- voicemail ------------------------------------------------------------------------------
 

@@ -13,10 +13,12 @@ import numpy as np
 
 import speech
 from selfservice.channel import CallerHungUp, Channel, Input, SpokenParts, write_wav_durably
+from speech.executors import in_recognition
 
 POLL = 0.05  # seconds between looks at keys and audio
 HANDOVER = 1.0  # a document's next part goes to the transport when less than this is left to play
 NOISE_SECONDS = 3.0  # the caller's audio before a prompt from which the line's noise floor is learnt
+MIN_DECODE = 0.1  # seconds of the caller's audio handed to the recogniser at a time, at least
 QUIETEST_LEVEL_DBFS = -50.0  # speech barge-in never listens below this (about 9 bits of a G.711 line)
 
 
@@ -139,6 +141,27 @@ class LiveChannel(Channel):
 
     # -- the Channel operations -----------------------------------------------------------------------
 
+    def _listen_for_voice(self, speech_barge_in: bool) -> VoiceOnset | None:
+        """Speech barge-in from the caller's audio as of now (None when the prompt does not listen)."""
+        if not speech_barge_in:
+            return None
+        return VoiceOnset(self.sample_rate, self.audio_position(), self.barge_in_level())
+
+    async def _interrupted(self, onset: VoiceOnset | None, playing: bool) -> bool:
+        """True when the caller pressed a key or started talking (then the prompt playing, if any,
+        and the parts queued after it are stopped)."""
+        if self.digits:
+            if playing:
+                await self.stop_prompt()
+            return True
+        if onset is not None and onset.feed(self.read_audio(onset.position, self.audio_position())):
+            self.speech_from = onset.start
+            self.log.add("来电", "（开始说话，提示音停止）")
+            if playing:
+                await self.stop_prompt()
+            return True
+        return False
+
     async def play(
         self, text: str | None = None, *, audio: Path | None = None, speech_barge_in: bool = False
     ) -> None:
@@ -146,41 +169,31 @@ class LiveChannel(Channel):
         if self.digits or self.speech_from is not None:
             return  # the caller already keyed ahead or is talking: do not start the prompt
         if text is not None:
-            audio = await self.prompt_audio(text, render=speech_barge_in)
-            if audio is None:  # a prompt made now (a listing) and not yet cached: its first clause first
-                await self.read_aloud(text)
+            audio = await self.prompt_audio(text, render=False)
+            if audio is None:  # not in the cache: part by part, its first clause first
+                await self.read_aloud(text, speech_barge_in=speech_barge_in)
                 return
         assert audio is not None
         await self.ready()
         self.log.add("IVR", text if text is not None else f"[音频 {audio.name}]")
-        onset = (
-            VoiceOnset(self.sample_rate, self.audio_position(), self.barge_in_level())
-            if speech_barge_in
-            else None
-        )
+        onset = self._listen_for_voice(speech_barge_in)
         deadline = time.monotonic() + await self.start_prompt(text or "", audio) + 0.1
         while time.monotonic() < deadline:
             self._check()
-            if self.digits:
-                await self.stop_prompt()
-                return
-            if onset is not None and onset.feed(self.read_audio(onset.position, self.audio_position())):
-                self.speech_from = onset.start
-                self.log.add("来电", "（开始说话，提示音停止）")
-                await self.stop_prompt()
+            if await self._interrupted(onset, playing=True):
                 return
             await asyncio.sleep(POLL)
 
-    async def play_parts(self, parts: SpokenParts) -> None:
+    async def play_parts(self, parts: SpokenParts, *, speech_barge_in: bool = False) -> None:
         self._check()
         if self.digits or self.speech_from is not None:
             return
         await self.ready()
+        onset = self._listen_for_voice(speech_barge_in)  # also while the first part is being rendered
         ends: float | None = None  # when the audio handed to the transport ends
         while True:
             self._check()
-            if self.digits:
-                await self.stop_prompt()
+            if await self._interrupted(onset, playing=ends is not None):
                 return
             now = time.monotonic()
             if ends is None or ends - now < HANDOVER:
@@ -194,6 +207,9 @@ class LiveChannel(Channel):
                     continue
                 if parts.finished and (ends is None or now > ends + 0.1):
                     return
+                if ends is None or ends <= now:  # nothing playing: start the next part the moment it is ready
+                    await parts.wait(POLL)
+                    continue
             await asyncio.sleep(POLL)
 
     async def gather(
@@ -208,11 +224,11 @@ class LiveChannel(Channel):
     ) -> Input:
         self._check()
         stream: speech.StreamingRecognizer | None = None
-        if speech_allowed:  # in a thread: the first stream of a process loads the model
-            stream = await asyncio.to_thread(speech.open_stream, self.sample_rate, grammar=grammar)
+        if speech_allowed:  # in the recognition pool: the first stream of a process loads the model
+            stream = await in_recognition(self._open_stream, grammar)
         offset = self.audio_position() if self.speech_from is None else self.speech_from
         self.speech_from = None
-        started = last_key = time.monotonic()
+        started = last_key = fed = time.monotonic()
         taken = ""
         while True:
             self._check()
@@ -228,12 +244,18 @@ class LiveChannel(Channel):
                 return Input("digits", taken)
             if stream is not None and not taken:
                 end = self.audio_position()
-                while offset < end:  # decoded in a thread, a second at a time: the loop carries other calls
-                    upto = min(end, offset + self.sample_rate * 2)
-                    await asyncio.to_thread(stream.accept_pcm, self.read_audio(offset, upto))
-                    offset = upto
+                # decoded in the recognition pool (the loop carries other calls), at most a second at a
+                # time, and a tenth of a second at least unless that long has passed (fewer hops)
+                if end - offset >= self.sample_rate * 2 * MIN_DECODE or (
+                    end > offset and now - fed >= MIN_DECODE
+                ):
+                    while offset < end:
+                        upto = min(end, offset + self.sample_rate * 2)
+                        await in_recognition(stream.accept_pcm, self.read_audio(offset, upto))
+                        offset = upto
+                    fed = now
                 if stream.heard_speech and stream.endpoint_detected:
-                    recognition = await asyncio.to_thread(stream.finish)
+                    recognition = await in_recognition(stream.finish)
                     self.log.add("来电", f"说话：{recognition.text}")
                     return Input("speech", recognition=recognition)
                 if stream.heard_speech:
@@ -241,6 +263,10 @@ class LiveChannel(Channel):
             if not taken and now - started > timeout:
                 return Input("timeout")
             await asyncio.sleep(POLL)
+
+    def _open_stream(self, grammar: list[str] | None) -> speech.StreamingRecognizer:
+        endpointing = speech.Endpointing(end_silence=self.end_silence)
+        return speech.open_stream(self.sample_rate, grammar=grammar, endpointing=endpointing)
 
     async def record(self, path: Path, *, max_seconds: float) -> bool:
         self._check()

@@ -20,7 +20,8 @@ REQUIRED_PROMPTS = (
     "progress_result progress_wrong progress_locked voicemail_intro voicemail_saved "
     "voicemail_empty transfer online_agent after_hours agents_busy service_unavailable "
     "voicemail_number voicemail_kept confirm_number search_confirm "
-    "queue_notice queue_position queue_next queue_callback_booked queue_no_agents queue_transfer_failed"
+    "queue_notice queue_position queue_next queue_callback_booked queue_no_agents queue_transfer_failed "
+    "followup_ask followup_thanks followup_rework"
 ).split()
 
 
@@ -40,6 +41,7 @@ class Timing(_Strict):
     interdigit_timeout: float = Field(4.0, gt=0, le=60)
     max_retries: int = Field(3, ge=1, le=10)
     speech_timeout: float = Field(6.0, gt=0, le=60)
+    end_silence: float = Field(0.8, ge=0.3, le=3.0)  # silence after speech that ends the caller's utterance
     voicemail_max_seconds: int = Field(120, ge=5, le=600)
     speech_barge_in: bool = True  # talking over a prompt that asks for speech stops it
     barge_in_level_dbfs: float = Field(-35.0, ge=-60, le=-10)  # voice louder than this counts

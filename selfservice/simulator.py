@@ -94,6 +94,7 @@ class SimulatedChannel(Channel):
         self.hung_up = False
         self.transferred_to: str | None = None
         self.prompt_latencies: list[float] = []
+        self.talking = False  # the caller talked over a prompt; the next gather hears it
         self._input_at: float | None = None
 
     @property
@@ -112,6 +113,15 @@ class SimulatedChannel(Channel):
             self.now += KEY_GAP
             self.keys.press(key, self.now)
 
+    def _talks_over(self, speech_barge_in: bool) -> bool:
+        """With speech barge-in, a `say` step right after the prompt is said over it (as on the line,
+        where a prompt that listens for speech stops when the caller starts talking, and no prompt
+        starts while the caller talks)."""
+        if speech_barge_in and self.steps and self.steps[0].kind == "say":
+            self.log.add("来电", "（开始说话，提示音停止）")
+            self.talking = True
+        return self.talking
+
     async def play(
         self, text: str | None = None, *, audio: Path | None = None, speech_barge_in: bool = False
     ) -> None:
@@ -120,26 +130,41 @@ class SimulatedChannel(Channel):
         if self.pending_digits:
             self.log.add("IVR", f"（按键打断，未播放）{text or audio.name if audio else ''}")
             return
+        if self.talking:
+            return  # the caller is talking: the prompt does not start
         if text is not None and self.render_audio:
-            audio = await self.prompt_audio(text)
+            audio = await self.prompt_audio(text, render=False)
+            if audio is None:  # not in the cache: part by part, as on the line
+                await self.read_aloud(text, speech_barge_in=speech_barge_in)
+                return
         if self._input_at is not None:
             self.prompt_latencies.append(time.perf_counter() - self._input_at)
             self._input_at = None
         self.log.add("IVR", text if text is not None else f"[音频 {audio.name if audio else ''}]")
+        self._talks_over(speech_barge_in)
 
-    async def play_parts(self, parts: SpokenParts) -> None:
+    async def play_parts(self, parts: SpokenParts, *, speech_barge_in: bool = False) -> None:
+        """The parts as the line takes them; with speech barge-in and the caller's next step `say`, the
+        caller talks over the first part and the rest is not played (nor rendered, but for the one
+        rendered ahead)."""
         if self.hung_up:
             raise CallerHungUp
         if self.pending_digits:
             self.log.add("IVR", f"（按键打断，未播放）{parts.texts[0]}")
             return
+        if self.talking:
+            return
+        over = speech_barge_in and bool(self.steps) and self.steps[0].kind == "say"
         if self.render_audio:
             while await parts.next() is not None:
                 if self._input_at is not None:  # a key's latency: until the first part is ready
                     self.prompt_latencies.append(time.perf_counter() - self._input_at)
                     self._input_at = None
-        for text in parts.texts:
+                if over:
+                    break
+        for text in parts.texts[:1] if over else parts.texts:
             self.log.add("IVR", text)
+        self._talks_over(speech_barge_in)
 
     def _caller_hung_up(self) -> CallerHungUp:
         self.hung_up = True
@@ -158,6 +183,7 @@ class SimulatedChannel(Channel):
     ) -> Input:
         if self.hung_up:
             raise CallerHungUp
+        self.talking = False
         waited = 0.0
         while not self.pending_digits:
             step = self._next()

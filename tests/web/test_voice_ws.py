@@ -43,6 +43,14 @@ def next_prompt(ws: WebSocketTestSession) -> tuple[str, bytes]:
                 return data["type"], b""
 
 
+def next_message(ws: WebSocketTestSession) -> dict:
+    """The next JSON message; audio frames before it (a prompt's later parts) are passed over."""
+    while True:
+        message = ws.receive()
+        if message.get("text"):
+            return json.loads(message["text"])
+
+
 def prompts_until(ws: WebSocketTestSession, start: str) -> str:
     return prompt_and_audio_until(ws, start)[0]
 
@@ -66,7 +74,9 @@ def test_keypad_browses_a_category(voice_client: TestClient) -> None:
     with voice_client.websocket_connect("/voice/ws") as ws:
         text, audio = next_prompt(ws)
         assert text == "您好，这里是12345政务服务便民热线。"
-        assert len(audio) > 16000 * 2  # over a second of 16 kHz speech
+        # not in the cache at 16 kHz: played part by part, its first clause ("您好，") first, over half a
+        # second of 16 kHz speech (docs/ivr.md)
+        assert len(audio) > 16000
         ws.send_text(json.dumps({"type": "digit", "digit": "2"}))
         assert prompts_until(ws, "以下是办事指南")
         ws.send_text(json.dumps({"type": "hangup"}))
@@ -104,7 +114,7 @@ def test_talking_over_the_menu_stops_it_and_the_question_is_heard(voice_client: 
             time.sleep(0.1)
         ws.send_bytes(bytes(16000 * 2 * 2))
         # the next message stops the menu (no key was pressed: the voice did it)
-        assert json.loads(ws.receive_text()) == {"type": "stop"}
+        assert next_message(ws) == {"type": "stop"}
         listing = prompts_until(ws, "为您找到以下内容")
         assert "中介" in listing  # the first syllables, spoken over the prompt, were not lost
         ws.send_text(json.dumps({"type": "hangup"}))
@@ -164,7 +174,7 @@ def test_a_question_asked_during_the_welcome_is_heard(voice_client: TestClient) 
             ws.send_bytes(pcm[start : start + 3200])
             time.sleep(0.1)
         ws.send_bytes(bytes(16000 * 2 * 2))
-        assert json.loads(ws.receive_text()) == {"type": "stop"}  # the welcome stopped for the voice
+        assert next_message(ws) == {"type": "stop"}  # the welcome stopped for the voice
         listing = prompts_until(ws, "为您找到以下内容")
         assert "中介" in listing
         ws.send_text(json.dumps({"type": "hangup"}))
