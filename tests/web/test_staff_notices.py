@@ -189,3 +189,27 @@ def test_the_event_stream_needs_a_login(client: TestClient, monkeypatch: pytest.
     make_user("agent1", ["agent"])
     login(client, "agent1")
     assert events(client.get("/staff/events").text) == [(None, "count", {"unread": 0})]
+
+
+def test_the_event_stream_ends_when_the_account_logs_out(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(staffevents, "POLL_SECONDS", 0.1)
+    monkeypatch.setattr(staffevents, "RECHECK_EVERY", 2)
+    monkeypatch.setattr(staffevents, "STREAM_SECONDS", 20.0)
+    make_user("agent1", ["agent"])
+    login(client, "agent1")
+
+    def logged_out_elsewhere() -> None:  # what logout, a password change or disabling do
+        time.sleep(0.5)
+        with session_scope() as db:
+            account = db.scalars(select(User).where(User.username == "agent1")).one()
+            account.session_version += 1
+
+    ending = threading.Thread(target=logged_out_elsewhere)
+    started = time.monotonic()
+    ending.start()
+    assert client.get("/staff/events").status_code == 200
+    ending.join()
+    assert time.monotonic() - started < 5
+    assert client.get("/staff/events").status_code == 401  # and the browser's reconnect is refused
