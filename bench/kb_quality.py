@@ -130,7 +130,7 @@ def evaluate(
 ) -> tuple[dict[str, dict[str, float]], list[tuple[float, str]]]:
     judged: list[tuple[float, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        index = open_index(Path(tmp), engine)
+        index = open_index(Path(tmp), engine, results_cached=0)  # every search computed
         started = time.perf_counter()
         index.upsert(to_index_doc(n, row) for n, row in enumerate(docs, 1))
         indexed = time.perf_counter() - started

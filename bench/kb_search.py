@@ -17,6 +17,8 @@ asyncio httpx client when wrk is not installed. It also reports the server's CPU
 (all its processes, from /proc). --rate R holds the load at about R requests a second (wrk only: each
 connection pauses between requests, the pause set from the cycle time the warm-up measured) instead of
 as fast as the server answers; the load test of docs/security.md is `--sizes "" --http --rate 300 --concurrency 32`.
+The server answers a repeated search on the same index commit from its results cache (HOTLINE_SEARCH_RESULTS_CACHED):
+the 500 queries repeat, so after the first round the load is mostly hits; --no-cache computes every search.
 """
 
 from __future__ import annotations
@@ -122,7 +124,7 @@ def dir_size(path: Path) -> int:
 
 def bench_engine(engine: str, n: int, queries: list[str]) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        index = open_index(Path(tmp), engine)
+        index = open_index(Path(tmp), engine, results_cached=0)  # every search computed
         started = time.perf_counter()
         index.upsert(generate(n))
         index_s = time.perf_counter() - started
@@ -238,7 +240,7 @@ def run_httpx(url: str, queries: list[str], seconds: float, concurrency: int) ->
 
 
 def bench_http(
-    queries: list[str], seconds: float, concurrency: int, workers: int, rate: float = 0
+    queries: list[str], seconds: float, concurrency: int, workers: int, rate: float = 0, cache: bool = True
 ) -> dict[str, float | str]:
     import httpx
 
@@ -246,6 +248,8 @@ def bench_http(
     port = free_port()
     env = {**os.environ, "HOTLINE_HOME": str(home)}
     env.pop("HOTLINE_DATABASE_URL", None)
+    if not cache:
+        env["HOTLINE_SEARCH_RESULTS_CACHED"] = "0"
     server = subprocess.Popen(
         [sys.executable, "-c", "from hotline.cli import app; app()", "serve", "--no-sip"]
         + ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
@@ -306,7 +310,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--http-seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="web worker processes of hotline serve")
-    parser.add_argument("--rate", type=float, default=0, help="requests a second to hold (0: as fast as served)")
+    parser.add_argument(
+        "--rate", type=float, default=0, help="requests a second to hold (0: as fast as served)"
+    )
+    parser.add_argument(
+        "--no-cache", action="store_true", help="turn the server's results cache off (every search computed)"
+    )
     args = parser.parse_args(argv)
     queries = query_set(args.queries)
     print(f"{len(queries)} queries (top-10 with snippets); cpus={os.cpu_count()}")
@@ -322,8 +331,11 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     if args.http:
-        r = bench_http(queries, args.http_seconds, args.concurrency, args.workers, args.rate)
+        r = bench_http(
+            queries, args.http_seconds, args.concurrency, args.workers, args.rate, not args.no_cache
+        )
         held = f", held at {args.rate:g} req/s (pause {r['pause_ms']} ms)" if args.rate else ""
+        held += ", results cache off" if args.no_cache else ", results cache on"
         print(
             f"  HTTP GET /api/search (hotline serve --workers {args.workers}, bundled KB, {r['client']}, "
             f"concurrency {args.concurrency}{held}, {args.http_seconds:g} s): {r['req_per_s']:,.0f} req/s, "

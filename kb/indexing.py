@@ -45,7 +45,9 @@ def get_index() -> SearchIndex:
         _open.clear()
         _retry.clear()
         settings.index_dir.mkdir(parents=True, exist_ok=True)
-        _open[key] = open_index(settings.index_dir, engine=settings.search_engine)
+        _open[key] = open_index(
+            settings.index_dir, engine=settings.search_engine, results_cached=settings.search_results_cached
+        )
     return _open[key]
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date
@@ -17,6 +19,7 @@ from kb.search.types import IndexDoc, IndexHit, SearchOutcome
 ENGINES = ("tantivy", "whoosh")
 UPSERT_BATCH = 5000
 KNOWN_FIELDS = (schema.BODY_FIELD, schema.TITLE_FIELD)
+RESULTS_CACHED = 2048  # recent outcomes kept per process (citizens ask the same questions again and again)
 
 
 def _make_engine(directory: Path, engine: str) -> Engine:
@@ -34,10 +37,15 @@ def _make_engine(directory: Path, engine: str) -> Engine:
 class SearchIndex:
     """A full-text index of knowledge-base documents in one directory (one sub-directory per engine)."""
 
-    def __init__(self, directory: Path, engine: str = "tantivy") -> None:
+    def __init__(
+        self, directory: Path, engine: str = "tantivy", *, results_cached: int = RESULTS_CACHED
+    ) -> None:
         self.directory = Path(directory)
+        self.results_cached = results_cached
         self.engine_name = engine
         self.engine = _make_engine(self.directory / engine, engine)
+        self._cache: OrderedDict[tuple[object, ...], SearchOutcome] = OrderedDict()  # least recent first
+        self._cache_lock = threading.Lock()
 
     def upsert(self, docs: Iterable[IndexDoc]) -> None:
         """Add or replace documents (by id); each batch is committed atomically."""
@@ -78,14 +86,45 @@ class SearchIndex:
         today: date | None = None,
     ) -> SearchOutcome:
         """Ranked, filtered, highlighted results, each with its relevance and whether it answers the
-        query (relevance >= schema.ANSWER_THRESHOLD), and a "did you mean" suggestion."""
+        query (relevance >= schema.ANSWER_THRESHOLD), and a "did you mean" suggestion. The same search
+        on the same commit of the index is answered from a cache (the last `results_cached` outcomes)."""
         self.engine.refresh()
         text = analysis.fold_query(query_text or "").strip()
+        today = today or date.today()
+        if not self.results_cached:
+            return self._search(text, limit, offset, category, department, public_only, synonyms, today)
+        key = (
+            text, limit, offset, category, department, public_only, tuple(map(tuple, synonyms)), today,
+            self.engine.generation(),
+        )  # fmt: skip
+        with self._cache_lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
+        outcome = self._search(text, limit, offset, category, department, public_only, synonyms, today)
+        with self._cache_lock:
+            self._cache[key] = outcome
+            while len(self._cache) > self.results_cached:
+                self._cache.popitem(last=False)
+        return outcome
+
+    def _search(
+        self,
+        text: str,
+        limit: int,
+        offset: int,
+        category: str | None,
+        department: str | None,
+        public_only: bool,
+        synonyms: Sequence[Sequence[str]],
+        today: date,
+    ) -> SearchOutcome:
         filters = query.Filters(
             category=category or None,
             department=department or None,
             public_only=public_only,
-            today=(today or date.today()).toordinal(),
+            today=today.toordinal(),
         )
         limit, offset = max(1, limit), max(0, offset)
         sounds_like = self.suggest_spelling(text)
@@ -258,6 +297,9 @@ def prefer_passages(hits: list[EngineHit], weights: dict[str, float]) -> list[En
     return sorted(scored, key=lambda h: -h.score)
 
 
-def open_index(directory: Path, engine: str = "tantivy") -> SearchIndex:
-    """Open (creating if needed) the index of the given engine under `directory`."""
-    return SearchIndex(Path(directory), engine)
+def open_index(
+    directory: Path, engine: str = "tantivy", *, results_cached: int = RESULTS_CACHED
+) -> SearchIndex:
+    """Open (creating if needed) the index of the given engine under `directory`; `results_cached`
+    outcomes are kept for repeated searches (0: none)."""
+    return SearchIndex(Path(directory), engine, results_cached=results_cached)

@@ -139,6 +139,10 @@ class TantivyEngine:
             self.index.reload()
             self._meta_mtime = stamp
 
+    def generation(self) -> object:
+        """The loaded commit (its meta.json's modification time)."""
+        return self._meta_mtime
+
     def _searcher(self) -> tantivy.Searcher:
         return self.index.searcher()
 

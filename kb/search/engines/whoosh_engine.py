@@ -66,6 +66,7 @@ class WhooshEngine:
         self._weighting = PopularityBM25F(B=sch.BM25_B, K1=sch.BM25_K1)
         self._searcher = self.index.searcher(weighting=self._weighting)
         self._lock = threading.Lock()  # guards self._searcher
+        self._generation = 0  # searchers opened since (see generation())
         self._write_lock = threading.Lock()  # one writer thread (whoosh's file lock is per process)
 
     def close(self) -> None:
@@ -121,6 +122,11 @@ class WhooshEngine:
             if not self._searcher.up_to_date():
                 self._searcher.close()
                 self._searcher = self.index.searcher(weighting=self._weighting)
+                self._generation += 1
+
+    def generation(self) -> object:
+        """How many times the searcher was reopened on newer commits."""
+        return self._generation
 
     def _current(self):  # noqa: ANN202
         return self._searcher
