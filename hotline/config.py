@@ -7,6 +7,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import model_validator
 from pydantic_settings import (
@@ -33,10 +34,14 @@ class Settings(BaseSettings):
     database_url: str | None = None
     secret_key: str | None = None
     data_dir: Path = BUNDLED_DATA
+    time_zone: str = "Asia/Shanghai"  # the centre's local time: every page and deadline (docs/kb.md)
     search_engine: str = "tantivy"
     # repeated searches on the same index commit answered from memory (per process; 0: off)
     search_results_cached: int = 2048
     kb_max_text_chars: int = 100_000  # a document's body and answer, each (docs/security.md)
+    # scheduled publish and withdrawal of documents: each web worker looks this often (0: never; then
+    # run `hotline kb schedule` from cron)
+    kb_schedule_seconds: float = 60.0
     # speech
     tts_engine: str = "kokoro"  # kokoro (neural, offline), espeak (light fallback), edge (online)
     tts_voice: str | None = None  # unset: the engine's default (kokoro: zm_yunjian)
@@ -213,3 +218,8 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def local_timezone() -> ZoneInfo:
+    """The centre's time zone (setting time_zone); casework.calendar.LOCAL_TZ holds it per process."""
+    return ZoneInfo(get_settings().time_zone)
