@@ -15,7 +15,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from web.apimodels import TAGS
+from web.apimodels import STAFF_OTHER, TAGS
 
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
 ASSETS_URL = "/apidocs-assets"
@@ -38,6 +38,12 @@ def install(app: FastAPI) -> None:
         schema = full_schema()
         if not schema.get("x-api-only"):
             schema["paths"] = {path: ops for path, ops in schema["paths"].items() if path.startswith("/api/")}
+            for ops in schema[
+                "paths"
+            ].values():  # a route without a tag is a staff one: never shown as public
+                for op in ops.values():
+                    if isinstance(op, dict) and not op.get("tags"):
+                        op["tags"] = [STAFF_OTHER]
             _drop_unused_schemas(schema)
             schema["tags"] = TAGS
             schema["x-api-only"] = True

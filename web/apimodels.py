@@ -22,6 +22,7 @@ PUBLIC = "公开接口：知识库"
 STAFF_KB = "工作人员接口：知识库编辑"
 STAFF_SESSION = "工作人员接口：登录会话"
 GATEWAY = "网关回调：短信"
+STAFF_OTHER = "工作人员接口：其他"  # routes that name no audience (web.apidocs tags them so)
 TAGS: list[dict[str, Any]] = [
     {"name": PUBLIC, "description": "市民和第三方可匿名调用的只读接口（检索、联想、文档、意见反馈）。"},
     {
@@ -31,6 +32,7 @@ TAGS: list[dict[str, Any]] = [
     },
     {"name": STAFF_SESSION, "description": "当前会话：CSRF 令牌与登录用户。"},
     {"name": GATEWAY, "description": "短信网关（Kannel）的回调，凭 URL 中的令牌调用。"},
+    {"name": STAFF_OTHER, "description": "其他需登录的工作人员接口。"},
 ]
 
 

@@ -149,3 +149,24 @@ def test_editing_or_returning_a_scheduled_document_cancels_its_publication(hotli
         assert row.status == "draft" and row.publish_at is None
         assert kb.run_schedule(s, soon + timedelta(hours=1)) == {"published": 0, "withdrawn": 0}
         assert not kb.get_document_row(s, doc_id).live
+
+
+def test_hotline_kb_schedule_publishes_what_is_due(hotline_env: Path) -> None:
+    from typer.testing import CliRunner
+
+    from hotline.cli import app
+
+    with session_scope() as s:
+        doc_id = kb.create_document(
+            s, doc_input("社保卡补办指南", body="社保卡丢失后可到银行网点补办。"), actor="alice"
+        ).id
+        kb.submit_document(s, doc_id, actor="alice")
+    with session_scope() as s:
+        kb.approve_document(s, doc_id, actor="bob", publish_at=utcnow() + timedelta(seconds=2))
+    result = CliRunner().invoke(app, ["kb", "schedule"])
+    assert result.exit_code == 0 and "published=0" in result.output
+    with session_scope() as s:  # the time has come
+        kb.get_document_row(s, doc_id).publish_at = utcnow() - timedelta(seconds=1)
+    result = CliRunner().invoke(app, ["kb", "schedule"])
+    assert result.exit_code == 0 and "published=1 withdrawn=0" in result.output, result.output
+    assert doc_id in public_ids("社保卡补办")

@@ -47,6 +47,15 @@ def test_openapi_documents_every_api_output_and_separates_staff_from_public(
             assert ok and ok["content"]["application/json"]["schema"], (method, path)
             expected = STAFF_KB if path.startswith("/api/kb/") else PUBLIC
             assert op["tags"] == [expected], (method, path)
+    public = {p for p, ops in paths.items() if any(PUBLIC in op.get("tags", []) for op in ops.values())}
+    assert public == {
+        "/api/search",
+        "/api/suggest",
+        "/api/categories",
+        "/api/documents/{doc_id}",
+        "/api/documents/{doc_id}/feedback",
+    }
+    assert all(op.get("tags") for ops in paths.values() for op in ops.values())
     for path in ("/api/search", "/api/suggest", "/api/categories", "/api/documents/{doc_id}"):
         assert paths[path]["get"]["tags"] == [PUBLIC]
     search = schema["components"]["schemas"]["SearchHitOut"]["properties"]
