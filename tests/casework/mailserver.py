@@ -6,8 +6,8 @@ temporary folder (the system's own mail services, if any run, are not used):
 - Dovecot (`dovecot-imapd`, `dovecot-lmtpd`), which keeps the mailboxes (Maildir) and serves them by IMAP:
   the hotline's mailbox that `hotline intake poll` reads, and the citizens' that the tests read replies in.
 
-Every address of the domain has a mailbox (Dovecot's static userdb); a mailbox is read with the password
-given to `add_user`.
+Every address of the domain has a mailbox (Dovecot's static userdb), read by IMAP with the server's one
+password (a static passdb).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class MailServer:
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hlmail-", dir="/tmp")))
     ports: dict[str, int] = field(default_factory=dict)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    users: dict[str, str] = field(default_factory=dict)
+    password: str = "mailbox-secret"  # every mailbox's (a static passdb: no file to reload)
 
     @staticmethod
     def available() -> bool:
@@ -91,8 +91,8 @@ postmaster_address = postmaster@{DOMAIN}
 mail_location = maildir:{r}/mail/%n
 lmtp_save_to_detail_mailbox = no
 passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%n {r}/dovecot/passwd
+  driver = static
+  args = password={self.password}
 }}
 userdb {{
   driver = static
@@ -168,7 +168,6 @@ begin retry
         for sub in ("dovecot", "dovecot/run", "dovecot/state", "mail", "exim", "exim/spool", "exim/log"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
             (self.root / sub).chmod(0o755)
-        self._write(self.root / "dovecot/passwd", "")
         shutil.chown(self.root / "mail", user, group)
         if os.geteuid() == 0:
             for sub in ("exim", "exim/spool", "exim/log"):
@@ -218,11 +217,8 @@ begin retry
         self.procs.clear()
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def add_user(self, name: str, password: str) -> str:
-        """A mailbox `name`@DOMAIN that can be read by IMAP with `password`; returns the address."""
-        self.users[name] = password
-        lines = "".join(f"{n}:{{PLAIN}}{pw}\n" for n, pw in self.users.items())
-        self._write(self.root / "dovecot/passwd", lines)
+    def address(self, name: str) -> str:
+        """The address of mailbox `name` (read by IMAP as `name` with `password`)."""
         return f"{name}@{DOMAIN}"
 
     def send(self, message: EmailMessage) -> None:
@@ -233,7 +229,7 @@ begin retry
     def messages(self, name: str) -> list[tuple[EmailMessage, set[str]]]:
         """The mails in `name`'s inbox with their IMAP flags, oldest first (read without marking them)."""
         with imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=10) as imap:
-            imap.login(name, self.users[name])
+            imap.login(name, self.password)
             imap.select("INBOX", readonly=True)
             _, data = imap.uid("SEARCH", "ALL")
             found = []
