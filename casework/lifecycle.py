@@ -77,7 +77,7 @@ INSTRUCTING = ("supervisor", "leader")  # 批示: leaders are its usual authors
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition("accept_submission", "accepted_submission", "受理", ("pending_review",), "registered", AGENT,
-               deadline="处理时限起算"),
+               ("acceptance",), "处理时限起算"),
     Transition("reject_submission", "rejected_submission", "不予受理", ("pending_review",), "rejected", AGENT),
     Transition("answer_directly", "answered", "直接答复", ("registered",), "closed", AGENT, ("closing",),
                "停止计时"),
@@ -87,8 +87,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("start_work", "started", "开始办理", ("accepted",), "in_progress", DEPARTMENT),
     Transition("reply", "replied", "办结反馈", ("accepted", "in_progress"), "replied", DEPARTMENT,
                deadline="停止计时"),
-    Transition("return_case", "returned", "退回", WITH_DEPARTMENT, "returned", DEPARTMENT),
-    Transition("approve_reply", "reviewed", "审核通过", ("replied",), "reviewed", AGENT, ("survey",)),
+    Transition("return_case", "returned", "退回", WITH_DEPARTMENT, "returned", DEPARTMENT, ("return_citizen",)),
+    Transition("approve_reply", "reviewed", "审核通过", ("replied",), "reviewed", AGENT,
+               ("reply_citizen", "survey")),
     Transition("reject_reply", "review_rejected", "退回重办", ("replied",), "in_progress", AGENT,
                deadline="恢复计时"),
     Transition("follow_up", "followed_up", "回访", ("reviewed",), "followed_up", VISIT),
@@ -99,7 +100,7 @@ TRANSITIONS: tuple[Transition, ...] = (
                AGENT, deadline="停止计时"),
     Transition("request_extension", "extension_requested", "申请延期", WITH_DEPARTMENT, None, DEPARTMENT),
     Transition("decide_extension", "extension_granted", "审批延期", WITH_DEPARTMENT, None, SUPERVISOR,
-               deadline="同意则延长办理期限"),
+               ("extension_citizen",), "同意则延长办理期限"),
     Transition("urge", "urged", "催办", WITH_DEPARTMENT, None, SUPERVISOR, ("urge",)),
     Transition("supervise", "supervised", "督办", _NOT_FINAL, None, INSTRUCTING, ("instruction",)),
 )  # fmt: skip

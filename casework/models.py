@@ -230,6 +230,8 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # a notice sent as part of an earlier message to the same number (status "collapsed": outbox.collapse_into)
+    collapsed_into: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Holiday(Base):
@@ -273,3 +275,18 @@ class StaffNotice(Base):
     read_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     read_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
+
+class Announcement(Base):
+    """A business announcement (业务公告) sent by SMS and/or fax to groups of recipients
+    (casework/announcements.py); its messages are the outbox rows with ref "announcement:<id>"."""
+
+    __tablename__ = "case_announcements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    channels: Mapped[str] = mapped_column(String(16))  # "sms", "fax" or "sms,fax"
+    audience: Mapped[str] = mapped_column(String(500), default="")  # the groups chosen, in words
+    queued: Mapped[int] = mapped_column(Integer, default=0)  # messages put in the outbox
+    refused: Mapped[int] = mapped_column(Integer, default=0)  # numbers the outbox refused (caps, format)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -111,6 +111,11 @@ def deliver_outbox(
             if not claim(session, message, now):
                 counts["skipped"] += 1
                 continue
+            # what is sent is what the claim froze: a notice collapsed into it (collapse_into) after the
+            # list was read is in it, none can join it any more
+            message.title, message.body = session.execute(
+                select(OutboxMessage.title, OutboxMessage.body).where(OutboxMessage.id == message.id)
+            ).one()
             session.commit()
             message.attempts += 1
         try:
@@ -138,6 +143,60 @@ def deliver_outbox(
             log.warning("outbox message %s was claimed again while this process sent it", message.message_id)
         counts[outcome] += 1
     return counts
+
+
+COLLAPSE_WINDOW = timedelta(minutes=1)
+COLLAPSED = "collapsed"  # the status of a notice whose text travels in an earlier message (collapsed_into)
+
+
+def collapse_into(
+    session: Session,
+    *,
+    channel: str,
+    to: str,
+    ref: str,
+    kinds: Collection[str],
+    addition: str,
+    now: datetime | None = None,
+) -> OutboxMessage | None:
+    """Two notices about the same case to the same number queued within COLLAPSE_WINDOW are sent as one
+    (a case answered on the phone: registration and closing): the earlier one, still queued and never
+    tried (case notices wait COLLAPSE_WINDOW before their first attempt), gets `addition` appended. A
+    compare-and-set on its body, so two notices joining at once, or a delivery claiming it meanwhile,
+    lose nothing: the loser is queued on its own. Returns the message joined, or None."""
+    now = now or utcnow()
+    carrier = session.scalar(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.to == to,
+            OutboxMessage.ref == ref,
+            OutboxMessage.kind.in_(list(kinds)),
+            OutboxMessage.status == "queued",
+            OutboxMessage.attempts == 0,
+            OutboxMessage.created_at >= now - COLLAPSE_WINDOW,
+        )
+        .order_by(OutboxMessage.id)
+        .limit(1)
+    )
+    if carrier is None:
+        return None
+    joined = changed_rows(
+        session,
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == carrier.id,
+            OutboxMessage.status == "queued",
+            OutboxMessage.attempts == 0,
+            OutboxMessage.body == carrier.body,
+        )
+        .values(body=carrier.body + addition)
+        .execution_options(synchronize_session=False),
+    )
+    if joined != 1:
+        return None
+    session.expire(carrier, ["body"])
+    return carrier
 
 
 def record_delivery_report(session: Session, message_id: str, *, delivered: bool, detail: str = "") -> bool:

@@ -53,7 +53,7 @@ def _apply(
     add_event(session, case, actor=actor, action=event or transition.event, comment=comment,
               to_status=transition.target)  # fmt: skip
     for kind in transition.notices:
-        notices.send(session, case, kind, message=message)
+        notices.send(session, case, kind, message=message, event=event or transition.event)
     staffnotices.on_transition(session, case, action, previous_department=previous_department,
                               message=message or comment)  # fmt: skip
     session.flush()
@@ -251,7 +251,7 @@ def supervise(session: Session, case: Case, *, actor: str, instruction: str) -> 
     text = _text(instruction, "批示内容", 2000)
     row = Instruction(case_id=case.id, text=text, issued_by=actor)
     session.add(row)
-    _apply(session, case, "supervise", actor=actor, comment=text, changes={"supervised": True})
+    _apply(session, case, "supervise", actor=actor, comment=text, message=text, changes={"supervised": True})
     session.refresh(case, ["instructions"])
     return row
 

@@ -86,6 +86,8 @@ log-file = "{w}/smsbox.log"
 group = sendsms-user
 username = {self.user}
 password = {self.password}
+max-messages = 10
+concatenation = true
 
 group = sms-service
 keyword = default
@@ -136,10 +138,18 @@ omit-empty = true
         self.procs.clear()
 
     def received(self) -> list[SmscMessage]:
-        """Messages the SMS centre got from the gateway, text decoded (UCS-2 or plain)."""
+        """Messages the SMS centre got from the gateway, text decoded (UCS-2 or plain). A long message
+        (over 70 Chinese characters) comes in parts with a concatenation header (`udh <header> data
+        <UCS-2>`): its parts are joined into one message, listed once its last part is in."""
         out = []
+        parts = Concatenated()
         for sender, receiver, kind, data in GOT.findall(self.smsc_log.read_text(errors="replace")):
-            raw = unquote_to_bytes(data.replace("+", " "))  # form-encoded: + is a 0x20 byte
+            if kind == "udh":
+                whole = parts.add(sender, receiver, data)
+                if whole is not None:
+                    out.append(SmscMessage(sender, receiver, whole))
+                continue
+            raw = _form_bytes(data)
             text = raw.decode("utf-16-be") if kind == "ucs-2" else raw.decode("latin-1")
             out.append(SmscMessage(sender, receiver, text))
         return out
@@ -152,6 +162,30 @@ omit-empty = true
                 return got
             time.sleep(0.1)
         return self.received()
+
+
+def _form_bytes(data: str) -> bytes:
+    return unquote_to_bytes(data.replace("+", " "))  # form-encoded: + is a 0x20 byte
+
+
+@dataclass
+class Concatenated:
+    """The parts of long SMS as the fake SMSC line gives them (`udh <header> data <UCS-2>`, form-encoded),
+    joined per sender, receiver and reference."""
+
+    parts: dict[tuple[str, str, int], dict[int, bytes]] = field(default_factory=dict)
+
+    def add(self, sender: str, receiver: str, data: str) -> str | None:
+        """Take one part; the whole text once its last part is in, else None."""
+        header, _, payload = data.partition(" data ")
+        udh = _form_bytes(header)
+        ref, total, seq = udh[3], udh[4], udh[5]  # IEI 00: 8-bit reference, parts, this part
+        got = self.parts.setdefault((sender, receiver, ref), {})
+        got[seq] = _form_bytes(payload)
+        if len(got) < total:
+            return None
+        del self.parts[(sender, receiver, ref)]
+        return b"".join(got[i] for i in sorted(got)).decode("utf-16-be")
 
 
 def kannel_missing_reason() -> str:

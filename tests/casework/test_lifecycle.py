@@ -40,7 +40,9 @@ def test_full_life_cycle_with_timeline_audit_and_notices(hotline_env: Path) -> N
         assert audited == [f"case.{a}" for a in actions]
         texts = [m.body for m in outbox(s, channel="sms")]
         kinds = [m.kind for m in outbox(s, channel="sms")]
-        assert kinds == ["registration", "referral_citizen", "referral_department", "survey", "closing"]
+        assert kinds == [
+            "registration", "referral_citizen", "referral_department", "reply_citizen", "survey", "closing"
+        ]  # fmt: skip
         assert password in texts[0] and number in texts[0]
         assert "市住房和城乡建设局" in texts[1]
         assert outbox(s, kind="referral_department")[0].to == "13900000001"

@@ -10,15 +10,23 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 import pytest
 
 import casework
-from hotline.db import new_session, reset_caches, session_scope
+from casework.outbox import COLLAPSE_WINDOW
+from hotline.db import new_session, reset_caches, session_scope, utcnow
 from tests.casework.helpers import department, new_case
-from tests.casework.kannel_gateway import KannelGateway, SmscMessage, kannel_missing_reason, wait_for_port
+from tests.casework.kannel_gateway import (
+    Concatenated,
+    KannelGateway,
+    SmscMessage,
+    kannel_missing_reason,
+    wait_for_port,
+)
 from tests.e2e.conftest import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -35,6 +43,7 @@ class MobileNetwork:
     port: int
     sock: socket.socket = field(init=False)
     got: list[SmscMessage] = field(default_factory=list)
+    parts: Concatenated = field(default_factory=Concatenated)
 
     def __post_init__(self) -> None:
         self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
@@ -48,6 +57,11 @@ class MobileNetwork:
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
                 sender, receiver, kind, data = line.decode("latin-1").rstrip("\r").split(" ", 3)
+                if kind == "udh":  # a part of a long SMS (over 70 Chinese characters)
+                    whole = self.parts.add(sender, receiver, data)
+                    if whole is not None:
+                        self.got.append(SmscMessage(sender, receiver, whole))
+                    continue
                 raw = data.encode("latin-1") if kind == "text" else unquote_to_bytes(data)
                 text = raw.decode("utf-16-be") if "ucs" in kind else raw.decode("utf-8", errors="replace")
                 self.got.append(SmscMessage(sender, receiver, text))
@@ -130,7 +144,9 @@ def network(hotline_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 def deliver() -> None:
-    casework.deliver_outbox(new_session, casework.default_transports())
+    """Deliver what is queued, as a minute later: case notices wait COLLAPSE_WINDOW for others to join."""
+    later = utcnow() + COLLAPSE_WINDOW + timedelta(seconds=1)
+    casework.deliver_outbox(new_session, casework.default_transports(), now=later)
 
 
 def eventually(check: Callable[[], bool], seconds: float = 20.0) -> None:
