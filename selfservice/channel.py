@@ -175,7 +175,7 @@ class Channel(ABC):
     name: str = "channel"
     sample_rate: int = 8000
     barge_in_level_dbfs: float = -35.0  # speech barge-in: caller audio louder than this is a voice
-    end_silence: float = 0.8  # seconds of silence after speech that end an utterance (menu timing)
+    end_silence: float = 0.7  # seconds of silence after speech that end an utterance (menu timing)
     can_transfer: bool = True  # False: the call cannot be bridged to an agent (the browser voice page)
     client_key: str = ""  # who calls, for per-client limits where there is no calling number (browser calls)
 

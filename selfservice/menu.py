@@ -41,7 +41,7 @@ class Timing(_Strict):
     interdigit_timeout: float = Field(4.0, gt=0, le=60)
     max_retries: int = Field(3, ge=1, le=10)
     speech_timeout: float = Field(6.0, gt=0, le=60)
-    end_silence: float = Field(0.8, ge=0.3, le=3.0)  # silence after speech that ends the caller's utterance
+    end_silence: float = Field(0.7, ge=0.3, le=3.0)  # silence after speech that ends the caller's utterance
     voicemail_max_seconds: int = Field(120, ge=5, le=600)
     speech_barge_in: bool = True  # talking over a prompt that asks for speech stops it
     barge_in_level_dbfs: float = Field(-35.0, ge=-60, le=-10)  # voice louder than this counts

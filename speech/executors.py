@@ -12,10 +12,12 @@ caller talked over the prompt, pressed a key, hung up) is dropped before it star
 from __future__ import annotations
 
 import asyncio
+import atexit
 import heapq
 import itertools
 import os
 import threading
+import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -52,6 +54,7 @@ class PriorityPool:
         self._jobs: dict[Hashable, Job] = {}
         self._order = itertools.count()
         self._threads: list[threading.Thread] = []
+        self._stopping = False
 
     def submit(
         self, fn: Callable[..., T], *args: Any, priority: int = NOW, key: Hashable | None = None
@@ -59,6 +62,8 @@ class PriorityPool:
         """Queue `fn(*args)`; a job with the same `key` still queued or running is shared (and moved up
         to `priority` when that is more urgent)."""
         with self._cond:
+            if self._stopping:
+                raise RuntimeError(f"the {self.name} pool is shut down")
             job = self._jobs.get(key) if key is not None else None
             if job is None:
                 job = Job(fn, args, priority, key)
@@ -111,9 +116,26 @@ class PriorityPool:
             self._threads.append(thread)
             thread.start()
 
-    def _next(self, urgent_only: bool) -> Job:
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Drop the queued jobs and wait (at most `timeout` seconds) for the running ones: at exit, so
+        that the interpreter never ends under a render still running in native code."""
+        with self._cond:
+            self._stopping = True
+            for _, _, job in self._heap:
+                if not job.started:
+                    job.future.cancel()
+            self._heap.clear()
+            self._jobs.clear()
+            self._cond.notify_all()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _next(self, urgent_only: bool) -> Job | None:
         with self._cond:
             while True:
+                if self._stopping:
+                    return None
                 while self._heap and (
                     self._heap[0][2].started
                     or self._heap[0][2].future.cancelled()
@@ -129,6 +151,8 @@ class PriorityPool:
     def _work(self, urgent_only: bool) -> None:
         while True:
             job = self._next(urgent_only)
+            if job is None:
+                return
             if not job.future.set_running_or_notify_cancel():
                 continue
             try:
@@ -144,6 +168,12 @@ class PriorityPool:
 
 tts_pool = PriorityPool("tts", TTS_WORKERS, TTS_RESERVED)
 recognition_pool = PriorityPool("recognition", RECOGNITION_WORKERS)
+
+
+@atexit.register
+def _shutdown() -> None:
+    for pool in (tts_pool, recognition_pool):
+        pool.shutdown()
 
 
 async def in_recognition(fn: Callable[..., T], *args: Any) -> T:

@@ -247,8 +247,7 @@ def split_sentences(text: str, *, max_chars: int = 60, first_clause: bool = Fals
     0.2-0.5 s): the first clause alone ("您好，"), so that the caller hears something soon, then clauses
     merged into parts that grow with what has been said so far, so that each part can be rendered while the
     ones before it play (a part at most as long as everything before it, at least 8 characters). A first
-    clause longer than FIRST_CLAUSE_CHARS + 2 characters is cut at a word boundary within the first
-    FIRST_CLAUSE_CHARS."""
+    clause longer than FIRST_CLAUSE_CHARS characters is cut at a word boundary within them."""
     sentences: list[str] = []
     for part in re.split(r"(?<=[。！？!?])|\n+", text):
         part = part.strip()
@@ -264,24 +263,28 @@ def split_sentences(text: str, *, max_chars: int = 60, first_clause: bool = Fals
     return _growing_parts(sentences, max_chars) if first_clause else sentences
 
 
-FIRST_CLAUSE_CHARS = 12  # the first part's length at most (rendered while the caller waits: ~0.5 s)
+FIRST_CLAUSE_CHARS = 12  # the first part's length at most (rendered while the caller waits)
+_PUNCTUATION = "，。？！、；：,.?!;: "
 
 
 def _short_head(clause: str) -> list[str]:
-    """A first clause too long to be heard soon (more than FIRST_CLAUSE_CHARS + 2 characters, e.g. a long
-    title), cut at the last word boundary (jieba) within its first FIRST_CLAUSE_CHARS characters."""
-    if len(clause) <= FIRST_CLAUSE_CHARS + 2:
+    """A first clause longer than FIRST_CLAUSE_CHARS (a long title, "您是想咨询……吗"), cut after the
+    last word (jieba) within its first FIRST_CLAUSE_CHARS characters that leaves at least 4 characters
+    to say after it; inside a word only when no word boundary will do."""
+    if len(clause) <= FIRST_CLAUSE_CHARS:
         return [clause]
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
-    head = 0
+    head, cut = 0, 0
     for word in jieba.lcut(clause, HMM=False):
-        if head + len(word) > FIRST_CLAUSE_CHARS:
-            break
         head += len(word)
-    head = head if head >= 4 else FIRST_CLAUSE_CHARS  # one long word: cut inside it
-    return [clause[:head], clause[head:]]
+        if head > FIRST_CLAUSE_CHARS:
+            break
+        if len(clause[head:].strip(_PUNCTUATION)) >= 4:
+            cut = head
+    cut = cut if cut >= 4 else FIRST_CLAUSE_CHARS
+    return [clause[:cut], clause[cut:]] if clause[cut:].strip(_PUNCTUATION) else [clause]
 
 
 def _growing_parts(sentences: list[str], max_chars: int, min_chars: int = 8) -> list[str]:

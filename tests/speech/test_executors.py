@@ -113,3 +113,16 @@ def test_recognition_never_waits_behind_tts_renders(gate: threading.Event) -> No
         return time.monotonic() - started
 
     assert asyncio.run(recognise()) < 0.5
+
+
+def test_at_exit_queued_work_is_dropped_and_running_work_finished(gate: threading.Event) -> None:
+    """The interpreter never ends under a render still running in native code."""
+    pool = PriorityPool("test", workers=1)
+    busy(pool, gate)
+    queued = pool.submit(time.sleep, 0)  # behind the busy worker
+    threading.Timer(0.3, gate.set).start()
+    pool.shutdown(timeout=5)
+    assert queued.future.cancelled()
+    assert not any(thread.is_alive() for thread in pool._threads)
+    with pytest.raises(RuntimeError):
+        pool.submit(time.sleep, 0)

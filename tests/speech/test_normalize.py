@@ -130,5 +130,7 @@ def test_a_long_first_clause_is_cut_short_at_a_word_boundary() -> None:
     title = "关于进一步做好城乡居民基本医疗保险参保缴费工作的通知。"
     parts = split_sentences(title, first_clause=True)
     assert parts[0] == "关于进一步做好城乡居民" and "".join(parts) == title
-    assert split_sentences("城市夜间照明设施维护办法。", first_clause=True) == ["城市夜间照明设施维护办法。"]
-    assert len(split_sentences("一" * 30, first_clause=True)[0]) == 12  # no boundary: cut at 12
+    short = split_sentences("城市夜间照明设施维护办法。", first_clause=True)  # 13: cut, leaving 4 or more
+    assert short == ["城市夜间照明设施", "维护办法。"]
+    assert split_sentences("人工服务请按零。", first_clause=True) == ["人工服务请按零。"]
+    assert all(len(p) <= 12 for p in split_sentences("一" * 30, first_clause=True)[:1])
