@@ -9,17 +9,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import casework
 import selfservice
+from casework import announcements as casework_announcements
 from casework.calendar import FIRST_DAY, LAST_DAY
 from hotline.models import User
-from web.routes.casepages import LOCAL_TZ, case_action, case_or_404
-from web.security import SessionDep, require_roles
-from web.templating import pop_flash, render
+from web.routes.casepages import LOCAL_TZ, all_departments, case_action, case_or_404
+from web.security import SessionDep, refused, require_roles
+from web.templating import flash, pop_flash, render
 
 router = APIRouter(prefix="/supervisor")
 Supervisor = Annotated[User, Depends(require_roles("supervisor", "leader"))]
@@ -210,3 +211,53 @@ def brief_pdf(db: SessionDep, user: Supervisor, date: str = "") -> Response:
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+# -- business announcements (业务公告): SMS / fax to recipient groups (casework.announcements) ----------
+@router.get("/announcements")
+def announcements_page(request: Request, db: SessionDep, user: Acting) -> Response:
+    return _announcements(request, db)
+
+
+def _announcements(
+    request: Request, db: Session, *, form: dict[str, Any] | None = None, error: str = "", status: int = 200
+) -> Response:
+    ctx = {
+        "announcements": casework_announcements.recent(db),
+        "departments": [d for d in all_departments(db) if d.active],
+        "groups": casework_announcements.GROUPS,
+        "channels": casework_announcements.CHANNELS,
+        "max_text": casework_announcements.MAX_TEXT,
+        "form": form or {"channels": ["sms"], "groups": ["departments"]},
+        "error": error,
+        "flash": pop_flash(request),
+    }
+    return render(request, "supervisor/announcements.html", ctx, status_code=status)
+
+
+@router.post("/announcements")
+def send_announcement(
+    request: Request,
+    db: SessionDep,
+    user: Acting,
+    text: Annotated[str, Form(max_length=5000)] = "",
+    channels: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies the default
+    groups: Annotated[list[str], Form()] = [],  # noqa: B006
+    department_ids: Annotated[list[int], Form()] = [],  # noqa: B006
+    numbers: Annotated[str, Form(max_length=20000)] = "",
+) -> Response:
+    """Queue an announcement; a refused one comes back to the form with the message and what was typed."""
+    with refused(db, casework.CaseError) as refusal:
+        row = casework_announcements.send_announcement(
+            db, text=text, channels=channels, groups=groups, department_ids=department_ids,
+            numbers_text=numbers, actor=user.username,
+        )  # fmt: skip
+    if refusal:
+        form = {"text": text, "channels": channels, "groups": groups, "department_ids": department_ids,
+                "numbers": numbers}  # fmt: skip
+        return _announcements(request, db, form=form, error=refusal.message, status=422)
+    message = f"公告已提交发送：{row.queued}条。"
+    if row.refused:
+        message += f"{row.refused}个号码因格式或当日发送上限未发送（已记录）。"
+    flash(request, "ok", message)
+    return RedirectResponse("/supervisor/announcements", status_code=303)
