@@ -99,6 +99,8 @@ class Case(Base):
     instructions: Mapped[list[Instruction]] = relationship(
         back_populates="case", order_by="Instruction.id", lazy="selectin"
     )
+    # loaded when a page reads it (casework/attachments.py decides who may see them)
+    attachments: Mapped[list[Attachment]] = relationship(order_by="Attachment.id", lazy="select", viewonly=True)
 
     @property
     def status_label(self) -> str:
@@ -290,3 +292,22 @@ class Announcement(Base):
     refused: Mapped[int] = mapped_column(Integer, default=0)  # numbers the outbox refused (caps, format)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+
+
+class Attachment(Base):
+    """A file added to a case (casework/attachments.py): a citizen's photo with a web submission, an
+    agent's document, a department's reply. The content is stored once per SHA-256 under
+    HOTLINE_HOME/attachments; `name` is the original name, cleaned, only for showing and downloading."""
+
+    __tablename__ = "case_attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # submission / case / reply
+    uploaded_by: Mapped[str] = mapped_column(String(64))  # a staff username, or "citizen"
+    uploader_role: Mapped[str] = mapped_column(String(16))  # citizen / agent / department / ...
+    name: Mapped[str] = mapped_column(String(255))
+    mime: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # scheduled publish and withdrawal of documents: each web worker looks this often (0: never; then
     # run `hotline kb schedule` from cron)
     kb_schedule_seconds: float = 60.0
+    # attachments (casework/attachments.py): per file, and files per case
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    attachment_max_files: int = 5
     # speech
     tts_engine: str = "kokoro"  # kokoro (neural, offline), espeak (light fallback), edge (online)
     tts_voice: str | None = None  # unset: the engine's default (kokoro: zm_yunjian)
@@ -181,6 +184,10 @@ class Settings(BaseSettings):
     @property
     def outbox_dir(self) -> Path:
         return self.home / "outbox"
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.home / "attachments"
 
     def ensure_home(self) -> None:
         """Create the data directory and its sub-folders, open to the service's own user only (0700;

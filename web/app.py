@@ -32,6 +32,7 @@ from web.routes import (
     admin,
     agent,
     analysis,
+    attachments,
     auth,
     caselists,
     citizen,
@@ -65,6 +66,7 @@ ROUTERS = (
     public, citizen, auth, editor, caselists, agent, phone, recordings, department, supervisor, admin, voice, sms,
     analysis,
     staffevents,
+    attachments,
 )  # fmt: skip
 SIP_LOCK = "sip.lock"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import re
 import secrets
 import time
 from base64 import b64encode, urlsafe_b64encode
@@ -358,14 +359,19 @@ class StaffOriginMiddleware:
             await self.app(scope, receive, send)
 
 
-MAX_BODY_BYTES = 1024 * 1024  # a request body on any route, unless BODY_LIMITS names its path
-BODY_LIMITS: dict[str, int] = {}  # path prefix -> bytes, for routes that take attachments
+MAX_BODY_BYTES = 1024 * 1024  # a request body on any route, unless it is one that takes attachments
+# the routes that take attachments (web/routes/attachments.py, /submit, the agent's registration form and
+# case page, a department's reply):
+# their limit is the attachments' own (HOTLINE_ATTACHMENT_MAX_FILES x _MAX_BYTES) plus the form beside them
+UPLOAD_PATHS = re.compile(r"/submit|/agent/cases(/\d+/attachments)?|/department/cases/\d+/reply")
+UPLOAD_FORM_BYTES = 256 * 1024  # the case form's fields and the multipart framing around the files
 
 
 def body_limit(path: str) -> int:
-    return max(
-        (limit for prefix, limit in BODY_LIMITS.items() if path.startswith(prefix)), default=MAX_BODY_BYTES
-    )
+    if UPLOAD_PATHS.fullmatch(path):
+        settings = get_settings()
+        return settings.attachment_max_files * settings.attachment_max_bytes + UPLOAD_FORM_BYTES
+    return MAX_BODY_BYTES
 
 
 class BodySizeLimitMiddleware:

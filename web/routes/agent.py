@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 
 import casework
 import kb
-from casework import followup, queues, search
+from casework import attachments, followup, queues, search
 from hotline import audit
 from hotline.masking import mask_phone
 from hotline.models import User
 from selfservice import acd, records
+from web.routes.attachments import Files
 from web.routes.casepages import (
     SATISFACTION,
     CaseFields,
@@ -150,12 +151,15 @@ def send_answer(
 
 
 @router.post("/cases")
-def register(request: Request, db: SessionDep, user: Agent, fields: Annotated[CaseFields, Form()]) -> Response:
+def register(
+    request: Request, db: SessionDep, user: Agent, fields: Annotated[CaseFields, Form()], files: Files
+) -> Response:
     form = read_case_form(fields.model_dump(), phone_field="caller_number")
     call_id = fields.call_id[:64]
     if form.ok:
         v = form.values
         with refused(db, casework.CaseError) as refusal:
+            stored = attachments.store(files)  # what the caller sent in, checked by content
             recording = acd.recording_path_of(db, call_id) if call_id else None
             case, _password = casework.create_case(
                 db,
@@ -175,8 +179,10 @@ def register(request: Request, db: SessionDep, user: Agent, fields: Annotated[Ca
             )
             if call_id:
                 acd.link_case(db, call_id, case.case_number)  # the call's recording is the case's
+            attachments.attach(db, case, stored, purpose="case", actor=user.username, role="agent")
         if refusal:
-            form.errors["content"] = refusal.message
+            field = "attachments" if isinstance(refusal.error, attachments.AttachmentRefused) else "content"
+            form.errors[field] = refusal.message
         else:
             request.session["new_password"] = {case.case_number: seal(_password)}  # never plain in the cookie
             return RedirectResponse(f"/agent/cases/{case.case_number}", status_code=303)

@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
 import casework
+from casework import attachments
 from casework import progress as citizen_progress
 from hotline.masking import mask_phones_in_text
+from web.routes.attachments import Files, open_for_citizen
 from web.routes.casepages import CaseFields, CaseForm, read_case_form
 from web.security import SessionDep, refused, seal, unseal
 from web.templating import render
@@ -40,8 +42,14 @@ def submit_form(request: Request, content: str = "") -> Response:
 
 
 @router.post("/submit")
-def submit(request: Request, db: SessionDep, fields: Annotated[CaseFields, Form()]) -> Response:
+def submit(request: Request, db: SessionDep, fields: Annotated[CaseFields, Form()], files: Files) -> Response:
     form = read_case_form(fields.model_dump())
+    stored: list[attachments.StoredFile] = []
+    if form.ok:
+        try:
+            stored = attachments.store(files)  # photos and documents, checked by their content
+        except attachments.AttachmentRefused as exc:
+            form.errors["attachments"] = str(exc)
     if not form.ok:
         ctx = {"form": form, "categories": casework.categories()}
         return render(request, "citizen/submit.html", ctx, status_code=422)
@@ -62,6 +70,7 @@ def submit(request: Request, db: SessionDep, fields: Annotated[CaseFields, Form(
             confidential=bool(v["confidential"]),
             client_key=client_key(request),
         )
+        attachments.attach(db, case, stored, purpose="submission", actor="citizen", role="citizen")
     if refusal:
         form.errors["content"] = refusal.message
         return render(
@@ -99,6 +108,7 @@ def progress(
             view = casework.check_progress(db, number, password, caller_key=client_key(request))
             ctx["view"] = view
             ctx["update_text"] = mask_phones_in_text(view.last_update_text or "")
+            ctx["attachments"] = open_for_citizen(request, db, view.case_number)
             ctx.update(case_details(request, db, view.case_number))
         except casework.CaseQueryLocked:
             ctx["error"] = "查询失败次数过多，请15分钟后再试，或拨打12345咨询。"

@@ -11,8 +11,10 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 import casework
+from casework import attachments
 from casework.models import Case
 from hotline.models import User
+from web.routes.attachments import Files
 from web.routes.casepages import case_action, case_or_404
 from web.security import SessionDep, require_roles
 from web.templating import pop_flash, render
@@ -111,16 +113,20 @@ def start_work(request: Request, db: SessionDep, user: Staff, case_number: str) 
 
 @router.post("/cases/{case_number}/reply")
 def reply(
-    request: Request, db: SessionDep, user: Staff, case_number: str, reply: Annotated[str, Form()] = ""
+    request: Request,
+    db: SessionDep,
+    user: Staff,
+    case_number: str,
+    files: Files,
+    reply: Annotated[str, Form()] = "",
 ) -> Response:
-    return _act(
-        request,
-        db,
-        user,
-        case_number,
-        lambda case: casework.reply(db, case, actor=user.username, reply=reply.strip()),
-        "办结反馈已提交，等待热线中心审核。",
-    )
+    """办结反馈, with the documents and photos of the result (attached to the case, audited)."""
+
+    def action(case: Case) -> None:
+        casework.reply(db, case, actor=user.username, reply=reply.strip())
+        attachments.add_files(db, case, files, purpose="reply", actor=user.username, role="department")
+
+    return _act(request, db, user, case_number, action, "办结反馈已提交，等待热线中心审核。")
 
 
 @router.post("/cases/{case_number}/return")
