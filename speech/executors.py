@@ -5,7 +5,9 @@ own, and TTS renders have another, served by priority.
 TTS priorities: NOW (what a caller is waiting for: a prompt, the first part of a text), AHEAD (the
 parts rendered while the caller listens to the one before), BACKGROUND (prompts and most-read
 documents rendered into the cache ahead of any caller). One worker of the TTS pool takes NOW work only,
-so a caller's first clause never waits behind a long part rendered ahead for someone else. The same
+so a caller's first clause never waits behind a long part rendered ahead for someone else, and the
+other TTS workers run at a lower CPU priority (nice 10 on Linux): they use what the CPU has left, so
+neither that first clause nor a caller's recognition, search and dialog runs slower beside them. The same
 cache file asked for twice (calls starting together) is one job; a job nobody waits for any more (the
 caller talked over the prompt, pressed a key, hung up) is dropped before it starts."""
 
@@ -28,6 +30,7 @@ NOW, AHEAD, BACKGROUND = 0, 1, 2
 CORES = os.cpu_count() or 1
 TTS_WORKERS = CORES  # one synthesis per core (Kokoro runs one thread: HOTLINE_TTS_THREADS)
 TTS_RESERVED = 1  # ... plus one that takes only NOW work
+TTS_NICE = 10  # the general TTS workers yield the CPU to the reserved one, recognition and the event loop
 RECOGNITION_WORKERS = max(4, 2 * CORES)  # short jobs (a chunk of audio, a search); never behind TTS
 
 
@@ -47,8 +50,8 @@ class PriorityPool:
     """Worker threads (started on first use) taking jobs lowest priority number first, in order of
     submission within a priority. `reserved` extra workers take only NOW jobs."""
 
-    def __init__(self, name: str, workers: int, reserved: int = 0) -> None:
-        self.name, self.workers, self.reserved = name, workers, reserved
+    def __init__(self, name: str, workers: int, reserved: int = 0, nice: int = 0) -> None:
+        self.name, self.workers, self.reserved, self.nice = name, workers, reserved, nice
         self._cond = threading.Condition()
         self._heap: list[tuple[int, int, Job]] = []
         self._jobs: dict[Hashable, Job] = {}
@@ -149,6 +152,11 @@ class PriorityPool:
                 self._cond.wait()
 
     def _work(self, urgent_only: bool) -> None:
+        if self.nice and not urgent_only:
+            try:  # Linux: a thread's own nice value (the reserved workers keep the process's)
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
+            except (AttributeError, OSError):
+                pass
         while True:
             job = self._next(urgent_only)
             if job is None:
@@ -166,7 +174,7 @@ class PriorityPool:
                     self._forget(job)
 
 
-tts_pool = PriorityPool("tts", TTS_WORKERS, TTS_RESERVED)
+tts_pool = PriorityPool("tts", TTS_WORKERS, TTS_RESERVED, nice=TTS_NICE)
 recognition_pool = PriorityPool("recognition", RECOGNITION_WORKERS)
 
 
