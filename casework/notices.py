@@ -171,11 +171,17 @@ def _is_mobile(number: str) -> bool:
 
 
 def _citizen(session: Session, case: Case, kind: str, **values: object) -> None:
-    """To the citizen: by fax when the case came by fax, else by SMS to a mobile number."""
+    """To the citizen: by mail when the contact is an e-mail address (casework/mailintake.py), by fax
+    when the case came by fax, else by SMS to a mobile number."""
     number = case.contact or case.caller_number
     if not number:
         return
     text = render(kind, **{**_values(case), **values})
+    if "@" in number:
+        from casework import mailintake
+
+        mailintake.notify(session, case, kind, text)
+        return
     try:
         if case.channel in FAX_CHANNELS:
             queue_fax(session, to=number, title=CITIZEN_FAX_TITLE, body=text.removeprefix(SIGNATURE),

@@ -214,7 +214,7 @@ def record_delivery_report(session: Session, message_id: str, *, delivered: bool
 
 def default_transports() -> dict[str, Transport]:
     """The transports the settings configure: Kannel SMS when kannel_url is set, fax always (spool
-    directory, or HylaFAX sendfax when fax_command is set)."""
+    directory, or HylaFAX sendfax when fax_command is set), mail by SMTP when smtp_host is set."""
     from casework.fax import FaxTransport
     from casework.kannel import KannelTransport
     from hotline.config import get_settings
@@ -223,6 +223,10 @@ def default_transports() -> dict[str, Transport]:
     transports: dict[str, Transport] = {"fax": FaxTransport.from_settings(settings)}
     if settings.kannel_url:
         transports["sms"] = KannelTransport.from_settings(settings)
+    if settings.smtp_host:
+        from casework.mailintake import MailTransport
+
+        transports["email"] = MailTransport.from_settings(settings)
     return transports
 
 

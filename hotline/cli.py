@@ -10,6 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from casework.cli import case_app, report_app
+from casework.intake_cli import intake_app
 from hotline import bootstrap
 from hotline import workers as web_workers
 from hotline.config import PRIVATE_UMASK, get_settings
@@ -31,6 +32,7 @@ app.add_typer(ivr_app, name="ivr")
 app.add_typer(callcentre_app, name="callcentre")
 app.add_typer(case_app, name="case")
 app.add_typer(report_app, name="report")
+app.add_typer(intake_app, name="intake")
 app.add_typer(user_app, name="user")
 register_speech(app)
 

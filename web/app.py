@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from casework import CaseError, IllegalTransition, OutboundRefused
+from casework import CaseError, IllegalTransition, OutboundRefused, intake
 from hotline.config import get_settings
 from hotline.db import session_scope
 from hotline.users import UserError
@@ -108,9 +108,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
         line = SipLine(settings.home / SIP_LOCK)
         await line.start()
+    polling = intake.start_polling()  # e-mail and fax intake, when enabled (casework/intake.py)
     try:
         yield
     finally:
+        await intake.stop_polling(polling)
         if line is not None:
             await line.stop()
         if schedule is not None:
