@@ -58,6 +58,12 @@ class PriorityPool:
         self._order = itertools.count()
         self._threads: list[threading.Thread] = []
         self._stopping = False
+        if hasattr(os, "register_at_fork"):  # a forked child has none of these threads: start anew
+            os.register_at_fork(after_in_child=self._forget_all)
+
+    def _forget_all(self) -> None:
+        self._cond = threading.Condition()
+        self._heap, self._jobs, self._threads = [], {}, []
 
     def submit(
         self, fn: Callable[..., T], *args: Any, priority: int = NOW, key: Hashable | None = None

@@ -126,3 +126,19 @@ def test_at_exit_queued_work_is_dropped_and_running_work_finished(gate: threadin
     assert not any(thread.is_alive() for thread in pool._threads)
     with pytest.raises(RuntimeError):
         pool.submit(time.sleep, 0)
+
+
+def test_a_forked_child_starts_its_own_workers() -> None:
+    import os
+
+    pool = PriorityPool("test", workers=1)
+    assert pool.submit(sum, [1]).future.result(5) == 1  # the parent's worker is running
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports by its exit code, and never returns
+        code = 1
+        try:
+            code = 0 if pool.submit(sum, [2]).future.result(5) == 2 else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
