@@ -41,7 +41,8 @@ class SurveyAnswer:
 
 def parse_answer(text: str) -> SurveyAnswer | None:
     """The survey answer an SMS gives ("1", "３ 路灯还是不亮", "不满意，没有人来"), or None."""
-    text = unicodedata.normalize("NFKC", text or "").strip()
+    text = (text or "").strip()
+    text = unicodedata.normalize("NFKC", text[:1]) + text[1:]  # a full-width digit; the words stay as typed
     match = _DIGIT_ANSWER.match(text)
     if match:
         return SurveyAnswer(ANSWERS[match[1]], match[2].strip())
