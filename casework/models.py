@@ -255,6 +255,25 @@ class CaseSequence(Base):
     last: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class Attachment(Base):
+    """A file added to a case (casework/attachments.py): a citizen's photo with a web submission, an
+    agent's document, a department's reply. The content is stored once per SHA-256 under
+    HOTLINE_HOME/attachments; `name` is the original name, cleaned, only for showing and downloading."""
+
+    __tablename__ = "case_attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # submission / case / reply
+    uploaded_by: Mapped[str] = mapped_column(String(64))  # a staff username, or "citizen"
+    uploader_role: Mapped[str] = mapped_column(String(16))  # citizen / agent / department / ...
+    name: Mapped[str] = mapped_column(String(255))
+    mime: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
 class StaffNotice(Base):
     """A live notice for staff (casework/staffnotices.py), addressed to one user, a department's staff or a
     role; a shared in-tray: read by one of its recipients, read for all of them."""
@@ -294,20 +313,33 @@ class Announcement(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
 
 
-class Attachment(Base):
-    """A file added to a case (casework/attachments.py): a citizen's photo with a web submission, an
-    agent's document, a department's reply. The content is stored once per SHA-256 under
-    HOTLINE_HOME/attachments; `name` is the original name, cleaned, only for showing and downloading."""
+class BriefMark(Base):
+    """A case staff marked for the day's key-issues brief (报要情) with a one-line reason."""
 
-    __tablename__ = "case_attachments"
+    __tablename__ = "case_brief_marks"
+    __table_args__ = (Index("ux_case_brief_marks_case_day", "case_id", "day", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    purpose: Mapped[str] = mapped_column(String(16))  # submission / case / reply
-    uploaded_by: Mapped[str] = mapped_column(String(64))  # a staff username, or "citizen"
-    uploader_role: Mapped[str] = mapped_column(String(16))  # citizen / agent / department / ...
-    name: Mapped[str] = mapped_column(String(255))
-    mime: Mapped[str] = mapped_column(String(128))
-    size: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64), index=True)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    day: Mapped[date] = mapped_column(Date, index=True)  # the brief's (Beijing) day
+    reason: Mapped[str] = mapped_column(String(200))
+    marked_by: Mapped[str] = mapped_column(String(64))
+    marked_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    case: Mapped[Case] = relationship()
+
+
+class BriefIssue(Base):
+    """One day's brief as the compiler (a supervisor) made it: its number (期号), summary, the marked
+    cases chosen in their order, and when it was issued to the leaders."""
+
+    __tablename__ = "case_brief_issues"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, unique=True)
+    number: Mapped[int] = mapped_column(Integer)  # 期号: the year's issues in order of their days
+    summary: Mapped[str] = mapped_column(Text, default="")
+    case_ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # the chosen marked cases, in order
+    compiled_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    issued_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    issued_by: Mapped[str | None] = mapped_column(String(64), nullable=True)

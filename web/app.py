@@ -34,6 +34,7 @@ from web.routes import (
     analysis,
     attachments,
     auth,
+    briefing,
     caselists,
     citizen,
     department,
@@ -64,9 +65,7 @@ log = logging.getLogger("hotline.web")
 
 ROUTERS = (
     public, citizen, auth, editor, caselists, agent, phone, recordings, department, supervisor, admin, voice, sms,
-    analysis,
-    staffevents,
-    attachments,
+    attachments, staffevents, analysis, briefing,
 )  # fmt: skip
 SIP_LOCK = "sip.lock"
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 import casework
 import selfservice
 from casework import announcements as casework_announcements
+from casework import briefissues
 from casework.calendar import FIRST_DAY, LAST_DAY
 from hotline.models import User
 from web.routes.casepages import LOCAL_TZ, all_departments, case_action, case_or_404
@@ -186,8 +187,12 @@ def decide_extension(
 
 @router.get("/brief")
 def brief_page(request: Request, db: SessionDep, user: Supervisor, date: str = "") -> Response:
-    day = parse_day(date)
-    return render(request, "supervisor/brief.html", {"day": day})
+    day, shown = parse_day(date), pop_flash(request)
+    try:
+        briefissues.check_day(day)  # a day that has not begun has no brief
+    except casework.CaseError as refusal:
+        day, shown = today(), {"kind": "error", "text": str(refusal)}
+    return render(request, "supervisor/brief.html", {"day": day, "flash": shown})
 
 
 @router.get("/brief/view")
