@@ -2,7 +2,7 @@
 department or a role, with the case, the text and when it was read
 
 Revision ID: casework_0007
-Revises: casework_0003
+Revises: casework_0004
 Create Date: 2026-12-01
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "casework_0007"
-down_revision: str | Sequence[str] | None = "casework_0003"
+down_revision: str | Sequence[str] | None = "casework_0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

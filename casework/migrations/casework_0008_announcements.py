@@ -2,7 +2,7 @@
 outbox notices collapsed into an earlier message to the same number (case_outbox.collapsed_into)
 
 Revision ID: casework_0008
-Revises: casework_0003
+Revises: casework_0007
 Create Date: 2026-12-01
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "casework_0008"
-down_revision: str | Sequence[str] | None = "casework_0003"
+down_revision: str | Sequence[str] | None = "casework_0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,7 +2,7 @@
 day's issue as compiled (case_brief_issues: 期号, summary, chosen cases, issued)
 
 Revision ID: casework_0009
-Revises: casework_0003
+Revises: casework_0008
 Create Date: 2026-12-01
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "casework_0009"
-down_revision: str | Sequence[str] | None = "casework_0003"
+down_revision: str | Sequence[str] | None = "casework_0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
