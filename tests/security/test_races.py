@@ -73,7 +73,7 @@ def test_two_editors_save_at_once_one_wins_the_other_is_told(hotline_env: Path) 
     doc_id = published_document()
     results = race(
         *(
-            read_then(doc_id, lambda s, n=n: kb.update_document(s, doc_id, doc_input(body=f"第{n}稿"), actor=f"ed{n}"))
+            read_then(doc_id, lambda s, n=n: kb.update_document(s, doc_id, doc_input(body=f"第{n}稿"), actor=f"ed{n}", base_revision=1))
             for n in (1, 2)
         )
     )
