@@ -13,6 +13,7 @@ from fastapi.responses import Response
 
 from casework import stats
 from hotline.db import utcnow
+from web.routes.caselists import XLSX
 from web.routes.supervisor import Supervisor, today
 from web.security import SessionDep
 from web.templating import render
@@ -20,7 +21,6 @@ from web.templating import render
 router = APIRouter(prefix="/supervisor")
 PERIODS = {7: "近7日", 30: "近30日", 90: "近90日"}
 RANKING_COLUMNS = ["排名", "承办部门", "受理", "办结", "按时办结", "按时办结率", "评价数", "满意率", "不满意重办", "超期未办结"]  # fmt: skip
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _period(days: int) -> stats.Period:
