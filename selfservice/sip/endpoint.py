@@ -373,6 +373,9 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
         account_ref.clear()
         del account
         ep.libDestroy()
+        # no Call may outlive the library: its destructor asserts after libDestroy() (the loop's variable
+        # held the last call hung up here, and the media process aborted at shutdown)
+        call = None
 
 
 def main() -> None:

@@ -120,6 +120,8 @@ class MediaProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 await asyncio.to_thread(self.process.wait)
+            if self.process.returncode:
+                log.warning("SIP process %d (%s) ended with exit code %d", self.index, self.where, self.process.returncode)
         self.close()
 
 
