@@ -15,6 +15,7 @@ from hotline import bootstrap
 from hotline import workers as web_workers
 from hotline.config import PRIVATE_UMASK, get_settings
 from hotline.db import session_scope
+from hotline.node_cli import node_app
 from kb.cli import kb_app
 from selfservice.callcentre_cli import callcentre_app
 from selfservice.cli import ivr_app
@@ -34,6 +35,7 @@ app.add_typer(case_app, name="case")
 app.add_typer(report_app, name="report")
 app.add_typer(intake_app, name="intake")
 app.add_typer(user_app, name="user")
+app.add_typer(node_app, name="node")
 register_speech(app)
 
 

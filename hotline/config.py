@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -84,6 +85,11 @@ class Settings(BaseSettings):
     keepalive_timeout: float = 5.0  # an idle keep-alive connection is closed after this many seconds
     # web worker processes of `hotline serve`; unset: one per CPU core, at most MAX_AUTO_WORKERS
     workers: int | None = None
+    # several nodes (docs/architecture.md "Several nodes: the change feed"): this node's name in /healthz
+    # and `hotline node status` (unset: the host name); how often a node's follower polls the change log
+    # on SQLite (on PostgreSQL it listens, and looks every second too; 0: no follower)
+    node_name: str = Field(default_factory=socket.gethostname)
+    kb_feed_poll_seconds: float = 0.25
     # sms
     kannel_url: str | None = None
     kannel_user: str = ""  # the sendsms-user of Kannel's smsbox: required when kannel_url is set

@@ -48,9 +48,11 @@ from kb.similar import SimilarDocument, duplicate_groups, similar_documents
 
 
 def ensure_index() -> None:
-    """Open (create) the search index; rebuild it from the database when it is out of step
-    (a process died between a commit and the index write, or the document counts differ)."""
+    """Open (create) the search index and apply the change log up to its end (kb.feed: an index without
+    a position is rebuilt); rebuild it from the database when it is out of step (a process died between
+    a commit and the index write, or the document counts differ)."""
     indexing.get_index()
+    indexing.applier().catch_up()
     with session_scope() as session:
         if indexing.needs_repair(session):
             indexing.reindex(session)

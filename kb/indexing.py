@@ -1,49 +1,64 @@
 """Keeping the search index in step with the database (the source of truth).
 
-Domain functions only *queue* the ids of documents they changed (`queue`). Just before the session
-commits, the queued documents are read back; after the commit succeeded they are written to the index.
-A rolled-back transaction never reaches the index. A process that dies between commit and index write
-leaves a marker file, and `ensure_index()` rebuilds the index from the database when it finds one
-(or when the index and the database disagree on the number of documents).
+Domain functions only *queue* the ids of documents they changed (`queue`; deleted documents are queued
+by themselves). Just before the session commits, the queued documents are written to the change log in
+that transaction (kb.feed.record); after the commit succeeded this process applies the log to its node's
+index (kb.feed.Applier.catch_up), and every other node's follower does the same on its own index. A
+rolled-back transaction never reaches the log or an index. A process that dies between its commit and
+the index write leaves its node's position behind (the node's follower or next start catches up) and a
+marker file: `ensure_index()` rebuilds the index from the database when it finds one (or when the index
+and the database disagree on the number of documents).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from hotline.config import get_settings
+from hotline.db import new_session
+from kb import feed
+from kb.feed import to_index_doc
 from kb.models import Document
-from kb.search import IndexDoc, SearchIndex, open_index
+from kb.search import SearchIndex, open_index
 
 log = logging.getLogger(__name__)
 PENDING = "kb_index_pending"
 READY = "kb_index_ready"
 MARKER_PREFIX = "kb-pending-"
-CHUNK = 500
 
 _open: dict[tuple[str, str], SearchIndex] = {}
-_retry: set[int] = set()  # documents whose index write failed in this process
+_appliers: dict[tuple[str, str], feed.Applier] = {}
+_behind = threading.Event()  # this process's last index write failed: catch up with its next commit
 RETRY_PAUSES = (0.1, 0.3, 1.0)
+
+__all__ = ["applier", "get_index", "needs_repair", "queue", "reindex", "start_follower", "to_index_doc"]
+
+
+def _key() -> tuple[str, str]:
+    settings = get_settings()
+    return (str(settings.index_dir.resolve()), settings.search_engine)
 
 
 def get_index() -> SearchIndex:
     """The index named by the settings (index_dir, search_engine), opened once per process."""
     settings = get_settings()
-    key = (str(settings.index_dir.resolve()), settings.search_engine)
+    key = _key()
     if key not in _open:
         for old in _open.values():
             close = getattr(old, "close", None)
             if close:
                 close()
         _open.clear()
-        _retry.clear()
+        _behind.clear()
         settings.index_dir.mkdir(parents=True, exist_ok=True)
         _open[key] = open_index(
             settings.index_dir, engine=settings.search_engine, results_cached=settings.search_results_cached
@@ -51,76 +66,78 @@ def get_index() -> SearchIndex:
     return _open[key]
 
 
-def to_index_doc(doc: Document) -> IndexDoc:
-    return IndexDoc(
-        id=doc.id,
-        external_id=doc.external_id,
-        title=doc.title,
-        category=doc.category,
-        department=doc.department or "",
-        keywords=list(doc.keywords or []),
-        question=doc.question or "",
-        answer=doc.answer or "",
-        body=doc.body,
-        published=doc.live,
-        valid_until=doc.valid_until,
-        popularity=doc.views,
-    )
+def applier() -> feed.Applier:
+    """This node's change-feed applier (its index as the settings name it)."""
+    key = _key()
+    if key not in _appliers:
+        _appliers.clear()
+        settings = get_settings()
+        index = lambda: get_index()  # noqa: E731 - looked up at each use (tests replace it)
+        _appliers[key] = feed.Applier(settings.index_dir, settings.search_engine, index, new_session)
+    return _appliers[key]
+
+
+def start_follower() -> feed.Follower | None:
+    """Start this process's candidate for the node's follower (None when kb_feed_poll_seconds is 0)."""
+    settings = get_settings()
+    if settings.kb_feed_poll_seconds <= 0:
+        return None
+    follower = feed.Follower(applier(), settings.resolved_database_url, settings.kb_feed_poll_seconds)
+    follower.start()
+    return follower
 
 
 def queue(session: Session, doc_ids: Iterable[int]) -> None:
-    """Ask for these documents to be (re)written to the index once the transaction commits."""
+    """Ask for these documents to be logged as changed and (re)written to the index once the
+    transaction commits."""
     session.info.setdefault(PENDING, set()).update(doc_ids)
-
-
-def _chunks(ids: list[int]) -> Iterator[list[int]]:
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start : start + CHUNK]
 
 
 def _marker() -> Path:
     return get_settings().index_dir / f"{MARKER_PREFIX}{os.getpid()}"
 
 
+@event.listens_for(Session, "before_flush")
+def _deleted(session: Session, _context: Any, _instances: Any) -> None:
+    gone = [obj.id for obj in session.deleted if isinstance(obj, Document)]
+    if gone:
+        queue(session, gone)
+
+
 @event.listens_for(Session, "before_commit")
 def _collect(session: Session) -> None:
+    session.flush()  # what the commit would flush next: a deletion among it queues its document
     ids = session.info.pop(PENDING, set())
-    if _retry:
-        ids = ids | _retry
     if not ids:
+        if _behind.is_set():
+            session.info[READY] = True
         return
-    session.flush()
-    docs: list[IndexDoc] = []
-    for chunk in _chunks(sorted(ids)):
-        docs.extend(to_index_doc(d) for d in session.scalars(select(Document).where(Document.id.in_(chunk))))
     marker = _marker()
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(_started(os.getpid()))
-    session.info[READY] = docs
+    feed.record(session, ids)
+    session.info[READY] = True
 
 
 @event.listens_for(Session, "after_commit")
 def _apply(session: Session) -> None:
-    docs = session.info.pop(READY, None)
-    if docs is None:
+    if not session.info.pop(READY, False):
         return
     for attempt, pause in enumerate(RETRY_PAUSES, start=1):
         try:
-            index = get_index()
-            for start in range(0, len(docs), CHUNK):
-                index.upsert(docs[start : start + CHUNK])
+            applier().catch_up()
             break
         except Exception:  # e.g. another process holds the index writer for a moment
             if attempt == len(RETRY_PAUSES):
-                # the database is committed: retry with the next commit of this process, and the
-                # marker makes ensure_index() rebuild the index should this process die first
+                # the database and the log are committed: this process catches up with its next commit
+                # (and the node's follower meanwhile); the marker makes ensure_index() rebuild the index
+                # should this process die first
                 log.exception("search index update failed; will retry")
-                _retry.update(d.id for d in docs)
+                _behind.set()
                 return
             time.sleep(pause)
-    _retry.difference_update(d.id for d in docs)
-    if not _retry:
-        _marker().unlink(missing_ok=True)
+    _behind.clear()
+    _marker().unlink(missing_ok=True)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -133,20 +150,13 @@ def reindex(session: Session) -> int:
     """Rebuild the whole index from the database; returns the number of documents indexed.
 
     The new index is built beside the live one and swapped in by one commit, so searches in every
-    process keep finding documents meanwhile; other index writers wait for the swap."""
-    index = get_index()
-    ids = list(session.scalars(select(Document.id).order_by(Document.id)))
-
-    def all_docs() -> Iterator[IndexDoc]:
-        for chunk in _chunks(ids):
-            rows = session.scalars(select(Document).where(Document.id.in_(chunk)).order_by(Document.id))
-            yield from (to_index_doc(d) for d in rows)
-
-    index.rebuild(all_docs())
-    _retry.clear()
+    process keep finding documents meanwhile; other index writers wait for the swap. The node's
+    position in the change log becomes the log's end as read before the documents."""
+    count = applier().rebuild(session)
+    _behind.clear()
     for marker in _stale_markers(include_own=True):
         marker.unlink(missing_ok=True)
-    return len(ids)
+    return count
 
 
 def _started(pid: int) -> str:

@@ -1,4 +1,5 @@
-"""Knowledge-base tables: documents, their revisions, synonyms, search gaps, feedback, IVR pins.
+"""Knowledge-base tables: documents, their revisions, synonyms, search gaps, feedback, IVR pins, and
+the change log the search indexes follow.
 
 A document row carries the content the public sees once it is published; every edit is kept as a
 `Revision` (the newest revision is the editors' working copy). `live` says whether the published
@@ -57,6 +58,22 @@ class Document(Base):
         if self.live and self.valid_until is not None and self.valid_until < today:
             return "expired"
         return self.status
+
+
+CHANGE_OPS = ("upsert", "delete")  # delete: the document row is gone
+
+
+class Change(Base):
+    """One entry of the ordered change log every node's search index follows (kb.feed): the document
+    whose indexed form may have changed, written in the transaction that changed it."""
+
+    __tablename__ = "kb_changes"
+    __table_args__ = {"sqlite_autoincrement": True}  # a seq is never handed out twice
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)  # the order
+    document_id: Mapped[int] = mapped_column(Integer)  # no foreign key: a deleted document stays logged
+    op: Mapped[str] = mapped_column(String(8))  # CHANGE_OPS
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class Revision(Base):

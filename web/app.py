@@ -24,6 +24,7 @@ from hotline.config import get_settings
 from hotline.db import session_scope
 from hotline.users import UserError
 from kb import KbError, NotPermitted, WorkflowError
+from kb import indexing as kb_indexing
 from kb import run_schedule as kb_run_schedule
 from selfservice.acd import AcdError
 from web import apidocs
@@ -100,6 +101,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Answer the IVR's SIP line when the settings enable it (`hotline serve` does): in exactly one
     of the web workers, the one holding <home>/sip.lock; the others stand by to take it over."""
     settings = get_settings()
+    follower = kb_indexing.start_follower()  # the node's search index follows the change log (kb.feed)
     schedule = _start_kb_schedule(settings.kb_schedule_seconds)
     line = None
     if settings.sip_enabled:
@@ -118,6 +120,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             schedule.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await schedule
+        if follower is not None:
+            await asyncio.to_thread(follower.stop)
 
 
 def _start_kb_schedule(every: float) -> asyncio.Task[None] | None:

@@ -34,6 +34,7 @@ async def start_sip(host: str | None = None, port: int | None = None) -> SipServ
     """Start answering SIP calls with the IVR dialog (menu from the settings' data directory) and the
     call centre's switchboard (queue, agents' phones, recording)."""
     import casework
+    from hotline import node
     from hotline.config import get_settings
     from selfservice.engine import Dialog
     from selfservice.menu import load_menu
@@ -59,12 +60,15 @@ async def start_sip(host: str | None = None, port: int | None = None) -> SipServ
         # behind Kamailio a pool spreads the callers (4 call legs per PJSIP process); alone, one process
         processes=processes_for(settings.sip_max_calls) if settings.kamailio_enabled else 1,
         rtp_port=settings.sip_rtp_port,
+        drain_flag=node.drain_file(),  # `hotline node drain`: new calls refused with 503
     )
+    server.on_calls = node.write_sip_calls  # for `hotline node status`
     try:
         await server.start()
     except BaseException:
         await server.stop()  # no endpoint process left behind (or respawning) after a failed start
         raise
+    node.write_sip_calls(0)  # this process answers the node's line now
     switchboard = Switchboard(server, menu)
     switchboard.start()
     # the voice loaded and the menu's fixed prompts rendered now (the menu is read at start: a changed

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import json
+import os
 import sys
 import time
 import wave
@@ -51,6 +52,7 @@ class EndpointConfig:
     log_level: int = 0
     max_inbound: int = CALL_SLOTS  # callers this process answers; the other slots are for their agents
     rtp_port: int = 20000
+    drain_flag: str = ""  # a file; while it exists new calls are refused with 503 (hotline.node)
 
 
 def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
@@ -249,6 +251,10 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
             inbound = sum(1 for c in calls.values() if not c.outbound and not c.ended)
             if inbound >= config.max_inbound:  # full: Kamailio tries the next process
                 answer.statusCode = 486
+                call.hangup(answer)
+                return
+            if config.drain_flag and os.path.exists(config.drain_flag):  # draining: Kamailio tries another node
+                answer.statusCode = 503
                 call.hangup(answer)
                 return
             calls[prm.callId] = call

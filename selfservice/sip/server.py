@@ -139,6 +139,7 @@ class SipServer:
         *,
         processes: int = 1,
         rtp_port: int = 20000,
+        drain_flag: Path | None = None,
     ) -> None:
         base = EndpointConfig(
             host=host,
@@ -146,6 +147,7 @@ class SipServer:
             recordings_dir=str(recordings_dir / "sip"),
             max_inbound=INBOUND_PER_PROCESS if processes > 1 else CALL_SLOTS,
             rtp_port=rtp_port,
+            drain_flag=str(drain_flag or ""),
         )
         self.config = base
         self.pool = [
@@ -163,6 +165,7 @@ class SipServer:
         self.restarts = 0
         self.finished: deque[SipChannel] = deque(maxlen=100)  # the latest calls, for inspection
         self.on_stop: list[Callable[[], Awaitable[None]]] = []  # e.g. the switchboard's loop
+        self.on_calls: Callable[[int], None] | None = None  # told the callers in progress when it changes
 
     @property
     def ports(self) -> list[int]:
@@ -268,6 +271,7 @@ class SipServer:
             task = asyncio.create_task(self._run_call(channel))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
+            self._report_calls()
         elif channel is None:
             return
         elif kind == "media":
@@ -279,8 +283,16 @@ class SipServer:
         elif kind == "ended":  # sent after the recorder is closed: all the caller said is on disk
             channel.on_hangup()
             self.channels.pop(key, None)
+            self._report_calls()
         elif kind == "error":
             log.warning("SIP call %s: %s", call, event.get("detail"))
+
+    def _report_calls(self) -> None:
+        if self.on_calls is not None:
+            try:
+                self.on_calls(len(self.channels))
+            except OSError:  # the report is for operators (hotline node status): calls go on without it
+                log.warning("could not report the calls in progress", exc_info=True)
 
     async def _run_call(self, channel: SipChannel) -> None:
         try:

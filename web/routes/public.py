@@ -16,6 +16,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 import kb
+from hotline import node
 from hotline.db import new_session, session_scope
 from web.apimodels import PUBLIC, DocumentOut, FeedbackIn, Ok, SearchOut
 from web.routes.citizen import client_key
@@ -300,5 +301,8 @@ def api_feedback(request: Request, db: SessionDep, doc_id: int, body: FeedbackIn
 
 
 @router.get("/healthz")
-def healthz() -> dict:
-    return {"status": "ok"}
+def healthz() -> JSONResponse:
+    """For the load balancer: 200 when this node can serve, else 503 with the reason in "status"
+    (hotline.node.health: database, index, change-feed position, drain flag)."""
+    now = node.health()
+    return JSONResponse(now.as_dict(), status_code=200 if now.ok else 503)
