@@ -17,6 +17,7 @@ SERVICE_HOURS = (
 CASE_DEADLINES = (
     "case_deadlines"  # handling periods in working days: {"normal": {...}, "urgent": {...}, "sign": {...}}
 )
+IVR_PROMPTS = "ivr_prompts"  # the IVR prompts the administrators edited: {name: text} (selfservice.prompts)
 
 
 def read(session: Session, key: str) -> dict[str, Any] | None:

@@ -23,7 +23,7 @@ import speech
 from hotline.config import get_settings
 from hotline.db import session_scope
 from hotline.textsim import similarity
-from selfservice import records, voicemail
+from selfservice import prompts, records, voicemail
 from selfservice.channel import (
     CallerHungUp,
     Channel,
@@ -244,6 +244,8 @@ class Dialog:
 
     async def run(self) -> str:
         with session_scope() as session:
+            # the prompts as the administrators edited them, read per call: an edit holds from the next call
+            self.menu = prompts.effective_menu(session, self.menu)
             records.start_call(
                 session,
                 call_id=self.call_id,

@@ -91,13 +91,16 @@ PRERENDER_EVERY = 600.0
 def _prepare_audio(menu: Menu, stopped: threading.Event) -> None:
     import speech
     from hotline.config import get_settings
-    from selfservice import voicemail
+    from hotline.db import session_scope
+    from selfservice import prompts, voicemail
     from selfservice.engine import prerender_documents
 
     log = logging.getLogger("hotline.sip")
     try:
         speech.warm_up()
-        speech.prerender(menu.static_prompts(), rate=8000)
+        with session_scope() as session:  # the prompts as the administrators edited them
+            spoken = prompts.effective_menu(session, menu)
+        speech.prerender(spoken.static_prompts(), rate=8000)
     except Exception:  # the prompts are rendered on first use instead
         log.exception("rendering the menu prompts ahead failed")
     try:

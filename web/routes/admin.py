@@ -1,6 +1,6 @@
 """Administration (系统管理, admin role): staff accounts, departments, case deadlines, service hours and
-the holiday calendar (the one calendar the IVR and the deadlines read), and the audit trail. Every change
-is made by the domain packages, which audit it."""
+the holiday calendar (the one calendar the IVR and the deadlines read), the IVR's prompts (with 试听), and
+the audit trail. Every change is made by the domain packages, which audit it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import date, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,8 @@ from casework.errors import CaseError
 from casework.models import Department
 from hotline import users
 from hotline.models import ROLE_LABELS, ROLES, AuditEntry, User
+from selfservice import prompts
+from selfservice.menu import load_menu
 from web.security import SessionDep, refused, require_roles
 from web.templating import back_to, flash, pop_flash, render
 
@@ -461,6 +463,97 @@ def remove_holiday(request: Request, db: SessionDep, user: Admin, day: str) -> R
         lambda: calendar.remove_holiday(db, _day(day), actor=user.username),
         "已从节假日表中删除。",
     )
+
+
+# -- IVR prompts ---------------------------------------------------------------------------------
+
+
+def _prompt_name(name: str) -> str:
+    if name not in load_menu().prompts:
+        raise HTTPException(status_code=404, detail="没有这个提示音。")
+    return name
+
+
+@router.get("/ivr")
+def ivr_prompts(request: Request, db: SessionDep, user: Admin) -> Response:
+    """The IVR's prompts: the menu file's texts and the ones the administrators changed."""
+    menu = load_menu()
+    changed = prompts.edited(db)
+    names = [n for n in prompts.LABELS if n in menu.prompts] + [
+        n for n in menu.prompts if n not in prompts.LABELS
+    ]
+    rows = [
+        {
+            "name": n,
+            "label": prompts.LABELS.get(n, n),
+            "text": changed.get(n, menu.prompts[n]),
+            "edited": n in changed,
+        }
+        for n in names
+    ]
+    ctx = {"rows": rows, "flash": pop_flash(request)}
+    return render(request, "admin/ivr.html", ctx)
+
+
+def _prompt_form(
+    request: Request, db: Session, name: str, text: str | None = None, error: str | None = None
+) -> Response:
+    menu = load_menu()
+    changed = prompts.edited(db)
+    ctx = {
+        "name": name,
+        "label": prompts.LABELS.get(name, name),
+        "text": text if text is not None else changed.get(name, menu.prompts[name]),
+        "default": menu.prompts[name],
+        "edited": name in changed,
+        "placeholders": sorted(prompts.placeholders(menu.prompts[name])),
+        "samples": prompts.SAMPLE_VALUES,
+        "max_length": prompts.MAX_PROMPT,
+        "error": error,
+        "flash": pop_flash(request),
+    }
+    return render(request, "admin/ivr_prompt.html", ctx, status_code=422 if error else 200)
+
+
+@router.get("/ivr/{name}")
+def ivr_prompt(request: Request, db: SessionDep, user: Admin, name: str) -> Response:
+    return _prompt_form(request, db, _prompt_name(name))
+
+
+@router.post("/ivr/{name}")
+def save_ivr_prompt(
+    request: Request, db: SessionDep, user: Admin, name: str, text: Annotated[str, Form()] = ""
+) -> Response:
+    name = _prompt_name(name)
+    with refused(db, prompts.PromptError) as refusal:
+        prompts.set_prompt(db, load_menu(), name, text, actor=user.username)
+    if refusal:
+        return _prompt_form(request, db, name, text, refusal.message)
+    flash(request, "ok", f"已保存提示音“{prompts.LABELS.get(name, name)}”，下一通电话起生效。")
+    return RedirectResponse(f"/admin/ivr/{name}", status_code=303)
+
+
+@router.post("/ivr/{name}/default")
+def restore_ivr_prompt(request: Request, db: SessionDep, user: Admin, name: str) -> Response:
+    name = _prompt_name(name)
+    with refused(db, prompts.PromptError) as refusal:
+        prompts.restore_default(db, load_menu(), name, actor=user.username)
+    if refusal:
+        return _prompt_form(request, db, name, error=refusal.message)
+    flash(request, "ok", f"提示音“{prompts.LABELS.get(name, name)}”已恢复默认，下一通电话起生效。")
+    return RedirectResponse(f"/admin/ivr/{name}", status_code=303)
+
+
+@router.get("/ivr/{name}/preview.wav")
+def preview_ivr_prompt(user: Admin, name: str, text: str = "") -> Response:
+    """试听: the text (not yet saved) in the configured voice, as a caller hears it (a WAV at 8 kHz);
+    400 with the reason (text/plain) when it could not be spoken."""
+    name = _prompt_name(name)
+    try:
+        path = prompts.preview(load_menu(), name, text[:4000])
+    except prompts.PromptError as exc:
+        return PlainTextResponse(str(exc), status_code=400)
+    return FileResponse(path, media_type="audio/wav", headers={"Cache-Control": "no-store"})
 
 
 # -- audit trail ---------------------------------------------------------------------------------
