@@ -1,36 +1,28 @@
 """The daily brief (每日要情): the day's cases by category, department and district, on-time completion,
 satisfaction, overdue and supervised cases, the day's 批示 with how far the departments have carried
-them out, and hot topics (jieba TF-IDF keywords grouped by the cases they share). Rendered as a self-contained HTML page and as a PDF (reportlab, embedded CJK font)."""
+them out, and hot topics (the day's cases clustered over their text, labelled by their top terms:
+casework.hottopics). Rendered as a self-contained HTML page and as a PDF (reportlab, embedded CJK font)."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-import jieba.analyse
-import rjieba
 from jinja2 import Environment, select_autoescape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from casework.calendar import LOCAL_TZ
+from casework.hottopics import HotTopic, hot_topics
 from casework.lifecycle import DONE_STATUSES
 from casework.models import Case, CaseEvent, Department, Instruction
 from casework.queries import overdue_cases
 from hotline.db import utcnow
 from hotline.masking import mask_phones_in_text
-
-jieba.setLogLevel(60)
-HAN_WORD = re.compile(r"[\u4e00-\u9fa5]{2,}")
-TOPIC_STOP = set(
-    "问题 反映 希望 请问 咨询 情况 相关 部门 领导 我们 没有 现在 已经 可以 市民 小区 政府 要求 "
-    "投诉 举报 求助 建议 请求 表扬 处理 解决 市里 有关 单位 工作人员 一直 时间".split()
-)
 
 
 @dataclass
@@ -52,13 +44,6 @@ class InstructionLine:
     text: str
     issued_by: str
     state: str  # 待确认 / 已确认 / the department's latest report (落实情况)
-
-
-@dataclass
-class HotTopic:
-    keywords: list[str]
-    count: int
-    case_numbers: list[str]
 
 
 @dataclass
@@ -126,40 +111,6 @@ def _line(case: Case) -> CaseLine:
         deadline=deadline.astimezone(LOCAL_TZ).strftime("%Y-%m-%d") if deadline else "",
         status_label=case.status_label,
     )
-
-
-def _tfidf_keywords(texts: Iterable[str], top_k: int) -> list[str]:
-    """jieba's TF-IDF keywords (its IDF table and stop words) over all texts, segmented with jieba-rs,
-    which is several times faster than jieba's own segmenter on a day's thousands of cases."""
-    tfidf = jieba.analyse.default_tfidf
-    counts = Counter(
-        w for text in texts for w in rjieba.cut(text) if HAN_WORD.fullmatch(w) and w not in tfidf.stop_words
-    )
-    idf, median = tfidf.idf_freq, tfidf.median_idf
-    return sorted(counts, key=lambda w: -counts[w] * idf.get(w, median))[:top_k]
-
-
-def hot_topics(texts: dict[str, str], *, top_k: int = 30, limit: int = 8) -> list[HotTopic]:
-    """Keywords of the day (TF-IDF over all texts), each with the cases mentioning it; keywords whose
-    cases mostly overlap are grouped into one topic. Biggest topics first; a topic needs 2+ cases."""
-    if not texts:
-        return []
-    words = [w for w in _tfidf_keywords(texts.values(), top_k * 2) if w not in TOPIC_STOP][:top_k]
-    cases_of = {w: {n for n, t in texts.items() if w in t} for w in words}
-    topics: list[tuple[list[str], set[str]]] = []
-    for word in sorted(words, key=lambda w: -len(cases_of[w])):
-        members = cases_of[word]
-        if len(members) < 2:
-            continue
-        for keywords, cases in topics:
-            if len(members & cases) >= 0.6 * min(len(members), len(cases)):
-                keywords.append(word)
-                cases |= members
-                break
-        else:
-            topics.append(([word], set(members)))
-    topics.sort(key=lambda t: -len(t[1]))
-    return [HotTopic(keywords=k[:4], count=len(c), case_numbers=sorted(c)[:5]) for k, c in topics[:limit]]
 
 
 def _bounds(day: date) -> tuple[datetime, datetime]:
