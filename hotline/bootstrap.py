@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from hotline import migrate
 from hotline.config import get_settings
+
+START_LOCK = 0x686C_696E  # "hlin": PostgreSQL advisory lock of the schema and the first import
 
 
 def init(load_bundled: bool = False) -> dict[str, int]:
@@ -12,11 +17,36 @@ def init(load_bundled: bool = False) -> dict[str, int]:
     import kb
 
     get_settings().ensure_home()
-    migrate.upgrade()
+    with one_node_at_a_time():
+        migrate.upgrade()
     kb.ensure_index()
     if load_bundled:
-        return kb.load_bundled_corpus()
+        with one_node_at_a_time():
+            return kb.load_bundled_corpus()
     return {}
+
+
+@contextmanager
+def one_node_at_a_time() -> Iterator[None]:
+    """On PostgreSQL, the nodes of a cluster starting together on one database migrate it and import
+    the bundled knowledge base one after the other (a session advisory lock), so the first does it and
+    the others find it done. SQLite is one machine's: nothing to do."""
+    from sqlalchemy import text
+
+    from hotline.db import get_engine
+
+    engine = get_engine()
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": START_LOCK})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": START_LOCK})
+            conn.commit()
 
 
 def has_staff_accounts() -> bool:

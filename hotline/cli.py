@@ -13,6 +13,7 @@ from casework.cli import case_app, report_app
 from casework.intake_cli import intake_app
 from hotline import bootstrap
 from hotline import workers as web_workers
+from hotline.cluster.cli import cluster_app
 from hotline.config import PRIVATE_UMASK, get_settings
 from hotline.db import session_scope
 from hotline.node_cli import node_app
@@ -35,6 +36,7 @@ app.add_typer(case_app, name="case")
 app.add_typer(report_app, name="report")
 app.add_typer(intake_app, name="intake")
 app.add_typer(user_app, name="user")
+app.add_typer(cluster_app, name="cluster")
 app.add_typer(node_app, name="node")
 register_speech(app)
 
@@ -91,7 +93,9 @@ def serve(
         settings = get_settings()
     workers = workers or settings.worker_count
     front = None
-    if sip and settings.kamailio_enabled:
+    # --no-kamailio with HOTLINE_KAMAILIO_ENABLED=1: a Kamailio run elsewhere (a system service, a
+    # cluster's front) is in front of this node's media processes; its address rings the agents
+    if sip and kamailio and settings.kamailio_enabled:
         from selfservice.callcentre_cli import start_front
 
         front = start_front()

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOTLINE_", toml_file="hotline.toml", extra="ignore")
 
     home: Path = Path("var")
+    # call recordings, voicemails and case attachments go here instead of under `home`: on a cluster one
+    # folder every node mounts (NFS-class), so any node plays and serves any of them (docs/deployment.md)
+    shared_dir: Path | None = None
     database_url: str | None = None
     secret_key: str | None = None
     data_dir: Path = BUNDLED_DATA
@@ -185,7 +188,7 @@ class Settings(BaseSettings):
 
     @property
     def recordings_dir(self) -> Path:
-        return self.home / "recordings"
+        return (self.shared_dir or self.home) / "recordings"
 
     @property
     def outbox_dir(self) -> Path:
@@ -193,7 +196,7 @@ class Settings(BaseSettings):
 
     @property
     def attachments_dir(self) -> Path:
-        return self.home / "attachments"
+        return (self.shared_dir or self.home) / "attachments"
 
     def ensure_home(self) -> None:
         """Create the data directory and its sub-folders, open to the service's own user only (0700;

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -40,11 +40,38 @@ def start_front() -> KamailioProcess:
 
 
 @callcentre_app.command("kamailio-config")
-def kamailio_config() -> None:
-    """Print the kamailio.cfg that `hotline serve` would run (to install Kamailio as a system service)."""
-    from selfservice.kamailio import FrontConfig, render_config
+def kamailio_config(
+    node: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--node",
+            help="A cluster's media node, HOST or HOST:PORT (repeat for each node; processes and port from "
+            "the settings, as on the nodes). Default: this node's media processes.",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write kamailio.cfg and dispatcher.list into this directory instead of printing."),
+    ] = None,
+) -> None:
+    """Print the kamailio.cfg that `hotline serve` would run (to install Kamailio as a system service),
+    or the front of a cluster: the dispatcher over every node's media processes (docs/deployment.md)."""
+    from selfservice.kamailio import FrontConfig, KamailioError, dispatcher_list, render_config
 
-    typer.echo(render_config(FrontConfig.from_settings(), Path("/run/kamailio")), nl=False)
+    try:
+        config = FrontConfig.from_settings(node or ())
+    except KamailioError as exc:
+        typer.echo(f"错误：{exc}", err=True)
+        raise typer.Exit(2) from exc
+    if out is None:
+        typer.echo(render_config(config, Path("/run/kamailio")), nl=False)
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "dispatcher.list").write_text(dispatcher_list(config), encoding="utf-8")
+    (out / "kamailio.cfg").write_text(
+        render_config(config, Path("/run/kamailio"), out.resolve() / "dispatcher.list"), encoding="utf-8"
+    )
+    typer.echo(f"已写入 {out / 'kamailio.cfg'} 与 {out / 'dispatcher.list'}（{len(config.media)} 个媒体节点）")
 
 
 @callcentre_app.command("purge")

@@ -11,9 +11,14 @@ Routing, in words:
 - A new INVITE from the media node goes to the registered phone of its user part (an agent's
   extension, a department's phone); a number with no registration goes to the trunk when one is set,
   else 404.
-- Every other new INVITE (a caller, the trunk) goes to the media node, which answers with the IVR or
-  the queue: the dispatcher module spreads callers over the media node's PJSIP processes (round robin)
-  and tries the next one when a process is full (486) or does not answer.
+- Every other new INVITE (a caller, the trunk) goes to a media node, which answers with the IVR or
+  the queue: the dispatcher module spreads callers over the PJSIP processes of every media node (round
+  robin, the nodes' processes interleaved) and tries the next one when a process is full (486), refuses
+  (5xx: e.g. a draining node) or does not answer within `INVITE_NO_REPLY_MS`.
+- Several nodes (docs/deployment.md): the dispatcher probes every process with OPTIONS each
+  `probe_seconds`; one that does not answer is left out of the rotation until it answers again, so a dead
+  node stops getting calls within about `probe_seconds` + `INVITE_NO_REPLY_MS`. A call that times out on
+  a process marks it inactive at once. Calls in progress on a dead node end with it.
 - Floods: more than `sip_flood_limit` INVITE/REGISTER requests from one address within 2 s (the media
   node excepted) are dropped by the pike module until the source calms down.
 """
@@ -24,6 +29,7 @@ import logging
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,8 +39,30 @@ KAMAILIO = "/usr/sbin/kamailio"
 MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules"
 
 
+# a SIP request that gets no reply at all (not even 100 Trying) fails after this long: a dead media node
+# costs a caller this much before the next one is tried, and a probe this long to fail
+INVITE_NO_REPLY_MS = 2000
+
+
 class KamailioError(RuntimeError):
     """Kamailio is missing, its configuration is invalid, or it would not start (the message says which)."""
+
+
+@dataclass(frozen=True)
+class MediaNode:
+    """One hotline media node behind Kamailio: PJSIP processes on host:port .. port + processes - 1."""
+
+    host: str
+    port: int
+    processes: int = 1
+
+    @property
+    def last_port(self) -> int:
+        return self.port + self.processes - 1
+
+    def source_test(self) -> str:
+        """Kamailio's test for a request sent by one of this node's processes."""
+        return f"(src_ip=={self.host} && src_port>={self.port} && src_port<={self.last_port})"
 
 
 @dataclass(frozen=True)
@@ -43,27 +71,30 @@ class FrontConfig:
 
     host: str  # Kamailio's address (the centre's SIP address for phones and the trunk)
     port: int
-    media_host: str  # the hotline media node (PJSIP processes on media_port .. media_port + processes - 1)
-    media_port: int
-    media_processes: int = 1
+    media: tuple[MediaNode, ...]  # one node, or every node of a cluster
     trusted_networks: tuple[str, ...] = ("127.0.0.0/8",)
     flood_limit: int = 40  # INVITE/REGISTER per source per 2 s; 0: no limit
     trunk: str | None = None  # "host:port" of the carrier's gateway for outside numbers
     children: int = 2
+    probe_seconds: int = 1  # OPTIONS to every media process this often (dispatcher ds_ping_interval)
 
     @classmethod
-    def from_settings(cls) -> FrontConfig:
+    def from_settings(cls, media_hosts: Sequence[str] = ()) -> FrontConfig:
+        """The front from the settings: for this node's media processes, or for the nodes at
+        `media_hosts` ("host" or "host:port"; each with this node's settings' processes and port)."""
         from hotline.config import get_settings
         from selfservice.sip.server import processes_for
 
         s = get_settings()
         networks = tuple(n.strip() for n in s.sip_trusted_networks.split(",") if n.strip())
+        processes = processes_for(s.sip_max_calls)
+        nodes = tuple(_media_node(h, s.sip_port, processes) for h in media_hosts) or (
+            MediaNode(s.sip_host, s.sip_port, processes),
+        )
         return cls(
             host=s.kamailio_host,
             port=s.kamailio_port,
-            media_host=s.sip_host,
-            media_port=s.sip_port,
-            media_processes=processes_for(s.sip_max_calls),
+            media=nodes,
             trusted_networks=networks,
             flood_limit=s.sip_flood_limit,
             trunk=s.sip_trunk or None,
@@ -74,11 +105,19 @@ class FrontConfig:
         return f"sip:{self.host}:{self.port}"
 
 
-def render_config(config: FrontConfig, run_dir: Path) -> str:
-    """kamailio.cfg for this front (plain Kamailio script; no hotline-specific module)."""
+def _media_node(address: str, port: int, processes: int) -> MediaNode:
+    host, _, given = address.strip().partition(":")
+    if not host or (given and not given.isdigit()):
+        raise KamailioError(f"媒体节点地址“{address}”无效，应为 主机 或 主机:端口")
+    return MediaNode(host, int(given) if given else port, processes)
+
+
+def render_config(config: FrontConfig, run_dir: Path, list_file: Path | None = None) -> str:
+    """kamailio.cfg for this front (plain Kamailio script; no hotline-specific module). The dispatcher
+    list is read from `list_file` (default `<run_dir>/dispatcher.list`, see `dispatcher_list`)."""
     trusted = " || ".join(f'is_in_subnet("$si", "{net}")' for net in config.trusted_networks) or "0"
-    last_port = config.media_port + config.media_processes - 1
-    from_media = f"(src_ip=={config.media_host} && src_port>={config.media_port} && src_port<={last_port})"
+    from_media = "(" + " || ".join(node.source_test() for node in config.media) + ")"
+    list_file = list_file or run_dir / "dispatcher.list"
     flood = (
         f"""
     if (is_method("INVITE|REGISTER") && !{from_media}) {{
@@ -123,8 +162,14 @@ loadmodule "ctl.so"
 loadmodule "pike.so"
 loadmodule "ipops.so"
 loadmodule "dispatcher.so"
-modparam("dispatcher", "list_file", "{run_dir}/dispatcher.list")
+modparam("dispatcher", "list_file", "{list_file}")
 modparam("dispatcher", "flags", 2)
+modparam("dispatcher", "ds_ping_interval", {config.probe_seconds})
+modparam("dispatcher", "ds_probing_mode", 1)
+modparam("dispatcher", "ds_probing_threshold", 1)
+modparam("dispatcher", "ds_inactive_threshold", 1)
+modparam("dispatcher", "ds_ping_from", "sip:dispatcher@{config.host}:{config.port}")
+modparam("dispatcher", "ds_ping_reply_codes", "class=2")
 modparam("ctl", "binrpc", "unix:{run_dir}/kamailio_ctl")
 modparam("usrloc", "db_mode", 0)
 modparam("registrar", "max_expires", 3600)
@@ -133,6 +178,7 @@ modparam("rr", "enable_full_lr", 1)
 modparam("pike", "sampling_time_unit", 2)
 modparam("pike", "reqs_density_per_unit", {max(config.flood_limit, 1)})
 modparam("pike", "remove_latency", 4)
+modparam("tm", "fr_timer", {INVITE_NO_REPLY_MS})
 modparam("tm", "fr_inv_timer", 120000)
 
 request_route {{
@@ -197,7 +243,7 @@ request_route {{
         exit;
     }}
     if (is_method("INVITE")) {{
-        # a caller (or the trunk): the hotline answers, on the next media process with a free line
+        # a caller (or the trunk): the hotline answers, on the next live media process with a free line
         if (!ds_select_dst("1", "4")) {{
             sl_send_reply("503", "Service Unavailable");
             exit;
@@ -214,6 +260,11 @@ failure_route[MEDIA_BUSY] {{
     if (t_is_canceled()) {{
         exit;
     }}
+    if (t_branch_timeout() && !t_branch_replied()) {{
+        # no reply at all: the node is down; out of the rotation until it answers a probe again
+        xlog("L_WARN", "media process $du did not answer; marked inactive\n");
+        ds_mark_dst("ip");
+    }}
     if (t_check_status("486|408|5[0-9][0-9]") && ds_next_dst()) {{
         t_on_failure("MEDIA_BUSY");
         t_relay();
@@ -223,9 +274,11 @@ failure_route[MEDIA_BUSY] {{
 
 
 def dispatcher_list(config: FrontConfig) -> str:
-    """The media processes as dispatcher set 1."""
+    """The media processes as dispatcher set 1, the nodes interleaved (node A's first process, node B's
+    first, A's second ...): the next destination after a dead node's is another node's."""
+    rows = max(node.processes for node in config.media)
     return "".join(
-        f"1 sip:{config.media_host}:{config.media_port + i}\n" for i in range(config.media_processes)
+        f"1 sip:{node.host}:{node.port + i}\n" for i in range(rows) for node in config.media if i < node.processes
     )
 
 
@@ -279,7 +332,8 @@ class KamailioProcess:
         self._wait_listening(timeout)
         self._watchdog = threading.Thread(target=self._watch, name="kamailio-watchdog", daemon=True)
         self._watchdog.start()
-        log.info("Kamailio on %s (media node %s:%d)", self.config.uri, self.config.media_host, self.config.media_port)
+        nodes = ", ".join(f"{node.host}:{node.port}" for node in self.config.media)
+        log.info("Kamailio on %s (media nodes %s)", self.config.uri, nodes)
 
     def _wait_listening(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -67,6 +67,10 @@ def attach_transcript(case_number: str) -> str | None:
         if case is None or not case.audio_path or not case.content.endswith(PENDING):
             return None
         kind, path = case.content.removesuffix(PENDING), Path(case.audio_path)
+    if not path.exists():  # another node's recording (not on a shared folder): that node transcribes it
+        log.info("voicemail of case %s: recording %s not on this node; left for the node that has it",
+                 case_number, path)  # fmt: skip
+        return None
     try:
         transcript = transcribe(path)
         text, engine = transcript.text.strip(), transcript.engine
