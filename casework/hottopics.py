@@ -20,14 +20,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from kb.search import analysis
 
-if TYPE_CHECKING:
-    from scipy.sparse import csr_matrix
+csr_matrix = Any  # a scipy.sparse CSR matrix (scipy ships no type information)
 
 MIN_CASES = 3  # a topic is three cases or more: one or two are no trend
 MAX_DISTANCE = 0.85  # average cosine distance within a topic (tuned on the TipDM hot-issue messages)
