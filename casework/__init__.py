@@ -2,6 +2,7 @@
 
 Public API; see docs/architecture.md (casework) and docs/casework.md."""
 
+from casework.assisting import cases_assisted_by
 from casework.brief import DailyBrief, daily_brief, render_daily_brief_html, render_daily_brief_pdf
 from casework.calendar import agents_on_duty, categories, set_holiday
 from casework.cases import (
@@ -24,6 +25,7 @@ from casework.models import (
     CaseEvent,
     Department,
     ExtensionRequest,
+    HandlingUnit,
     Instruction,
     OutboxMessage,
     Urge,
@@ -58,6 +60,8 @@ from casework.workflow import (
     accept,
     accept_submission,
     acknowledge_instruction,
+    add_assist,
+    add_opinion,
     answer_directly,
     close,
     decide_extension,
@@ -65,6 +69,7 @@ from casework.workflow import (
     merge_cases,
     refer,
     reject_submission,
+    remove_assist,
     reply,
     request_extension,
     return_case,
@@ -87,6 +92,7 @@ __all__ = [
     "DailyBrief",
     "Department",
     "ExtensionRequest",
+    "HandlingUnit",
     "IllegalTransition",
     "Instruction",
     "Origin",
@@ -100,12 +106,15 @@ __all__ = [
     "acting_as",
     "agents_on_duty",
     "acknowledge_instruction",
+    "add_assist",
+    "add_opinion",
     "allowed_actions",
     "announce",
     "awaiting_survey",
     "answer_directly",
     "cases_for_caller",
     "categories",
+    "cases_assisted_by",
     "cases_for_department",
     "check_sender",
     "check_progress",
@@ -132,6 +141,7 @@ __all__ = [
     "receive_sms",
     "refer",
     "reject_submission",
+    "remove_assist",
     "render_daily_brief_html",
     "render_daily_brief_pdf",
     "repeat_caller",

@@ -305,16 +305,16 @@ def for_citizen(session: Session, case: Case) -> list[Attachment]:
 
 
 def may_view(user: User, case: Case) -> bool:
-    """The centre's staff see every case's attachments; department staff those of their own
-    department's cases (the cases they can open); nobody else."""
+    """The centre's staff see every case's attachments; department staff those of the cases their
+    department leads or assists on (the cases they can open); nobody else."""
     if user.has_role(*ALL_CASES_ROLES):
         return True
-    return bool(
-        user.has_role("department")
-        and user.department
-        and case.department is not None
-        and case.department.name == user.department
-    )
+    if not (user.has_role("department") and user.department):
+        return False
+    from casework.assisting import assists
+
+    lead = case.department is not None and case.department.name == user.department
+    return lead or assists(case, user.department)
 
 
 def get(session: Session, attachment_id: int) -> tuple[Attachment, Case] | None:

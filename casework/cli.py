@@ -36,14 +36,17 @@ def scan() -> None:
     typer.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
 
 
-def _print_cases(cases: list[Case], as_json: bool) -> None:
-    """One line per case: JSON objects (casework.search.as_row, phone masked) or columns for reading."""
+def _print_cases(cases: list[Case], as_json: bool, assisting: dict[int, list[str]] | None = None) -> None:
+    """One line per case: JSON objects (casework.search.as_row, phone masked; with `assisting`, the key
+    "assisting": the case's assisting departments) or columns for reading."""
     import json
 
     from casework.search import as_row
 
     for case in cases:
         row = as_row(case)
+        if assisting is not None:
+            row["assisting"] = assisting.get(case.id, [])
         if as_json:
             typer.echo(json.dumps(row, ensure_ascii=False))
         else:
@@ -57,27 +60,43 @@ def _print_cases(cases: list[Case], as_json: bool) -> None:
 @case_app.command("list")
 def list_cases(
     status: str = typer.Option("", "--status", help="Only this status (e.g. referred)."),
-    department: str = typer.Option("", "--department", help="Only this handling department (its name)."),
+    department: str = typer.Option(
+        "", "--department", help="Only this handling (lead) department (its name)."
+    ),
+    assisting: bool = typer.Option(
+        False, "--assisting", help="With --department: also the cases it assists on (协办)."
+    ),
     overdue: bool = typer.Option(False, "--overdue", help="Only open cases past their deadline."),
     limit: int = typer.Option(100, "--limit", min=1, max=1_000_000, help="At most this many, newest first."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
 ) -> None:
     """List cases, newest first."""
+    from sqlalchemy import select
+
     import casework
     from casework import search
+    from casework.assisting import lead_or_assisting, names_by_case
     from hotline.db import session_scope
 
     if status and status not in casework.STATUS_LABELS:
         raise typer.BadParameter(f"unknown status {status!r}; one of: {', '.join(casework.STATUS_LABELS)}")
+    if assisting and not department:
+        raise typer.BadParameter("--assisting needs --department")
     _ready()
     with session_scope() as session:
         filters = search.CaseFilter(status=status, overdue=overdue)
+        base = None
         if department:
             dept = casework.department_by_name(session, department)
             if dept is None:
                 raise typer.BadParameter(f"no department named {department!r}")
-            filters.department_id = dept.id
-        _print_cases(list(session.scalars(search.filtered(session, filters).limit(limit))), as_json)
+            if assisting:
+                base = select(casework.Case).where(lead_or_assisting(dept.id))
+            else:
+                filters.department_id = dept.id
+        cases = list(session.scalars(search.filtered(session, filters, base).limit(limit)))
+        helpers = names_by_case(session, [c.id for c in cases]) if assisting else None
+        _print_cases(cases, as_json, helpers)
 
 
 @case_app.command("search")

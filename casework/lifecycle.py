@@ -53,7 +53,8 @@ INITIAL = ("pending_review", "registered")  # web/SMS submissions wait for revie
 class Transition:
     """One row of the table. `action` names the workflow function and the button, `event` the timeline
     entry; `target` None means the status stays. `notices` are notice kinds (casework/notices.py)
-    queued when it happens; `deadline` says what it does to the clocks."""
+    queued when it happens; `deadline` says what it does to the clocks; `unit`: whose staff take a department
+action, the lead department's (LEAD) or an assisting department's (ASSIST: casework/assisting.py)."""
 
     action: str
     event: str
@@ -63,6 +64,7 @@ class Transition:
     roles: tuple[str, ...]
     notices: tuple[str, ...] = ()
     deadline: str = ""
+    unit: str = "lead"  # department actions: by the lead department's staff (主办) or an assisting one's (协办)
 
 
 WITH_DEPARTMENT = ("referred", "accepted", "in_progress")
@@ -74,6 +76,7 @@ _NOT_FINAL = tuple(s.key for s in _STATUSES if not s.final)
 AGENT, DEPARTMENT, SUPERVISOR = ("agent",), ("department",), ("supervisor",)
 VISIT = ("agent", "citizen")  # 回访: the agent's form, the citizen's SMS answer or online rating
 INSTRUCTING = ("supervisor", "leader")  # 批示: leaders are its usual authors
+LEAD, ASSIST = "lead", "assist"  # 主办 and 协办 departments (casework/assisting.py)
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition("accept_submission", "accepted_submission", "受理", ("pending_review",), "registered", AGENT,
@@ -82,7 +85,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("answer_directly", "answered", "直接答复", ("registered",), "closed", AGENT, ("closing",),
                "停止计时"),
     Transition("refer", "referred", "转派", ("registered", "returned"), "referred", AGENT,
-               ("referral_citizen", "referral_department"), "签收时限起算"),
+               ("referral_citizen", "referral_department", "assist_department"), "签收时限起算"),
     Transition("accept", "accepted", "签收", ("referred",), "accepted", DEPARTMENT),
     Transition("start_work", "started", "开始办理", ("accepted",), "in_progress", DEPARTMENT),
     Transition("reply", "replied", "办结反馈", ("accepted", "in_progress"), "replied", DEPARTMENT,
@@ -103,6 +106,10 @@ TRANSITIONS: tuple[Transition, ...] = (
                ("extension_citizen",), "同意则延长办理期限"),
     Transition("urge", "urged", "催办", WITH_DEPARTMENT, None, SUPERVISOR, ("urge",)),
     Transition("supervise", "supervised", "督办", _NOT_FINAL, None, INSTRUCTING, ("instruction",)),
+    Transition("add_opinion", "assist_opinion", "协办意见", WITH_DEPARTMENT, None, DEPARTMENT, unit=ASSIST),
+    Transition("add_assist", "assist_added", "增加协办单位", WITH_DEPARTMENT, None, SUPERVISOR,
+               ("assist_department",)),
+    Transition("remove_assist", "assist_removed", "移除协办单位", WITH_DEPARTMENT, None, SUPERVISOR),
 )  # fmt: skip
 ACTIONS: dict[str, Transition] = {t.action: t for t in TRANSITIONS}
 
@@ -136,17 +143,17 @@ def citizen_text(case: Case) -> str:
 
 def allowed_actions(case: Case, user: User | None) -> set[str]:
     """The actions this user may take on this case now (the buttons on the case pages). Department staff
-    act only on their own department's cases; leaders write 批示 (supervise) and otherwise read."""
+    act only on their own department's cases: the lead department's (主办) take the handling actions, an
+    assisting department's (协办) give their opinion; leaders write 批示 (supervise) and otherwise read."""
     if user is None:
         return set()
-    own = case.department is not None and case.department.name == getattr(user, "department", None)
-    return {
-        t.action
-        for t in TRANSITIONS
-        if case.status in t.sources
-        and user.has_role(*t.roles)
-        and (t.roles != DEPARTMENT or own)
-    }
+    name = getattr(user, "department", None)
+    own = case.department is not None and case.department.name == name
+    candidates = [t for t in TRANSITIONS if case.status in t.sources and user.has_role(*t.roles)]
+    assisting = bool(name) and any(t.unit == ASSIST for t in candidates) and any(
+        u.role == ASSIST and u.department.name == name for u in case.units
+    )
+    return {t.action for t in candidates if t.roles != DEPARTMENT or (own if t.unit == LEAD else assisting)}
 
 
 def mermaid() -> str:
@@ -168,8 +175,9 @@ def table_markdown() -> str:
     rows = ["| action | from | to | roles | notices | deadline |", "|---|---|---|---|---|---|"]
     for t in TRANSITIONS:
         target = t.target or "(unchanged)"
+        roles = ", ".join(t.roles) + ("（协办单位）" if t.unit == ASSIST else "")
         rows.append(
-            f"| {t.action} {t.label} | {', '.join(t.sources)} | {target} | {', '.join(t.roles)} "
+            f"| {t.action} {t.label} | {', '.join(t.sources)} | {target} | {roles} "
             f"| {', '.join(t.notices)} | {t.deadline} |"
         )
     return "\n".join(rows)

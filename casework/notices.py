@@ -46,8 +46,13 @@ TEMPLATES = {
     "reply_citizen": "{sig}您的诉求（工单{number}）已有办理结果，可凭查询密码登录网站查看答复并评价。",
     "extension_citizen": "{sig}您的诉求（工单{number}）经批准延期办理，办理期限延至{deadline}，请耐心等待。",
     "return_citizen": "{sig}您的诉求（工单{number}）正在重新确定承办单位，请耐心等待。",
+    # an assisting department (协办, casework/assisting.py); {department} is the lead (主办)
+    "assist_department": "{sig}工单{number}（{category}）由{department}主办，请贵单位协办，登录系统提出协办意见。",
 }
-DEPARTMENT_KINDS = frozenset({"referral_department", "urge", "reminder", "overdue", "instruction", "rework"})
+DEPARTMENT_KINDS = frozenset(
+    {"referral_department", "urge", "reminder", "overdue", "instruction", "rework", "assist_department"}
+)
+ASSISTING_KINDS = frozenset({"assist_department"})  # to the assisting departments, not the lead
 # department notices also faxed to the unit's fax number (督办 and 催办 as a document on paper)
 FAX_TITLES = {"urge": "催办通知单", "instruction": "督办通知单"}
 CITIZEN_FAX_TITLE = "12345热线办理进度通知"
@@ -232,15 +237,23 @@ def registration(session: Session, case: Case, password: str) -> None:
     _citizen(session, case, "registration", password=password)
 
 
-def send(session: Session, case: Case, kind: str, *, message: str = "", event: str = "") -> None:
+def send(
+    session: Session, case: Case, kind: str, *, message: str = "", event: str = "",
+    unit: Department | None = None,
+) -> None:  # fmt: skip
     """Queue notice `kind` about a case (the transition table names them, casework/lifecycle.py): to the
-    handling department for DEPARTMENT_KINDS (SMS, and fax for FAX_TITLES), otherwise to the citizen
-    (SMS, or fax for a case that came by fax); ONLY_ON_EVENT ones only when the transition's `event`
-    is theirs. The 回访 survey is sent by casework.followup (per setting, and it marks the case as waiting
-    for the answer)."""
+    handling department for DEPARTMENT_KINDS (SMS, and fax for FAX_TITLES), to the assisting department
+    `unit` (or every assisting one) for ASSISTING_KINDS, otherwise to the citizen (SMS, or fax for a case
+    that came by fax); ONLY_ON_EVENT ones only when the transition's `event` is theirs. The 回访 survey
+    is sent by casework.followup (per setting, and it marks the case as waiting for the answer)."""
     if ONLY_ON_EVENT.get(kind, event) != event:
         return
-    if kind == "survey":
+    if kind in ASSISTING_KINDS:
+        from casework.assisting import assisting_departments
+
+        for department in [unit] if unit is not None else assisting_departments(case):
+            _department(session, case, department, kind, message=message)
+    elif kind == "survey":
         from casework import followup
 
         followup.survey_after_review(session, case)

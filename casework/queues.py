@@ -6,11 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, select
 from sqlalchemy.orm import Session
 
-from casework.lifecycle import DEADLINE_STATUSES, OPEN_STATUSES, WITH_DEPARTMENT
-from casework.models import Case, Department, Instruction, Urge
+from casework.assisting import assisted_by
+from casework.lifecycle import ACTIONS, ASSIST, DEADLINE_STATUSES, OPEN_STATUSES, WITH_DEPARTMENT
+from casework.models import Case, Department, HandlingUnit, Instruction, Urge
 from casework.search import COUNT_LIMIT
 from hotline.db import utcnow
 
@@ -28,9 +29,13 @@ class Scope:
 
 @dataclass(frozen=True)
 class View:
+    """A saved view; `assisting`: a department's view of the cases it assists on (协办) instead of those
+    it leads."""
+
     key: str
     label: str
     where: Where
+    assisting: bool = False
 
 
 def _status(*statuses: str) -> Where:
@@ -56,6 +61,21 @@ def _instructions(scope: Scope) -> list[ColumnElement[bool]]:
     return [exists().where(Instruction.case_id == Case.id, Instruction.acknowledged_at.is_(None))]
 
 
+OPINION_STATUSES = ACTIONS["add_opinion"].sources  # while an assisting department's opinion is wanted
+
+
+def _opinion_due(scope: Scope) -> list[ColumnElement[bool]]:
+    """Being handled, and this department has given no opinion yet."""
+    department_id = scope.department.id if scope.department is not None else -1
+    given = exists().where(
+        HandlingUnit.case_id == Case.id,
+        HandlingUnit.department_id == department_id,
+        HandlingUnit.role == ASSIST,
+        HandlingUnit.opinion_at.is_not(None),
+    )
+    return [Case.status.in_(OPINION_STATUSES), ~given]
+
+
 VIEWS: dict[str, tuple[View, ...]] = {
     "agent": (
         View("submissions", "待受理留言", _status("pending_review")),
@@ -71,6 +91,8 @@ VIEWS: dict[str, tuple[View, ...]] = {
         View("overdue", "已超期", lambda scope: [*_overdue(scope), Case.status.in_(WITH_DEPARTMENT)]),
         View("urged", "被催办", _urged),
         View("instructions", "待确认批示", _instructions),
+        View("assist_due", "待提协办意见", _opinion_due, assisting=True),
+        View("assisting", "协办工单", lambda scope: [], assisting=True),
     ),
     "supervisor": (
         View("all", "全部工单", lambda scope: []),
@@ -81,7 +103,8 @@ VIEWS: dict[str, tuple[View, ...]] = {
 }
 
 
-TODO = {"agent": ("submissions", "replies", "returned"), "department": ("to_sign", "instructions"),
+TODO = {"agent": ("submissions", "replies", "returned"),
+        "department": ("to_sign", "instructions", "assist_due"),
         "supervisor": ("overdue",)}  # fmt: skip  # what the navigation's count adds up
 
 
@@ -96,10 +119,14 @@ def view_of(role: str, key: str) -> View:
 
 
 def statement(view: View, scope: Scope) -> Select:
-    """The cases of a view (a department only ever sees its own)."""
+    """The cases of a view (a department only ever sees its own: those it leads, or in its assisting
+    views those it assists on)."""
     stmt = select(Case).where(*view.where(scope))
     if scope.department is not None:
-        stmt = stmt.where(Case.department_id == scope.department.id)
+        department_id = scope.department.id
+        stmt = stmt.where(assisted_by(department_id) if view.assisting else Case.department_id == department_id)
+    elif view.assisting:
+        stmt = stmt.where(false())  # no department, no cases it assists on
     return stmt
 
 

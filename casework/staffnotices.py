@@ -34,6 +34,7 @@ from hotline.models import User
 log = logging.getLogger("hotline.staffnotices")
 
 DEPARTMENT, AGENTS, SUPERVISORS = "department", "agent", "supervisor"
+ASSISTING = "assisting"  # the case's assisting departments (协办, casework/assisting.py), each its own notice
 GROUP_ROLES = (AGENTS, SUPERVISORS)  # roles that hear notices addressed to the role
 COUNT_CAP = 99  # the navigation shows "99+" beyond
 CHANNEL_LABELS = {"web": "网上", "sms": "短信", "email": "邮件", "fax": "传真"}
@@ -77,6 +78,9 @@ KINDS: dict[str, Kind] = {
              settled_by=("accept_submission", "reject_submission", "merge")),
         Kind("extension", "延期申请", SUPERVISORS, "{department}申请延长工单{number}的办理期限，请审批。",
              raised_by=("request_extension",), settled_by=("decide_extension",)),
+        Kind("assist", "协办", ASSISTING, "工单{number}（{category}）由{department}主办，请本单位协办并提出协办意见。",
+             raised_by=("refer", "add_assist"),
+             settled_by=("add_opinion", "remove_assist", "reply", "return_case", "merge")),
     )
 }  # fmt: skip
 URGENT_KINDS = tuple(k.key for k in KINDS.values() if k.urgent)
@@ -119,10 +123,11 @@ def listener_for(session: Session, user: User) -> Listener:
 
 def notify(
     session: Session, kind: str, case: Case | None, *, department: Department | None = None,
-    user: User | None = None, message: str = "",
+    user: User | None = None, message: str = "", unit: Department | None = None,
 ) -> StaffNotice:  # fmt: skip
-    """Add a notice of `kind` about `case` (to `user` when given, else as the kind says), in the caller's
-    transaction; urgent kinds also queue SMS to the recipients' phones."""
+    """Add a notice of `kind` about `case` (to `user` when given, to the assisting department `unit` for
+    ASSISTING kinds, else as the kind says), in the caller's transaction; urgent kinds also queue SMS to
+    the recipients' phones."""
     spec = KINDS[kind]
     handling = department or (case.department if case is not None else None)
     text = spec.text.format(
@@ -135,6 +140,8 @@ def notify(
     row = StaffNotice(kind=kind, case_id=case.id if case else None, text=text, created_at=utcnow())
     if user is not None:
         row.user_id = user.id
+    elif spec.to == ASSISTING and unit is not None:
+        row.department_id = unit.id
     elif spec.to == DEPARTMENT and case is not None and case.department_id is not None:
         row.department_id = case.department_id
     else:
@@ -148,29 +155,42 @@ def notify(
 
 def on_transition(
     session: Session, case: Case, action: str, *, previous_department: Department | None = None,
-    message: str = "",
+    message: str = "", unit: Department | None = None,
 ) -> None:  # fmt: skip
     """What a life-cycle action (casework.workflow) means for the staff's in-trays: it settles the case's
     notices it answers and raises the kinds that name it. `previous_department`: the handling department
-    before the action (a returned case has none after it)."""
-    settle(session, case, action)
+    before the action (a returned case has none after it); `unit`: the assisting department the action is
+    about (add_opinion, add_assist, remove_assist): only its notices are settled or raised."""
+    from casework.assisting import assisting_departments
+
+    settle(session, case, action, department=unit)
     for spec in KINDS.values():
-        if action in spec.raised_by:
-            notify(
-                session, spec.key, case, department=case.department or previous_department, message=message
-            )
+        if action not in spec.raised_by:
+            continue
+        handling = case.department or previous_department
+        if spec.to == ASSISTING:
+            for helper in [unit] if unit is not None else assisting_departments(case):
+                notify(session, spec.key, case, department=handling, message=message, unit=helper)
+        else:
+            notify(session, spec.key, case, department=handling, message=message)
 
 
-def settle(session: Session, case: Case, action: str, *, by: str = "") -> int:
-    """Mark the case's unread notices that `action` answers read; returns how many."""
+def settle(
+    session: Session, case: Case, action: str, *, by: str = "", department: Department | None = None
+) -> int:
+    """Mark the case's unread notices that `action` answers read (only those to `department` when given);
+    returns how many."""
     kinds = [k.key for k in KINDS.values() if action in k.settled_by]
     if not kinds:
         return 0
+    stmt = update(StaffNotice).where(
+        StaffNotice.case_id == case.id, StaffNotice.kind.in_(kinds), StaffNotice.read_at.is_(None)
+    )
+    if department is not None:
+        stmt = stmt.where(StaffNotice.department_id == department.id)
     return changed_rows(
         session,
-        update(StaffNotice)
-        .where(StaffNotice.case_id == case.id, StaffNotice.kind.in_(kinds), StaffNotice.read_at.is_(None))
-        .values(read_at=utcnow(), read_by=(by or f"action:{action}")[:64])
+        stmt.values(read_at=utcnow(), read_by=(by or f"action:{action}")[:64])
         .execution_options(synchronize_session=False),
     )
 

@@ -6,16 +6,18 @@ IllegalTransition (Chinese message)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from casework import assisting as handling
 from casework import lifecycle, notices, staffnotices
 from casework.calendar import WorkCalendar, handling_days, sign_days
 from casework.cases import add_event
 from casework.errors import CaseChanged, CaseError, IllegalTransition
-from casework.models import Case, Department, ExtensionRequest, Instruction, Urge
+from casework.models import Case, Department, ExtensionRequest, HandlingUnit, Instruction, Urge
 from hotline.db import changed_rows, utcnow
 
 SATISFACTION = ("满意", "基本满意", "不满意")
@@ -33,9 +35,13 @@ def _apply(
     event: str | None = None,
     changes: dict[str, object] | None = None,
     message: str = "",
+    unit: Department | None = None,
+    then: Callable[[], object] | None = None,
 ) -> None:
     """Run one row of the transition table on the case: check it, claim the status change, set the
-    `changes` on the case, record the event (`event` overrides the table's) and queue the notices."""
+    `changes` on the case, run `then` (writes that must follow the claim: the loser of a race never gets
+    there), record the event (`event` overrides the table's) and queue the notices. `unit`: the
+    assisting department (协办) the action is about (its notices go to it alone)."""
     transition = lifecycle.check(case, action)
     previous_department = case.department
     if transition.target is not None:
@@ -50,12 +56,14 @@ def _apply(
             raise CaseChanged(STALE)
     for name, value in (changes or {}).items():
         setattr(case, name, value)
+    if then is not None:
+        then()
     add_event(session, case, actor=actor, action=event or transition.event, comment=comment,
               to_status=transition.target)  # fmt: skip
     for kind in transition.notices:
-        notices.send(session, case, kind, message=message, event=event or transition.event)
+        notices.send(session, case, kind, message=message, event=event or transition.event, unit=unit)
     staffnotices.on_transition(session, case, action, previous_department=previous_department,
-                              message=message or comment)  # fmt: skip
+                              message=message or comment, unit=unit)  # fmt: skip
     session.flush()
 
 
@@ -90,11 +98,17 @@ def answer_directly(session: Session, case: Case, *, actor: str, answer: str) ->
     return case
 
 
-def refer(session: Session, case: Case, department: Department, *, actor: str, note: str = "") -> Case:
-    """Refer (转派) to a handling department: it must sign within the sign-off period."""
+def refer(
+    session: Session, case: Case, department: Department, *, actor: str, note: str = "",
+    assisting: Sequence[Department | None] = (),
+) -> Case:  # fmt: skip
+    """Refer (转派) to a handling department (主办: it must sign within the sign-off period and replies),
+    with the assisting departments (协办, casework/assisting.py) that see the case and give their opinion;
+    a case referred again gets exactly the assisting departments given now."""
     lifecycle.check(case, "refer")
     if department is None or not department.active:
         raise CaseError("请选择有效的承办部门。")
+    helpers = handling.choose(department, assisting)
     now = utcnow()
     changes = {
         "department": department,
@@ -102,8 +116,12 @@ def refer(session: Session, case: Case, department: Department, *, actor: str, n
         "referred_at": now,
         "sign_deadline": WorkCalendar.load(session).deadline(now, sign_days()),
     }
-    comment = f"转派至{department.name}" + (f"：{note.strip()}" if note and note.strip() else "")
-    _apply(session, case, "refer", actor=actor, comment=comment, changes=changes)
+    parts = [f"协办单位：{'、'.join(d.name for d in helpers)}"] if helpers else []
+    parts += [note.strip()] if note and note.strip() else []
+    # "转派至<lead>：..." (the citizen's timeline reads the lead's name before the first "：")
+    comment = f"转派至{department.name}" + (f"：{'；'.join(parts)}" if parts else "")
+    _apply(session, case, "refer", actor=actor, comment=comment, changes=changes,
+           then=lambda: handling.set_units(session, case, department, helpers, actor=actor))  # fmt: skip
     return case
 
 
@@ -132,7 +150,8 @@ def return_case(session: Session, case: Case, *, actor: str, reason: str) -> Cas
     lifecycle.check(case, "return_case")
     reason = _text(reason, "退回理由", 1000)
     _apply(session, case, "return_case", actor=actor, comment=reason,
-           changes={"department_id": None, "department": None})  # fmt: skip
+           changes={"department_id": None, "department": None},
+           then=lambda: handling.set_units(session, case, None, None, actor=actor))  # fmt: skip
     return case
 
 
@@ -270,6 +289,49 @@ def acknowledge_instruction(
     staffnotices.settle(session, case, "acknowledge_instruction")
     session.flush()
     return row
+
+
+def add_opinion(
+    session: Session, case: Case, department: Department | None, *, actor: str, opinion: str
+) -> HandlingUnit:
+    """协办意见: an assisting department's opinion for the lead department (staff only: on the case pages
+    and the timeline, never the citizen's). A later opinion replaces the shown one; each stays on the
+    timeline. Only a department assisting on the case may give one."""
+    lifecycle.check(case, "add_opinion")
+    unit = handling.unit_of(case, department)
+    if unit is None or department is None:
+        raise CaseError("本单位不是该工单的协办单位，不能提出协办意见。")
+    text = _text(opinion, "协办意见", 2000)
+    unit.opinion, unit.opinion_at, unit.opinion_by = text, utcnow(), actor
+    _apply(session, case, "add_opinion", actor=actor, comment=f"{department.name}：{text}", unit=department)
+    return unit
+
+
+def add_assist(session: Session, case: Case, department: Department | None, *, actor: str) -> Case:
+    """A supervisor adds an assisting department (协办) to a case being handled; it is told at once."""
+    lifecycle.check(case, "add_assist")
+    if case.department is None:
+        raise CaseError("该工单尚无主办单位。")
+    [chosen] = handling.choose(case.department, [department])
+    if handling.unit_of(case, chosen) is not None:
+        raise CaseError(f"“{chosen.name}”已是该工单的协办单位。")
+    if len(handling.assisting_units(case)) >= handling.MAX_ASSISTING:
+        raise CaseError(f"协办单位最多{handling.MAX_ASSISTING}个。")
+    helpers = [*handling.assisting_departments(case), chosen]
+    _apply(session, case, "add_assist", actor=actor, comment=chosen.name, unit=chosen,
+           then=lambda: handling.set_units(session, case, case.department, helpers, actor=actor))  # fmt: skip
+    return case
+
+
+def remove_assist(session: Session, case: Case, department: Department | None, *, actor: str) -> Case:
+    """A supervisor removes an assisting department; its opinion stays on the timeline."""
+    lifecycle.check(case, "remove_assist")
+    unit = handling.unit_of(case, department)
+    if unit is None or department is None:
+        raise CaseError("该部门不是该工单的协办单位。")
+    _apply(session, case, "remove_assist", actor=actor, comment=department.name, unit=department,
+           then=lambda: handling.drop_assisting(session, case, department))  # fmt: skip
+    return case
 
 
 def merge_cases(session: Session, keep: Case, duplicate: Case, *, actor: str) -> Case:

@@ -251,8 +251,15 @@ def try_lock(path: Path) -> IO[str] | None:
 
 
 def libpq_url(database_url: str) -> str:
-    """A SQLAlchemy PostgreSQL URL ("postgresql+psycopg://...") as libpq takes it."""
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    """A SQLAlchemy PostgreSQL URL ("postgresql+psycopg://...") as libpq takes it: the connection
+    parameters SQLAlchemy's psycopg dialect would use, so a URL that names several servers
+    (`?host=db1:5432&host=db2:5432&target_session_attrs=read-write`, docs/deployment.md) reaches the
+    one that takes writes here too."""
+    from psycopg.conninfo import make_conninfo
+    from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+
+    _, params = PGDialect_psycopg().create_connect_args(make_url(database_url))
+    return make_conninfo(**params)
 
 
 class Follower:

@@ -97,3 +97,26 @@ def test_a_shared_dir_holds_the_recordings_and_attachments_of_every_node(tmp_pat
     assert clustered.attachments_dir == tmp_path / "nfs" / "attachments"
     assert clustered.index_dir == tmp_path / "home" / "index"  # each node indexes for itself
     assert clustered.audio_cache_dir == tmp_path / "home" / "audio-cache"
+
+
+def test_the_change_feeds_listener_reaches_the_writable_server_of_a_multi_host_url(postgres_ok: bool) -> None:
+    """The URL of the failover runbook names both servers; the LISTEN connection must take it as the
+    engine does (a dead first host, then the live one)."""
+    import psycopg
+
+    from hotline.cluster.local import free_tcp_port
+    from kb.feed import libpq_url
+    from tests.conftest import PG_ADMIN_DSN
+
+    if not postgres_ok:
+        pytest.skip("PostgreSQL not reachable")
+    live = psycopg.conninfo.conninfo_to_dict(PG_ADMIN_DSN)
+    dead = free_tcp_port("127.0.0.1")
+    url = (
+        f"postgresql+psycopg://{live.get('user', 'postgres')}@/{live.get('dbname', 'postgres')}"
+        f"?host=127.0.0.1:{dead}&host={live.get('host', '127.0.0.1')}:{live.get('port', 5432)}"
+        "&target_session_attrs=read-write&connect_timeout=3"
+    )
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        assert conn.execute("SELECT NOT pg_is_in_recovery()").fetchone() == (True,)
+        assert str(conn.info.port) == str(live.get("port", 5432))

@@ -233,14 +233,24 @@ def refer(
     case_number: str,
     department_id: Annotated[int, Form()],
     note: Annotated[str, Form()] = "",
+    assist_ids: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
+    """转派: the lead department (主办) and the assisting ones ticked (协办, casework/assisting.py)."""
+
     def action(case: Any) -> None:
         department = _department_by_id(db, department_id)
-        casework.refer(db, case, department, actor=user.username, note=note.strip())
+        helpers = [_assisting_by_id(db, value) for value in dict.fromkeys(assist_ids or [])]
+        casework.refer(db, case, department, actor=user.username, note=note.strip(), assisting=helpers)
 
-    return case_action(
-        request, db, case_number, action, message="已转派承办部门。"
-    )
+    message = "已转派承办部门" + ("，并通知协办单位。" if assist_ids else "。")
+    return case_action(request, db, case_number, action, message=message)
+
+
+def _assisting_by_id(db: Session, value: str) -> Any:
+    department = db.get(casework.Department, int(value)) if value.isdigit() and len(value) < 10 else None
+    if department is None:
+        raise casework.CaseError("请选择有效的协办单位。")
+    return department
 
 
 @router.post("/cases/{case_number}/answer")

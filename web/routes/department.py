@@ -1,5 +1,6 @@
 """Department portal (部门办理): the unit's own cases; accept (签收), reply (办结反馈), return (退回),
-ask for an extension (延期申请), acknowledge supervision instructions (批示)."""
+ask for an extension (延期申请), acknowledge supervision instructions (批示); on the cases the unit assists
+on (协办, casework/assisting.py) it reads the case and gives its opinion (协办意见), nothing else."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 import casework
-from casework import attachments
+from casework import assisting, attachments
 from casework.models import Case
 from hotline.models import User
 from web.routes.attachments import Files
@@ -31,18 +32,30 @@ def my_department(db: Session, user: User) -> Any:
     return department
 
 
-def my_case(db: Session, user: User, case_number: str) -> Any:
-    """A case of the user's department; other departments' cases do not exist for them."""
+ASSIST_ONLY = "本单位是该工单的协办单位，可以查看工单并提出协办意见；签收、答复、退回和延期由主办单位办理。"
+
+
+def my_case(db: Session, user: User, case_number: str, *, assisting_too: bool = False) -> Any:
+    """A case the user's department leads (主办), or with `assisting_too` one it assists on (协办); an
+    assisting department asking for the lead's actions is refused (403); other departments' cases do not
+    exist for them."""
     case = case_or_404(db, case_number)
-    if case.department_id != my_department(db, user).id:
-        raise HTTPException(status_code=404, detail="工单不存在。")
-    return case
+    department = my_department(db, user)
+    if case.department_id == department.id:
+        return case
+    if assisting.assists(case, department.name):
+        if assisting_too:
+            return case
+        raise HTTPException(status_code=403, detail=ASSIST_ONLY)
+    raise HTTPException(status_code=404, detail="工单不存在。")
 
 
-def caller_view(case: Any) -> str:
-    """The handling department sees the citizen's number to contact them first (先联系后办理), and
-    nothing about callers who asked for confidentiality."""
-    return "hidden" if case.confidential else "full"
+def caller_view(case: Any, *, lead: bool = True) -> str:
+    """The handling (lead) department sees the citizen's number to contact them first (先联系后办理), an
+    assisting one the masked number, and nobody sees callers who asked for confidentiality."""
+    if case.confidential:
+        return "hidden"
+    return "full" if lead else "masked"
 
 
 @router.get("")
@@ -54,6 +67,7 @@ def portal(request: Request, db: SessionDep, user: Staff) -> Response:
         "department": department,
         "todo": todo,
         "done": done,
+        "assisting": casework.cases_assisted_by(db, department),
         "urges": casework.urges_for_department(db, department),
         "pending_instructions": casework.pending_instructions(db, department),
         "flash": pop_flash(request),
@@ -63,10 +77,12 @@ def portal(request: Request, db: SessionDep, user: Staff) -> Response:
 
 @router.get("/cases/{case_number}")
 def case_page(request: Request, db: SessionDep, user: Staff, case_number: str) -> Response:
-    case = my_case(db, user, case_number)
+    case = my_case(db, user, case_number, assisting_too=True)
+    lead = case.department_id == my_department(db, user).id
     ctx = {
         "case": case,
-        "caller": caller_view(case),
+        "lead": lead,
+        "caller": caller_view(case, lead=lead),
         "timeline": casework.timeline(db, case),
         "flash": pop_flash(request),
     }
@@ -199,4 +215,20 @@ def report_on_instruction(
         case_number,
         lambda case: casework.report_on_instruction(db, case, instruction_id, actor=user.username, text=text),
         "批示落实情况已反馈。",
+    )
+
+
+@router.post("/cases/{case_number}/opinion")
+def opinion(
+    request: Request, db: SessionDep, user: Staff, case_number: str, opinion: Annotated[str, Form()] = ""
+) -> Response:
+    """协办意见 of an assisting department, for the lead department's reply."""
+    department = my_department(db, user)
+    my_case(db, user, case_number, assisting_too=True)
+    return case_action(
+        request,
+        db,
+        case_number,
+        lambda case: casework.add_opinion(db, case, department, actor=user.username, opinion=opinion),
+        message="协办意见已提交，主办单位将在答复时参考。",
     )

@@ -126,7 +126,12 @@ def extensions(request: Request, db: SessionDep, user: Supervisor) -> Response:
 @router.get("/cases/{case_number}")
 def case_page(request: Request, db: SessionDep, user: Supervisor, case_number: str) -> Response:
     case = case_or_404(db, case_number)
-    ctx = {"case": case, "timeline": casework.timeline(db, case), "flash": pop_flash(request)}
+    ctx = {
+        "case": case,
+        "timeline": casework.timeline(db, case),
+        "departments": [d for d in all_departments(db) if d.active],
+        "flash": pop_flash(request),
+    }
     return render(request, "supervisor/case.html", ctx)
 
 
@@ -157,6 +162,48 @@ def supervise(
         case_number,
         lambda case: casework.supervise(db, case, actor=user.username, instruction=instruction.strip()),
         message="已列入督办，批示已送达承办部门。",
+    )
+
+
+def _department(db: Session, value: str) -> Any:
+    department = db.get(casework.Department, int(value)) if value.isdigit() and len(value) < 10 else None
+    if department is None:
+        raise casework.CaseError("请选择协办单位。")
+    return department
+
+
+@router.post("/cases/{case_number}/assist")
+def add_assist(
+    request: Request,
+    db: SessionDep,
+    user: Acting,
+    case_number: str,
+    department_id: Annotated[str, Form()] = "",
+) -> Response:
+    """Add an assisting department (协办) to a case being handled (audited; the department is told)."""
+    return case_action(
+        request,
+        db,
+        case_number,
+        lambda case: casework.add_assist(db, case, _department(db, department_id), actor=user.username),
+        message="已增加协办单位并通知该单位。",
+    )
+
+
+@router.post("/cases/{case_number}/remove-assist")
+def remove_assist(
+    request: Request,
+    db: SessionDep,
+    user: Acting,
+    case_number: str,
+    department_id: Annotated[str, Form()] = "",
+) -> Response:
+    return case_action(
+        request,
+        db,
+        case_number,
+        lambda case: casework.remove_assist(db, case, _department(db, department_id), actor=user.username),
+        message="已移除协办单位。",
     )
 
 
