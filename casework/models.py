@@ -104,6 +104,10 @@ class Case(Base):
 
     @property
     def status_label(self) -> str:
+    # the departments on the case: the lead (主办; "lead" > "assist") first, then the assisting ones (协办)
+    units: Mapped[list[HandlingUnit]] = relationship(
+        order_by=lambda: [HandlingUnit.role.desc(), HandlingUnit.id], lazy="select", viewonly=True
+    )
         return label(self.status)
 
     def __repr__(self) -> str:
@@ -140,6 +144,9 @@ ACTION_LABELS = {
     "due_soon": "即将到期",
     "overdue": "已超期",
 }
+    "assist_opinion": "协办意见",
+    "assist_added": "增加协办单位",
+    "assist_removed": "移除协办单位",
 
 
 class CaseEvent(Base):
@@ -343,3 +350,37 @@ class BriefIssue(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     issued_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     issued_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+UNIT_ROLES = {"lead": "主办", "assist": "协办"}
+
+
+class HandlingUnit(Base):
+    """A department on a case (casework/assisting.py): the lead (主办, role "lead": the same department as
+    cases.department_id, which the queries, deadlines and KPIs read) or an assisting one (协办, "assist"),
+    which sees the case and gives its opinion (协办意见) for the lead's reply."""
+
+    __tablename__ = "case_handling_units"
+    __table_args__ = (
+        CheckConstraint("role IN ('lead', 'assist')", name="role"),
+        Index("ux_case_handling_units_case_department", "case_id", "department_id", unique=True),
+        Index("ux_case_handling_units_lead", "case_id", unique=True,
+              sqlite_where=text("role = 'lead'"), postgresql_where=text("role = 'lead'")),
+        Index("ix_case_handling_units_department_role", "department_id", "role", "case_id"),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("case_departments.id"))
+    role: Mapped[str] = mapped_column(String(8))  # lead / assist
+    opinion: Mapped[str] = mapped_column(Text, default="")  # 协办意见 (the latest; each one is on the timeline)
+    opinion_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    opinion_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    added_by: Mapped[str] = mapped_column(String(64))
+
+    department: Mapped[Department] = relationship(lazy="joined")
+
+    @property
+    def role_label(self) -> str:
+        return UNIT_ROLES.get(self.role, self.role)
