@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import tempfile
 import threading
@@ -75,23 +76,26 @@ def demo(
     cluster = LocalCluster(
         root, nodes=nodes, sip=sip, kb_file=kb or (CHECK_KB if check else None), proxy_port=port
     )
-    typer.echo(f"集群目录：{root}（各节点的数据目录与日志）")
+    typer.echo(f"集群目录：{root}（各节点的数据目录与日志{'' if directory else '，停止时删除'}）")
     typer.echo("创建数据库、导入知识库、启动节点、HAProxy" + ("与 Kamailio" if sip else "") + "…")
+    lag: float | None = None
     try:
         with cluster:
             _describe(cluster)
-            if not check:
+            if check:
+                first, second = cluster.nodes[0], cluster.nodes[1]
+                lag = publish_and_find(cluster, first, second, "集群同步检查")
+                typer.echo(f"在 {first.name} 发布的文档已可在 {second.name}（{second.url}）检索到")
+            else:
                 _wait_for_stop()
-                typer.echo("正在停止集群…")
-                return
-            first, second = cluster.nodes[0], cluster.nodes[1]
-            lag = publish_and_find(cluster, first, second, "集群同步检查")
-            typer.echo(f"在 {first.name} 发布的文档已可在 {second.name}（{second.url}）检索到")
             typer.echo("正在停止集群…")
     except ClusterError as exc:
-        typer.echo(f"错误：{exc}", err=True)
+        typer.echo(f"错误：{exc}（日志保留在 {root}）", err=True)
         raise typer.Exit(1) from exc
-    typer.echo(f"lag {lag:.3f} s")
+    if directory is None:  # a folder of our own: nothing in it outlives the cluster
+        shutil.rmtree(root, ignore_errors=True)
+    if lag is not None:
+        typer.echo(f"lag {lag:.3f} s")
 
 
 def _describe(cluster: LocalCluster) -> None:
