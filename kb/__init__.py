@@ -11,6 +11,17 @@ from sqlalchemy.orm import Session
 
 from hotline.db import session_scope
 from kb import indexing
+from kb.corpus import (
+    NO_YEAR,
+    CorpusCell,
+    CorpusOverview,
+    HotQuestion,
+    corpus_overview,
+    expired_ids,
+    hot_questions,
+    recategorise,
+    retire_expired,
+)
 from kb.curation import delete_synonym_group, list_gaps, list_synonym_groups, resolve_gap, save_synonym_group
 from kb.documents import (
     STATUS_NAMES,
@@ -67,6 +78,15 @@ __all__ = [
     "CATEGORIES",
     "Comparison",
     "FeedbackEntry",
+    "NO_YEAR",
+    "CorpusCell",
+    "CorpusOverview",
+    "HotQuestion",
+    "corpus_overview",
+    "expired_ids",
+    "hot_questions",
+    "recategorise",
+    "retire_expired",
     "compare_revisions",
     "list_feedback",
     "returned_reason",

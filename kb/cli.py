@@ -202,3 +202,20 @@ def schedule_cmd(
         if not loop:
             return
         time.sleep(max(interval, 1.0))
+
+
+@kb_app.command("recategorise")
+def recategorise_cmd() -> None:
+    """File the bundled policy collection by the rules of kb.content (新闻动态 / 政策法规 / 通知公告) and
+    mark its COVID-era notices expired (valid_until), as a fresh install has them; audited. Prints the
+    counts per category before and after."""
+    from kb.content import count_table
+    from kb.corpus import recategorise
+
+    bootstrap.init()
+    with session_scope() as session:
+        report = recategorise(session, actor="cli")
+    typer.echo(count_table(report.before, report.after))
+    typer.echo(f"changed={report.changed} expired={report.expired} skipped={len(report.skipped)}")
+    for external_id in report.skipped:
+        typer.echo(f"skipped (an editor's newer version or review in progress): {external_id}", err=True)

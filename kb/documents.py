@@ -407,10 +407,18 @@ def list_documents(
     q: str | None = None,
     page: int = 1,
     per_page: int = 20,
+    year: int | None = None,
 ) -> tuple[list[Document], int]:
     """Editors' list, newest change first. Besides the workflow states, status may be "expired"
-    (published but past valid_until) or "review_due" (public documents whose review date has come)."""
+    (published but past valid_until) or "review_due" (public documents whose review date has come).
+    year: published in that year (0: without a publication date; kb.corpus.NO_YEAR)."""
     stmt = select(Document)
+    if year is not None:
+        stmt = stmt.where(
+            Document.published_at.is_(None)
+            if year == 0
+            else Document.published_at.between(date(year, 1, 1), date(year, 12, 31))
+        )
     today = date.today()
     if status == "review_due":
         stmt = stmt.where(Document.live.is_(True), Document.review_due <= today)

@@ -13,8 +13,8 @@ from pydantic_core import PydanticCustomError
 from hotline.config import get_settings
 from hotline.text import contains_control
 
-CATEGORIES = ("政策法规", "办事指南", "常见问题", "通知公告", "典型案例")
-Category = Literal["政策法规", "办事指南", "常见问题", "通知公告", "典型案例"]
+CATEGORIES = ("政策法规", "办事指南", "常见问题", "通知公告", "典型案例", "新闻动态")
+Category = Literal["政策法规", "办事指南", "常见问题", "通知公告", "典型案例", "新闻动态"]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 Body = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=128)]

@@ -9,12 +9,19 @@ Outputs (JSON Lines in the format of docs/architecture.md / DESIGN.md):
 - laws.jsonl          a hotline-relevant subset of currently valid laws/regulations (lawrefbook_laws),
                       one entry per article: "法律名 第X条", external_id "law-<slug>-<article no>"
 - guides.jsonl        hand-written 办事指南 entries with the GB/T 33358 sections as Markdown headings
+- cases.jsonl         典型案例: real citizen messages with the official reply (tipdm2020c 附件4), personal
+                      data masked (hotline.masking.mask_personal_text), external_id "case-<留言编号>"
 
 Rules (documented, deterministic):
 - Policy title: the document's own heading = its first whitespace-separated segment; while it is shorter
   than 12 characters or its last segment is an issuing body (such as "财政部"), the next segment is appended,
   each cut at its first sentence mark (so: issuing bodies + the heading or first sentence). Cut to 128 characters. A duplicate title gets "（<docid first 6>）".
-- Policy category: 通知公告 when the title names a notice (通知/通告/公告/公示/告知/倡议/提示), else 政策法规.
+- Policy category: kb.content.classify (新闻动态 / 政策法规 / 通知公告 by datelines, document numbers and
+  what the title names; docs/kb.md); the script prints the counts before (the old rule: 通知公告 when the
+  title names a notice, else 政策法规) and after. A COVID-era notice gets valid_until 2023-01-07
+  (kb.content.covid_expiry); published_at is the signing date at the end of the text, when there is one.
+- Text: traditional characters converted (zhconv, zh-hans) everywhere; the known typos of
+  kb.content.TYPOS fixed in the policy collection and its FAQ (law texts stay as published).
 - Policy department: the title's leading issuing body (text before "关于", or the first segment) when it
   ends with an organisation suffix (部/厅/局/委/政府/办公室/中心/指挥部/...); else an organisation name
   opening a news-style title ("国家邮政局启动…" -> 国家邮政局).
@@ -30,11 +37,17 @@ import json
 import re
 import sqlite3
 import sys
+from collections import Counter
 from collections.abc import Iterable, Iterator
+from datetime import date
 from pathlib import Path
 
 import cn2an
+import openpyxl
 from pypinyin import lazy_pinyin
+
+from hotline.masking import mask_personal_text
+from kb.content import classify, count_table, covid_expiry, normalise, to_simplified
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_TITLE = 128
@@ -164,22 +177,44 @@ def policy_department(title: str) -> str | None:
     return None
 
 
-def build_policies(src: Path) -> Iterator[dict]:
+SIGNED = re.compile(r"(20\d\d)年(\d{1,2})月(\d{1,2})日")
+SIGNATURE_CHARS = 60  # the signing date stands at the end of an official text
+
+
+def signing_date(text: str) -> str | None:
+    """The last full date in the closing characters of a text ("…人民政府 2020年2月7日"), ISO."""
+    found = SIGNED.findall(text.strip()[-SIGNATURE_CHARS:])
+    if not found:
+        return None
+    year, month, day = (int(x) for x in found[-1])
+    try:
+        return date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
+def build_policies(src: Path, table: dict[str, Counter[str]] | None = None) -> Iterator[dict]:
+    """The policy collection; table (when given) gets the category counts before/after the rules."""
     seen: set[str] = set()
     with (src / "ncp_policy_qa/documents.jsonl").open(encoding="utf-8") as f:
         for line in f:
             doc = json.loads(line)
-            text = doc["text"].strip()
+            text = normalise(doc["text"].strip())
             title = unique(policy_title(text), seen, doc["docid"][:6])
+            category = classify(title, text).category
+            if table is not None:
+                table["before"]["通知公告" if NOTICE_WORDS.search(title) else "政策法规"] += 1
+                table["after"][category] += 1
+            until = covid_expiry(category, title, text)
             yield {
                 "external_id": f"ncp-{doc['docid']}",
                 "title": title,
-                "category": "通知公告" if NOTICE_WORDS.search(title) else "政策法规",
+                "category": category,
                 "department": policy_department(title),
                 "body": text,
                 "keywords": [],
-                "published_at": None,
-                "valid_until": None,
+                "published_at": signing_date(text),
+                "valid_until": until.isoformat() if until else None,
             }
 
 
@@ -187,7 +222,7 @@ def build_faq(src: Path) -> Iterator[dict]:
     seen: set[str] = set()
     with (src / "ncp_policy_qa/qa_pairs.tsv").open(encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
-            question, answer = (row["question"] or "").strip(), (row["answer"] or "").strip()
+            question, answer = normalise((row["question"] or "").strip()), normalise((row["answer"] or "").strip())
             if not question or not answer:
                 continue
             title = cut_title(question)
@@ -258,7 +293,7 @@ def build_laws(src: Path) -> Iterator[dict]:
                 "external_id": f"law-{slug}-{number}",
                 "title": cut_title(f"{name} {label}"),
                 "category": "政策法规",
-                "body": text,
+                "body": to_simplified(text),
                 "keywords": [name],
                 "published_at": valid_from or publish or None,
                 "valid_until": None,
@@ -394,20 +429,84 @@ def build_guides() -> Iterator[dict]:
         }
 
 
+CASE_LIMIT = 300
+MIN_MESSAGE, MIN_REPLY = 40, 150  # characters: shorter ones say too little to serve as an example
+# a reply that only acknowledges or forwards the message answers nothing
+EMPTY_REPLY = re.compile(r"已有相关单位作出回复|请您耐心等待|详见|已转[^。]{0,12}(?:核查|办理|办复)")
+SUBSTANTIVE_REPLY = re.compile(r"经查|经核实|核实|调查|答复如下|回复如下|根据|依据")
+CASE_WHITESPACE = re.compile(r"[\s\u3000]+")
+
+
+def case_text(value: object) -> str:
+    return CASE_WHITESPACE.sub(" ", str(value or "")).strip()
+
+
+def case_date(value: object) -> date | None:
+    """附件4's times: datetime cells or text like "2019/4/25 9:32:09" / "2017-06-08 17:31:20"."""
+    if hasattr(value, "date"):
+        return value.date()
+    m = re.match(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})", str(value or "").strip())
+    return date(int(m[1]), int(m[2]), int(m[3])) if m else None
+
+
+def good_case(message: str, reply: str) -> bool:
+    return (
+        len(message) >= MIN_MESSAGE
+        and len(reply) >= MIN_REPLY
+        and not EMPTY_REPLY.search(reply)
+        and bool(SUBSTANTIVE_REPLY.search(reply))
+    )
+
+
+def build_cases(src: Path, limit: int = CASE_LIMIT) -> Iterator[dict]:
+    """典型案例: the newest `limit` messages of 附件4 with a substantive official reply (by reply date,
+    then message number), personal data masked in the subject, the message and the reply."""
+    wb = openpyxl.load_workbook(src / "tipdm2020c_gov_messages/附件4.xlsx", read_only=True)
+    rows = list(wb.worksheets[0].iter_rows(values_only=True))[1:]
+    chosen = []
+    for number, _user, subject, _asked, message, reply, replied in rows:
+        message, reply = case_text(message), case_text(reply)
+        when = case_date(replied)
+        if number is None or when is None or not subject or not good_case(message, reply):
+            continue
+        chosen.append((when, int(number), case_text(subject), message, reply))
+    chosen.sort(key=lambda c: (c[0], c[1]), reverse=True)
+    seen: set[str] = set()
+    for when, number, subject, message, reply in chosen[:limit]:
+        title = unique(cut_title(normalise(mask_personal_text(subject), typos=False)), seen, str(number))
+        body = (
+            "## 群众留言\n\n" + normalise(mask_personal_text(message), typos=False)
+            + "\n\n## 答复意见\n\n" + normalise(mask_personal_text(reply), typos=False)
+        )
+        yield {
+            "external_id": f"case-{number}",
+            "title": title,
+            "category": "典型案例",
+            "body": body,
+            "keywords": [],
+            "published_at": when.isoformat(),
+            "valid_until": None,
+        }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, default=Path("/work/shared/data"))
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "kb")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    table: dict[str, Counter[str]] = {"before": Counter(), "after": Counter()}
     counts = {
-        "ncp_policies.jsonl": write_jsonl(args.out / "ncp_policies.jsonl", build_policies(args.source)),
+        "ncp_policies.jsonl": write_jsonl(args.out / "ncp_policies.jsonl", build_policies(args.source, table)),
         "ncp_faq.jsonl": write_jsonl(args.out / "ncp_faq.jsonl", build_faq(args.source)),
         "laws.jsonl": write_jsonl(args.out / "laws.jsonl", build_laws(args.source)),
         "guides.jsonl": write_jsonl(args.out / "guides.jsonl", build_guides()),
+        "cases.jsonl": write_jsonl(args.out / "cases.jsonl", build_cases(args.source)),
     }
     for name, n in counts.items():
         print(f"{name}: {n} documents", file=sys.stderr)
+    print("policy collection by category (before: notice words in the title, else 政策法规; after: kb.content):")
+    print(count_table(table["before"], table["after"]))
     return 0
 
 

@@ -33,7 +33,9 @@ def test_bundled_files_follow_the_document_format():
         kb.DocumentInput(**r)  # validates title length, category, body
     policies = rows("ncp_policies.jsonl")
     assert len(policies) == 599 and all(r["external_id"].startswith("ncp-") for r in policies)
-    assert {r["category"] for r in policies} == {"政策法规", "通知公告"}
+    assert {r["category"] for r in policies} == {"政策法规", "通知公告", "新闻动态"}
+    cases = rows("cases.jsonl")
+    assert len(cases) == 300 and {r["category"] for r in cases} == {"典型案例"}
     laws = rows("laws.jsonl")
     assert {"社会保险法 第一条", "住房公积金管理条例 第二十四条", "居住证暂行条例 第九条"} <= {
         r["title"] for r in laws
@@ -60,8 +62,10 @@ def test_first_start_loads_the_bundle_once(sqlite_env):
     assert result.exit_code == 0, result.output
     assert f"created={expected}, updated=0, unchanged=0, failed=0" in result.stdout
     assert kb.load_bundled_corpus() == {}
+    expired = sum(1 for p in DATA.glob("*.jsonl") for r in rows(p.name) if r.get("valid_until"))
     with session_scope() as s:
-        assert kb.list_documents(s, status="published")[1] == expected
+        assert kb.list_documents(s, status="published")[1] == expected - expired
+        assert kb.list_documents(s, status="expired")[1] == expired  # the COVID-era notices (docs/kb.md)
         hits = kb.search(s, "住房公积金 提取条件", limit=5).hits
         assert "住房公积金提取办理指南" in [h.title for h in hits]
         dev = (

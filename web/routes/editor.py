@@ -234,6 +234,7 @@ def document_list(
     category: str = "",
     q: str = "",
     page: int = 1,
+    year: int | None = Query(None, ge=0, le=9999),
 ) -> Response:
     page = max(page, 1)
     rows, total = kb.list_documents(
@@ -243,6 +244,7 @@ def document_list(
         q=q.strip() or None,
         page=page,
         per_page=PER_PAGE,
+        year=year,
     )
     ctx = base_ctx(request, "due" if status == "review_due" else "list") | {
         "rows": rows,
@@ -252,6 +254,7 @@ def document_list(
         "status": status,
         "category": category,
         "q": q,
+        "year": year,
     }
     fragment = request.headers.get("HX-Request") == "true"
     return render(request, "editor/list.html", ctx, block="table" if fragment else None)
@@ -435,6 +438,29 @@ def document_action(
     scheduled = at is not None and row_or_404(db, doc_id).status == "scheduled"
     flash(request, "ok", f"已审核通过，将于 {local_time(at)} 自动发布。" if scheduled else ACTION_DONE[action])
     return RedirectResponse(f"/editor/documents/{doc_id}", status_code=303)
+
+
+@router.get("/editor/corpus")
+def corpus_page(request: Request, db: SessionDep, user: Staff) -> Response:
+    """The corpus by category and publication year, with the expired documents to retire."""
+    ctx = base_ctx(request, "corpus") | {
+        "overview": kb.corpus_overview(db),
+        "may_retire": user.has_role("reviewer"),
+        "no_year": kb.NO_YEAR,
+    }
+    return render(request, "editor/corpus.html", ctx)
+
+
+@router.post("/editor/corpus/retire-expired", dependencies=[back_to("/editor/corpus")])
+def retire_expired(
+    request: Request, db: SessionDep, user: Reviewer, confirm: Annotated[str, Form()] = ""
+) -> Response:
+    """全部下线: withdraw every expired document (reviewers and administrators; audited per document)."""
+    if confirm != "yes":
+        raise kb.KbError("请先勾选确认，再批量下线。")
+    count = kb.retire_expired(db, actor=user.username)
+    flash(request, "ok", f"已下线 {count} 篇过期文档。" if count else "没有需要下线的过期文档。")
+    return RedirectResponse("/editor/corpus", status_code=303)
 
 
 @router.get("/editor/feedback")

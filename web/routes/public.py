@@ -121,7 +121,7 @@ def run_search(
 def home(request: Request, db: SessionDep) -> Response:
     ctx = {
         "categories": kb.CATEGORIES,
-        "popular": kb.popular_documents(db, limit=9),
+        "hot": kb.hot_questions(db, limit=9),
         "q": "",
         "category": "",
         "department": "",
