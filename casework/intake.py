@@ -1,7 +1,9 @@
 """Polling the intake channels that the hotline fetches itself: the mailbox (casework.mailintake) and the
 fax receive folder (casework.faxintake). `hotline serve` polls in every web worker every
 `mail_poll_seconds` (start_polling), `hotline intake poll` from the command line; a lock file in
-HOTLINE_HOME lets one process poll at a time (the others skip that round)."""
+HOTLINE_HOME lets one process poll at a time (the others skip that round). The mailbox settings the
+administrators keep on /admin/mailbox (casework.mailsettings) override the environment's and are read
+every round."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import logging
 import os
 from collections.abc import Iterator
 
+from casework import mailsettings
 from hotline.config import Settings, get_settings
 from hotline.db import new_session
 
@@ -46,7 +49,7 @@ def poll_once(settings: Settings | None = None, *, mail: bool = True, fax: bool 
     from casework.faxintake import poll_fax_inbox
     from casework.mailintake import poll_mailbox
 
-    settings = settings or get_settings()
+    settings = settings or mailsettings.effective(get_settings())
     counts: dict[str, int] = {}
     with _exclusive(settings) as mine:
         if not mine:
@@ -59,21 +62,30 @@ def poll_once(settings: Settings | None = None, *, mail: bool = True, fax: bool 
 
 
 def start_polling() -> asyncio.Task[None] | None:
-    """The web worker's polling task (None when no intake channel is enabled): a round every
-    mail_poll_seconds in a thread, so the mail server and the database never hold up the event loop."""
+    """The web worker's polling task (None when HOTLINE_MAIL_POLL_SECONDS is 0: polling is left to cron):
+    a round every mail_poll_seconds in a thread, so the mail server and the database never hold up the
+    event loop. Each round reads the administrators' mailbox settings first: a mailbox enabled on the
+    page is polled from the next round on (the first round waits one interval unless the environment
+    enables a channel)."""
     settings = get_settings()
-    if not enabled(settings) or settings.mail_poll_seconds <= 0:
+    if settings.mail_poll_seconds <= 0:
         return None
 
     async def run() -> None:
+        interval = settings.mail_poll_seconds
+        if not enabled(settings):
+            await asyncio.sleep(interval)
         while True:
             try:
-                counts = await asyncio.to_thread(poll_once, settings)
-                if any(v for k, v in counts.items() if k != "busy"):
-                    log.info("intake: %s", counts)
+                current = await asyncio.to_thread(mailsettings.effective, settings)
+                interval = max(current.mail_poll_seconds, 1.0)
+                if enabled(current):
+                    counts = await asyncio.to_thread(poll_once, current)
+                    if any(v for k, v in counts.items() if k != "busy"):
+                        log.info("intake: %s", counts)
             except Exception:  # noqa: BLE001 - the mail server may be down: the next round tries again
                 log.exception("the intake poll failed")
-            await asyncio.sleep(settings.mail_poll_seconds)
+            await asyncio.sleep(interval)
 
     return asyncio.create_task(run())
 

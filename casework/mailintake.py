@@ -262,7 +262,9 @@ def receive_email(session: Session, mail: IncomingMail) -> Received:
     the mail is not looked at again)."""
     if already_taken(session, mail.key):
         return Received("ignored", reason="already taken")
-    settings = get_settings()
+    from casework import mailsettings
+
+    settings = mailsettings.effective(get_settings(), session)
     own = (settings.mail_from or settings.imap_user).strip().lower()
     if mail.automatic or not mail.sender or mail.sender == own:
         return _record(session, mail, Received("ignored", reason="automatic, no sender or our own"))

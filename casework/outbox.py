@@ -223,10 +223,13 @@ def default_transports() -> dict[str, Transport]:
     transports: dict[str, Transport] = {"fax": FaxTransport.from_settings(settings)}
     if settings.kannel_url:
         transports["sms"] = KannelTransport.from_settings(settings)
-    if settings.smtp_host:
+    from casework import mailsettings
+
+    mail = mailsettings.effective(settings)  # the mailbox as set on /admin/mailbox, if it was
+    if mail.smtp_host:
         from casework.mailintake import MailTransport
 
-        transports["email"] = MailTransport.from_settings(settings)
+        transports["email"] = MailTransport.from_settings(mail)
     return transports
 
 

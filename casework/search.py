@@ -2,9 +2,10 @@
 supervised), full-text search over case number, phone, name, content and address with the project's
 Chinese analysis (jieba, kb.search.analysis), pages, the JSON lines of the CLI and the Excel export.
 
-Each case keeps its search terms in `cases.search_text` (space-separated, set at registration). On
-PostgreSQL they are matched through a GIN index on to_tsvector('simple', search_text); on SQLite with
-LIKE per term."""
+Each case keeps its search terms in `cases.search_text` (quoted lexemes, set at registration); each
+database searches them in a table of its own, kept in step with the column by triggers (casework_0010):
+on PostgreSQL the narrow table case_search (a tsvector with a GIN index, matched with '@@'), on SQLite the
+FTS5 table case_fts (asked with MATCH). docs/casework.md, "Work queues and search"."""
 
 from __future__ import annotations
 
@@ -13,7 +14,19 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, cast, false, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    cast,
+    false,
+    func,
+    literal_column,
+    select,
+    table,
+)
+from sqlalchemy import column as sql_column
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
@@ -22,11 +35,14 @@ from casework.lifecycle import DEADLINE_STATUSES, label
 from casework.models import Case, Department
 from hotline.db import utcnow
 from hotline.masking import mask_phone
-from kb.search.analysis import char_bigrams, fold_query, tokens, words
+from kb.search.analysis import char_bigrams, fold, fold_query, tokens, words
 
 PAGE_SIZE = 50
 _HAN_ONLY = re.compile(r"[\u4e00-\u9fff]+")
 COUNT_LIMIT = 1_000  # counts above this show as "1000+"
+TEXT_COUNT_LIMIT = 10_000  # a full-text search counts its matches up to this ("10000+" beyond)
+ID_BLOCK = 4096  # PostgreSQL: ids per block lexeme in case_search.terms (casework_0010)
+DENSE_RANGE = 2 * ID_BLOCK  # more matches than this in a range of blocks: look at its newer half first
 EXPORT_LIMIT = 50_000  # rows in one Excel export
 CHANNEL_LABELS = {
     "phone": "电话", "voicemail": "语音留言", "web": "网上留言", "sms": "短信", "email": "电子邮件", "fax": "传真"
@@ -44,11 +60,13 @@ def index_text(
     address: str | None = None,
     district: str | None = None,
 ) -> str:
-    """The search terms of a case: its numbers whole, jieba's words and sub-words of the text, and the
-    character bigrams of its Chinese (they find what jieba segments differently in text and query)."""
-    numbers = [n for n in (case_number, caller_number, contact) if n]
+    """The search terms of a case: its numbers and contact whole (folded as a query is) and the contact's
+    words, jieba's words and sub-words of the text, and the character bigrams of its Chinese (they find
+    what jieba segments differently in text and query)."""
+    numbers = [fold(n) for n in (case_number, caller_number, contact) if n]  # as a query is folded
     text = " ".join(t for t in (name, topic, content, district, address) if t)
-    terms = dict.fromkeys(t.replace(" ", "") for t in [*numbers, *tokens(text), *char_bigrams(text)])
+    parts = words(contact) if contact else []  # an address's parts, as a query gives them
+    terms = dict.fromkeys(t.replace(" ", "") for t in [*numbers, *parts, *tokens(text), *char_bigrams(text)])
     return " " + " ".join(_lexeme(t) for t in terms if t) + " "
 
 
@@ -79,7 +97,7 @@ class CaseFilter:
 class CasePage:
     cases: list[Case]
     total: int
-    capped: bool  # total is COUNT_LIMIT and more match
+    capped: bool  # total is the count limit (COUNT_LIMIT, TEXT_COUNT_LIMIT for a search) and more match
     page: int
     pages: int
 
@@ -107,6 +125,17 @@ def _lexeme(term: str) -> str:
     return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
+def tsquery_text(query: str) -> str | None:
+    """The query as a tsquery (PostgreSQL) string: every word must occur, as one of its ways; None when
+    the query has no words."""
+    groups = query_groups(query)
+    if not groups:
+        return None
+    return " & ".join(
+        "(" + " | ".join("(" + " & ".join(map(_lexeme, way)) + ")" for way in group) + ")" for group in groups
+    )
+
+
 def text_clause(session: Session, query: str) -> ColumnElement[bool] | None:
     """Every word of the query must occur (one of its ways); None for an empty query."""
     if not (query or "").strip():
@@ -115,24 +144,46 @@ def text_clause(session: Session, query: str) -> ColumnElement[bool] | None:
     if not groups:
         return false()
     if session.get_bind().dialect.name == "postgresql":
-        expr = " & ".join(
-            "(" + " | ".join("(" + " & ".join(map(_lexeme, way)) + ")" for way in group) + ")"
-            for group in groups
-        )
-        return Case.search_text.op("@@")(cast(expr, TSQUERY))
+        return Case.id.in_(_matching(tsquery_text(query) or ""))
+    match = " AND ".join(
+        "(" + " OR ".join("(" + " AND ".join(map(_fts_term, way)) + ")" for way in group) + ")"
+        for group in groups
+    )
+    return Case.id.in_(select(FTS.c.rowid).where(literal_column(FTS.name).op("MATCH")(match)))
 
-    def like(term: str) -> ColumnElement[bool]:
-        escaped = _lexeme(term).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return Case.search_text.like(f"% {escaped} %", escape="\\")
 
-    return and_(*(or_(*(and_(*map(like, way)) for way in group)) for group in groups))
+# PostgreSQL: the narrow table with the GIN index (casework_0010); its tsquery is one named parameter,
+# so page_of can run the same statement over blocks of ids (a value for TSQUERY_PARAM)
+SEARCH = table("case_search", sql_column("case_id"), sql_column("terms"))
+TSQUERY_PARAM = "case_tsquery"
+_TSQUERY_OPTION = "hotline_case_tsquery"  # execution options `filtered` sets for page_of
+_TEXT_ONLY_OPTION = "hotline_case_text_only"
+_SEARCHED_OPTION = "hotline_case_searched"
+
+
+def _matching(tsquery: str) -> Select:
+    return select(SEARCH.c.case_id).where(
+        SEARCH.c.terms.op("@@")(cast(bindparam(TSQUERY_PARAM, tsquery), TSQUERY))
+    )
+
+
+FTS = table("case_fts", sql_column("rowid"))  # SQLite: FTS5 over cases.search_text (casework_0010)
+_FTS_SEPARATORS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")  # what the FTS5 tokenizer splits on
+
+
+def _fts_term(term: str) -> str:
+    """A term as FTS5 strings matching its quoted lexeme, one token each (the table's tokenizer keeps a
+    lexeme whole, quotes included, unless it holds a separator: then its parts must all be there)."""
+    parts = (p for p in _FTS_SEPARATORS.split(_lexeme(term)) if p)
+    return " AND ".join('"' + p.replace('"', '""') + '"' for p in parts)
 
 
 def filtered(
     session: Session, f: CaseFilter, stmt: Select | None = None, now: datetime | None = None
 ) -> Select:
-    """The cases matching the filter, newest registered first (by id: a full-text match then reads
-    the newest cases first instead of sorting all its matches)."""
+    """The cases matching the filter, newest registered first (by id). `stmt`, a view's statement,
+    narrows the cases by WHERE clauses only (no joins: page_of reads a search without other clauses
+    from the search table alone)."""
     stmt = select(Case) if stmt is None else stmt
     clauses: list[ColumnElement[bool]] = []
     if f.status:
@@ -154,30 +205,73 @@ def filtered(
         clauses.append(and_(Case.status.in_(DEADLINE_STATUSES), Case.deadline < (now or utcnow())))
     if f.supervised:
         clauses.append(Case.supervised.is_(True))
+    # no filter but the words: a PostgreSQL search then reads the narrow table alone (page_of)
+    text_only = not clauses and stmt.whereclause is None
     text = text_clause(session, f.q)
     if text is not None:
         clauses.append(text)
+        options: dict[str, object] = {_SEARCHED_OPTION: True}
+        if session.get_bind().dialect.name == "postgresql":
+            options |= {_TSQUERY_OPTION: tsquery_text(f.q), _TEXT_ONLY_OPTION: text_only}
+        stmt = stmt.execution_options(**options)
     return stmt.where(*clauses).order_by(Case.id.desc())
 
 
 def page_of(session: Session, stmt: Select, page: int = 1, per_page: int = PAGE_SIZE) -> CasePage:
     """One page of a case query (ordered newest id first, as `filtered` does), with its total counted
-    up to COUNT_LIMIT. The matching ids are fetched unordered first (PostgreSQL takes the search
-    index for that); when there are no more than COUNT_LIMIT the page is cut from them, otherwise the
-    ordered query reads the newest cases until it has the page (a common word matches soon)."""
+    up to COUNT_LIMIT (TEXT_COUNT_LIMIT for a full-text search). The matching ids are fetched unordered
+    first (the search index gives them); when there are no more than the limit the page is cut from
+    them. Otherwise a PostgreSQL search looks block by block from the newest ids back (`_newest_ids`),
+    and any other query reads the newest cases in order until it has the page."""
     per_page = max(1, min(per_page, 500))
-    ids = list(session.scalars(stmt.order_by(None).with_only_columns(Case.id).limit(COUNT_LIMIT + 1)))
-    capped = len(ids) > COUNT_LIMIT
-    total = min(len(ids), COUNT_LIMIT)
+    options = stmt.get_execution_options()
+    tsquery = options.get(_TSQUERY_OPTION)
+    limit = TEXT_COUNT_LIMIT if options.get(_SEARCHED_OPTION) else COUNT_LIMIT
+    if tsquery is not None and options.get(_TEXT_ONLY_OPTION):
+        ids_stmt = _matching(tsquery)  # the narrow table alone, no row of cases read
+    else:
+        ids_stmt = stmt.order_by(None).with_only_columns(Case.id)
+    ids = list(session.scalars(ids_stmt.limit(limit + 1)))
+    capped = len(ids) > limit
+    total = min(len(ids), limit)
     pages = max(1, -(-total // per_page))
     page = max(1, min(page, pages))
     start = (page - 1) * per_page
-    if capped:
-        cases = list(session.scalars(stmt.limit(per_page).offset(start)))
-    else:
+    if not capped:
         wanted = sorted(ids, reverse=True)[start : start + per_page]
-        cases = list(session.scalars(select(Case).where(Case.id.in_(wanted)).order_by(Case.id.desc())))
+    elif tsquery is not None:
+        wanted = _newest_ids(session, ids_stmt, tsquery, start + per_page)[start:]
+    else:
+        return CasePage(list(session.scalars(stmt.limit(per_page).offset(start))), total, capped, page, pages)
+    cases = list(session.scalars(select(Case).where(Case.id.in_(wanted)).order_by(Case.id.desc())))
     return CasePage(cases=cases, total=total, capped=capped, page=page, pages=pages)
+
+
+def _block(number: int) -> str:
+    return _lexeme(f"~b{number}")
+
+
+def _newest_ids(session: Session, ids_stmt: Select, tsquery: str, need: int) -> list[int]:
+    """The `need` newest ids a PostgreSQL search statement gives, newest first, read by blocks of ids
+    going back from the newest: each round asks the index for the matches in a range of blocks (the
+    query ANDed with the blocks' lexemes), twice as many blocks as the round before; a range with more
+    than DENSE_RANGE matches is not read whole but halved, its newer half first. So a common word costs
+    a few blocks' matches, a rare one a few rounds."""
+    top = session.scalar(select(func.max(SEARCH.c.case_id))) or 0
+    found: list[int] = []
+    high, size = top // ID_BLOCK, 1
+    while high >= 0 and len(found) < need:
+        low = max(0, high - size + 1)
+        window = f"({tsquery}) & (" + " | ".join(_block(b) for b in range(low, high + 1)) + ")"
+        ranged = ids_stmt.limit(DENSE_RANGE + 1) if low < high else ids_stmt  # one block: read whole
+        rows = session.scalars(ranged, {TSQUERY_PARAM: window}).all()
+        if len(rows) > DENSE_RANGE and low < high:
+            size = (high - low + 1) // 2
+            continue
+        first, last = low * ID_BLOCK, (high + 1) * ID_BLOCK  # a text that holds a block's lexeme itself
+        found += sorted((i for i in rows if first <= i < last), reverse=True)
+        high, size = low - 1, size * 2
+    return found[:need]
 
 
 def find(session: Session, f: CaseFilter, page: int = 1, per_page: int = PAGE_SIZE) -> CasePage:

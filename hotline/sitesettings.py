@@ -26,8 +26,11 @@ def read(session: Session, key: str) -> dict[str, Any] | None:
     return dict(row.value) if row is not None else None
 
 
-def write(session: Session, key: str, value: dict[str, Any], *, actor: str) -> None:
-    """Store a value (validated by its owner before), audited with the old and the new value."""
+def write(
+    session: Session, key: str, value: dict[str, Any], *, actor: str, secret: tuple[str, ...] = ()
+) -> None:
+    """Store a value (validated by its owner before), audited with the old and the new value; the
+    `secret` entries (sealed passwords) only as "changed" or not."""
     row = session.get(SiteSetting, key)
     old = dict(row.value) if row is not None else None
     if row is None:
@@ -40,6 +43,23 @@ def write(session: Session, key: str, value: dict[str, Any], *, actor: str) -> N
         action="setting_changed",
         entity="setting",
         entity_id=key,
-        detail={"old": old, "new": value},
+        detail={"old": _redacted(old, secret), "new": _redacted(value, secret, old or {})},
     )
     session.flush()
+
+
+def _redacted(
+    value: dict[str, Any] | None, secret: tuple[str, ...], before: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """The value for the audit trail: a secret entry as "已设置" (set), or, for the new value compared
+    with `before`, "未更改" / "已设置" / "已清除"."""
+    if value is None or not secret:
+        return value
+    shown = {k: v for k, v in value.items() if k not in secret}
+    for name in secret:
+        if name in value:
+            same = before is not None and before.get(name) == value[name]
+            shown[name] = "未更改" if same else "已设置"
+        elif before and name in before:
+            shown[name] = "已清除"
+    return shown

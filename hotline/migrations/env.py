@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from hotline.db import Base, get_engine
-from hotline.migrate import import_all_models
+from hotline.migrate import import_all_models, include_object
 
 import_all_models()
 target_metadata = Base.metadata
@@ -14,12 +14,22 @@ target_metadata = Base.metadata
 def run_migrations_online() -> None:
     connection = context.config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            include_object=include_object,
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
     with get_engine().connect() as conn:
-        context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(
+            connection=conn,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            include_object=include_object,
+        )
         with context.begin_transaction():
             context.run_migrations()
 

@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse,
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from casework import calendar
+from casework import calendar, mailsettings
 from casework.departments import DepartmentForm, departments, save_department
 from casework.errors import CaseError
 from casework.models import Department
@@ -573,3 +573,81 @@ def audit_page(
         stmt = stmt.where(AuditEntry.actor == actor.strip()[:64])
     ctx = {"entries": list(db.scalars(stmt)), "entity": entity.strip(), "actor": actor.strip()}
     return render(request, "admin/audit.html", ctx)
+
+
+# -- the e-mail intake's mailbox ------------------------------------------------------------------
+
+
+def _mailbox_fields(
+    mail_enabled: Annotated[str, Form()] = "",
+    imap_host: Annotated[str, Form()] = "",
+    imap_port: Annotated[str, Form()] = "",
+    imap_tls: Annotated[str, Form()] = "",
+    imap_user: Annotated[str, Form()] = "",
+    imap_password: Annotated[str, Form()] = "",
+    clear_imap_password: Annotated[str, Form()] = "",
+    imap_folder: Annotated[str, Form()] = "",
+    smtp_host: Annotated[str, Form()] = "",
+    smtp_port: Annotated[str, Form()] = "",
+    smtp_tls: Annotated[str, Form()] = "",
+    smtp_user: Annotated[str, Form()] = "",
+    smtp_password: Annotated[str, Form()] = "",
+    clear_smtp_password: Annotated[str, Form()] = "",
+    mail_from: Annotated[str, Form()] = "",
+    mail_poll_seconds: Annotated[str, Form()] = "",
+) -> dict[str, str]:
+    return {k: v for k, v in locals().items()}
+
+
+MailboxFields = Annotated[dict[str, str], Depends(_mailbox_fields)]
+
+
+def _mailbox_page(
+    request: Request,
+    db: Session,
+    form: dict[str, str] | None = None,
+    *,
+    checks: list[mailsettings.Check] | None = None,
+    error: str = "",
+) -> Response:
+    """The mailbox form: the values in force, or those just sent (never a password)."""
+    shown = mailsettings.view(db)
+    values: dict[str, Any] = dict(shown.values)
+    if form is not None:
+        values |= {k: v for k, v in form.items() if k in mailsettings.FIELDS}
+        values["mail_enabled"] = form.get("mail_enabled") in ("1", "on")
+    ctx = {
+        "mailbox": shown,
+        "values": values,
+        "tls_modes": mailsettings.TLS_MODES,
+        "checks": checks,
+        "error": error,
+        "flash": pop_flash(request),
+    }
+    return render(request, "admin/mailbox.html", ctx, status_code=400 if error else 200)
+
+
+@router.get("/mailbox")
+def mailbox_page(request: Request, db: SessionDep, user: Admin) -> Response:
+    return _mailbox_page(request, db)
+
+
+@router.post("/mailbox")
+def save_mailbox(request: Request, db: SessionDep, user: Admin, form: MailboxFields) -> Response:
+    with refused(db, CaseError) as refusal:
+        mailsettings.save(db, form, actor=user.username)
+    if refusal:
+        return _mailbox_page(request, db, form, error=refusal.message)
+    flash(request, "ok", "邮箱设置已保存，下一轮收信和发信起生效。")
+    return RedirectResponse("/admin/mailbox", status_code=303)
+
+
+@router.post("/mailbox/test")
+def test_mailbox(request: Request, db: SessionDep, user: Admin, form: MailboxFields) -> Response:
+    """Try the servers with the values on the form (a blank password: the stored one); nothing saved."""
+    with refused(db, CaseError) as refusal:
+        settings = mailsettings.candidate(db, form)
+    if refusal:
+        return _mailbox_page(request, db, form, error=refusal.message)
+    checks = mailsettings.check_connection(db, settings, actor=user.username)
+    return _mailbox_page(request, db, form, checks=checks)

@@ -1,0 +1,147 @@
+"""Full-text case search (casework/search.py) on both databases: PostgreSQL's tsvector and SQLite's FTS5
+table give the same cases for words, sub-words, numbers and addresses, follow a case's changed text,
+treat search syntax as plain words, and page newest first also past the counted total."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from sqlalchemy import text
+
+from casework import search
+from casework.models import Case
+from hotline.db import get_engine, session_scope
+from tests.casework.helpers import new_case
+
+
+def found(query: str, **filters: object) -> list[str]:
+    with session_scope() as s:
+        return [c.case_number for c in search.find(s, search.CaseFilter(q=query, **filters)).cases]  # type: ignore[arg-type]
+
+
+def test_words_sub_words_numbers_and_addresses_find_the_same_cases_on_both_databases(
+    hotline_env: Path,
+) -> None:
+    with session_scope() as s:
+        rubbish, _ = new_case(
+            s, content="小区垃圾无人清运，气味很大。", address="幸福路8号", caller_number="13700000001"
+        )
+        lights, _ = new_case(
+            s, channel="web", content="路灯不亮。", contact="Zhang.San+12345@example.com", name="张三"
+        )
+        noise, _ = new_case(s, content="工地夜间施工噪音扰民。", district="南湖区")
+        numbers = rubbish.case_number, lights.case_number, noise.case_number
+    assert found("垃圾清运") == [numbers[0]]  # as jieba's sub-words / bigrams of the case's text
+    assert found("幸福路") == [numbers[0]]
+    assert found("13700000001") == [numbers[0]]
+    assert found(numbers[2]) == [numbers[2]]
+    assert found("zhang.san+12345@example.com") == [numbers[1]]  # a contact with punctuation, whole
+    assert found("张三 路灯") == [numbers[1]]
+    assert found("南湖区 噪音") == [numbers[2]]
+    assert found("垃圾 路灯") == []  # every word must match
+    assert found("不存在的内容词") == []
+    assert found("噪音", channel="web") == [] and found("路灯", channel="web") == [numbers[1]]
+
+
+def test_a_changed_text_is_searched_as_changed(hotline_env: Path) -> None:
+    """What the voicemail transcription does: new content, new search terms, in the same transaction."""
+    with session_scope() as s:
+        case, _ = new_case(s, content="（语音留言，转写中）")
+        number = case.case_number
+    with session_scope() as s:
+        case = s.query(Case).filter_by(case_number=number).one()
+        case.content = "自来水管爆裂，楼道积水。"
+        case.search_text = search.case_index_text(case)
+    assert found("水管爆裂") == [number] and found("转写") == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"',
+        "'",
+        "\\",
+        "AND",
+        "OR NOT",
+        "a*",
+        "(路灯",
+        "NEAR(路灯 垃圾)",
+        "路灯:",
+        "%_",
+        "col:x",
+        "^路灯",
+        "-路灯",
+    ],
+)
+def test_search_syntax_in_a_query_is_taken_as_plain_words(hotline_env: Path, query: str) -> None:
+    with session_scope() as s:
+        case, _ = new_case(s, content="路灯不亮，请维修。")
+        number = case.case_number
+    result = found(query)  # never an error
+    assert result in ([], [number])
+
+
+def test_pages_are_newest_first_past_the_counted_total(
+    hotline_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search, "TEXT_COUNT_LIMIT", 7)
+    with session_scope() as s:
+        numbers = [new_case(s, content=f"第{i}号路灯不亮。")[0].case_number for i in range(12)]
+        new_case(s, content="小区垃圾无人清运。")
+    with session_scope() as s:
+        first = search.find(s, search.CaseFilter(q="路灯"), page=1, per_page=5)
+        assert first.capped and first.total == 7 and first.pages == 2
+        assert [c.case_number for c in first.cases] == numbers[::-1][:5]
+        second = search.find(s, search.CaseFilter(q="路灯"), page=2, per_page=5)
+        assert [c.case_number for c in second.cases] == numbers[::-1][5:10]
+        exact = search.find(s, search.CaseFilter(q="垃圾"), page=1, per_page=5)
+        assert not exact.capped and exact.total == 1
+
+
+def test_postgresql_finds_the_newest_matches_block_by_block(
+    hotline_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the counted total, PostgreSQL reads the matches by blocks of ids from the newest back (and
+    halves a range with too many): the pages are the same as sorting every match."""
+    if get_engine().dialect.name != "postgresql":
+        pytest.skip("the id blocks are PostgreSQL's (SQLite's FTS5 gives its matches in id order)")
+    numbers = []
+    for block in (0, 2, 5):
+        with session_scope() as s:
+            if block:
+                s.execute(text("SELECT setval('cases_id_seq', :at)"), {"at": block * search.ID_BLOCK + 10})
+            numbers += [new_case(s, content=f"第{block}{i}号路灯不亮。")[0].case_number for i in range(3)]
+            new_case(s, content="小区垃圾无人清运。")
+    newest_first = numbers[::-1]
+    for dense in (search.DENSE_RANGE, 2):
+        monkeypatch.setattr(search, "TEXT_COUNT_LIMIT", 2)
+        monkeypatch.setattr(search, "DENSE_RANGE", dense)
+        with session_scope() as s:
+            pages = [search.find(s, search.CaseFilter(q="路灯"), page=n, per_page=4) for n in (1, 2, 3)]
+        assert all(p.capped and p.total == 2 for p in pages)
+        assert [c.case_number for c in pages[0].cases] == newest_first[:4]
+        # the count stops at 2, so there is one page; asking for more gives that page again
+        assert [c.case_number for c in pages[2].cases] == newest_first[:4]
+        monkeypatch.setattr(search, "TEXT_COUNT_LIMIT", 8)
+        with session_scope() as s:
+            second = search.find(s, search.CaseFilter(q="路灯"), page=2, per_page=4)
+            filtered = search.find(s, search.CaseFilter(q="路灯", channel="phone"), page=2, per_page=4)
+        assert second.capped and [c.case_number for c in second.cases] == newest_first[4:8]
+        assert [c.case_number for c in filtered.cases] == newest_first[4:8]
+
+
+def test_the_migration_indexes_the_cases_already_there(sqlite_env: Path) -> None:
+    """SQLite: casework_0010 fills the FTS5 table from the cases registered before it."""
+    with session_scope() as s:
+        case, _ = new_case(s, content="小区垃圾无人清运。")
+        number = case.case_number
+    revision = importlib.import_module("casework.migrations.casework_0010_case_fts")
+    with get_engine().begin() as conn, Operations.context(MigrationContext.configure(conn)):
+        revision.downgrade()
+        assert "case_fts" not in {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master"))}
+        revision.upgrade()
+    assert found("垃圾清运") == [number]
