@@ -106,6 +106,8 @@ def _deleted(session: Session, _context: Any, _instances: Any) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _collect(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: the transaction goes on
+        return
     session.flush()  # what the commit would flush next: a deletion among it queues its document
     ids = session.info.pop(PENDING, set())
     if not ids:
@@ -121,7 +123,7 @@ def _collect(session: Session) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _apply(session: Session) -> None:
-    if not session.info.pop(READY, False):
+    if session.in_nested_transaction() or not session.info.pop(READY, False):
         return
     for attempt, pause in enumerate(RETRY_PAUSES, start=1):
         try:
@@ -142,6 +144,8 @@ def _apply(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _discard(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint rolled back: what the transaction queued before stays
+        return
     session.info.pop(PENDING, None)
     session.info.pop(READY, None)
 

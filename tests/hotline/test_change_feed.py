@@ -100,6 +100,17 @@ def test_every_change_is_logged_in_the_transaction_that_made_it(shared_db: str) 
     assert indexing.applier().position() == log_end()  # node A applied its own changes at once
 
 
+def test_a_savepoint_rolled_back_keeps_what_its_transaction_changed_before(shared_db: str) -> None:
+    with session_scope() as s:
+        doc_id = kb.create_document(s, doc_input(), actor="alice").id
+        with pytest.raises(kb.KbError), s.begin_nested():  # as kb.run_schedule skips a conflicting step
+            kb.create_document(s, doc_input("居住证申领办事指南"), actor="alice")
+            raise kb.KbError("这一步被跳过")
+    assert logged()[0] == (doc_id, "upsert")  # (the savepoint's document is logged as gone)
+    assert indexing.get_index().count() == 1
+    assert public_ids(QUERY, include_unpublished=True, log_gaps=False) == [doc_id]
+
+
 def test_postgresql_listeners_hear_the_seq_of_each_change(
     pg_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
