@@ -1,7 +1,7 @@
 """A real cluster on this machine for the tests of this folder: a new PostgreSQL database, two nodes
 (`hotline serve` on 127.0.0.2 and 127.0.0.3, each with its own home and SIP media processes), HAProxy and
-Kamailio's dispatcher in front (hotline.cluster.local). One cluster for the module; a test that kills or
-stops a node leaves it to the next test's `cluster` fixture to start it again."""
+Kamailio's dispatcher in front (hotline.cluster.local). One cluster for the folder's tests; a test that
+kills or stops a node leaves it to the next test's `cluster` fixture to start it again."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def require_engines() -> None:
         pytest.skip("kamcmd not installed (Debian package kamailio)")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def running_cluster(tmp_path_factory: pytest.TempPathFactory, postgres_ok: bool) -> Iterator[LocalCluster]:
     require_engines()
     if not postgres_ok:
