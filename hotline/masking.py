@@ -29,8 +29,8 @@ def mask_phones_in_text(text: str) -> str:
 # Rules (tests/kb/test_content_rules.py runs them on real messages): user ids, ID card numbers, phone
 # numbers, plate numbers, long digit runs (bank cards, QQ), addresses below the building (building,
 # unit, room and house numbers: the estate or road stays), and persons' names: a name before a title or
-# form of address (张三书记, 李四同志), and jieba's person names (POS nr) that start with a common
-# surname and are 2-3 characters long. A name becomes its surname + 某 (张某).
+# form of address (张三书记, 李四同志), one introduced as a name (我叫张三，), and jieba's person names
+# (POS nr) with a common surname where that is reliable (mask_names). A name becomes its surname + 某.
 _USER_ID = re.compile(r"(?:网友)?[“\"]?(?<![A-Za-z0-9])(?:UU|A)\d{5,}(?![0-9])[”\"]?")
 _ID_NUMBER = re.compile(r"(?<!\d)\d{6}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:[0-2]\d|3[01])\d{3}[\dXx](?![\dA-Za-z])")
 _PLATE = re.compile(
@@ -47,6 +47,10 @@ _BUILDING = re.compile(
 _TITLED_NAME = re.compile(
     r"(?P<name>[\u4e00-\u9fa5]{2,3}?)(?=(?:同志|先生|女士|书记|副书记|县长|副县长|市长|副市长|区长|副区长|镇长|"
     r"乡长|主任|副主任|局长|副局长|所长|站长|队长|经理|老师|校长|院长|医生|警官|律师|组长|村长|支书|会计))"
+)
+# a name introduced as one: 我叫张三， 名叫李四（ 姓名：王五
+_INTRODUCED_NAME = re.compile(
+    r"(?P<intro>名叫|我叫|姓名[:：]?|联系人[:：]?|本人)(?P<name>[\u4e00-\u9fa5]{2,3})(?=[，,。；;、\s（(：:]|$)"
 )
 SURNAMES = set(
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任"
@@ -73,6 +77,13 @@ def _surname_mask(name: str) -> str:
     return name[0] + "某"
 
 
+def _introduced(match: re.Match[str]) -> str:
+    name = match["name"]
+    if name[0] in SURNAMES and not _NOT_IN_NAMES.search(name[1:]):
+        return match["intro"] + _surname_mask(name)
+    return match.group(0)
+
+
 def _titled(match: re.Match[str]) -> str:
     name = match["name"]
     if name[0] in SURNAMES and name[-1] not in _OFFICE_ENDINGS and not _NOT_IN_NAMES.search(name[1:]):
@@ -88,6 +99,7 @@ def mask_names(text: str) -> str:
     import jieba.posseg as pseg  # loaded on first use (the web app does not need it)
 
     text = _TITLED_NAME.sub(_titled, text)
+    text = _INTRODUCED_NAME.sub(_introduced, text)
     words = pseg.lcut(text, HMM=True)
     out = []
     for i, (word, flag) in enumerate(words):

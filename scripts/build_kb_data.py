@@ -435,6 +435,8 @@ MIN_MESSAGE, MIN_REPLY = 40, 150  # characters: shorter ones say too little to s
 EMPTY_REPLY = re.compile(r"已有相关单位作出回复|请您耐心等待|详见|已转[^。]{0,12}(?:核查|办理|办复)")
 SUBSTANTIVE_REPLY = re.compile(r"经查|经核实|核实|调查|答复如下|回复如下|根据|依据")
 CASE_WHITESPACE = re.compile(r"[\s\u3000]+")
+# the greeting a message or reply opens with ("尊敬的领导：您好！", "网友您好！") says nothing about the case
+GREETING = re.compile(r"^(?:(?:尊敬的|亲爱的|各位|来信)?[^，,。！!：:]{0,12}?[：:，,]?\s*)?(?:您好|你好)[！!，,。：:]?\s*")
 
 
 def case_text(value: object) -> str:
@@ -465,7 +467,7 @@ def build_cases(src: Path, limit: int = CASE_LIMIT) -> Iterator[dict]:
     rows = list(wb.worksheets[0].iter_rows(values_only=True))[1:]
     chosen = []
     for number, _user, subject, _asked, message, reply, replied in rows:
-        message, reply = case_text(message), case_text(reply)
+        message, reply = GREETING.sub("", case_text(message)), GREETING.sub("", case_text(reply))
         when = case_date(replied)
         if number is None or when is None or not subject or not good_case(message, reply):
             continue

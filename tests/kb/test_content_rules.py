@@ -133,6 +133,8 @@ def test_masking_real_messages(message_rows: dict[int, tuple]) -> None:
     assert mask_personal_text("身份证号430102199001011234") == "身份证号430102************"
     assert mask_personal_text("共支出3847330元") == "共支出3847330元"  # amounts are no personal data
     assert mask_personal_text("胡华衡书记您好") == "胡某书记您好"
+    assert mask_personal_text("我，名叫曹珍贵，女，86岁") == "我，名叫曹某，女，86岁"
+    assert mask_personal_text("本人家住金霞苑") == "本人家住金霞苑"
     assert mask_personal_text("请党委书记和常务副县长过问") == "请党委书记和常务副县长过问"
 
 
@@ -154,5 +156,5 @@ def test_masking_leaves_no_known_name_in_the_built_cases() -> None:
         assert not re.search(r"UU\d{5}|A\d{7}|1[3-9]\d{9}|\d{17}[\dXx]", body + case["title"])
         assert date.fromisoformat(case["published_at"]).year >= 2011
     text = json.dumps(cases, ensure_ascii=False)
-    for name in ("卢理映", "姚桃先", "李柏思", "杨彪虎", "殷义新", "成小平", "胡华衡"):
+    for name in ("卢理映", "姚桃先", "李柏思", "杨彪虎", "殷义新", "成小平", "胡华衡", "曹珍贵"):
         assert name not in text
