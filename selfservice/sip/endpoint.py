@@ -253,7 +253,8 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
                 answer.statusCode = 486
                 call.hangup(answer)
                 return
-            if config.drain_flag and os.path.exists(config.drain_flag):  # draining: Kamailio tries another node
+            # the node is draining (hotline.node): Kamailio's dispatcher tries another node
+            if config.drain_flag and os.path.exists(config.drain_flag):
                 answer.statusCode = 503
                 call.hangup(answer)
                 return
