@@ -208,3 +208,19 @@ def test_an_index_without_a_position_or_past_the_log_is_rebuilt(sqlite_env: Path
     applier.position_file.write_text(f"{log_end() + 100}\n")  # the database lost the log's last entries
     assert applier.catch_up() == log_end()
     assert public_ids("护照", log_gaps=False) == [doc_id]
+
+
+def test_a_node_has_one_follower_and_another_process_takes_over_when_it_stops(sqlite_env: Path) -> None:
+    url = get_settings().resolved_database_url
+    first, second = (feed.Follower(indexing.applier(), url, 0.05, takeover_seconds=0.1) for _ in range(2))
+    first.start()
+    try:
+        assert within(5, lambda: first.following)
+        second.start()
+        time.sleep(0.5)
+        assert not second.following  # the node's follower lock is held
+        first.stop()
+        assert within(5, lambda: second.following)
+    finally:
+        first.stop()
+        second.stop()
