@@ -4,6 +4,7 @@ dies, Kamailio stops sending it calls within seconds and new calls are answered 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from hotline.cluster.local import LocalCluster
+from hotline import node as this_node
+from hotline.cluster.local import LocalCluster, Node
 from hotline.db import session_scope
 from hotline.models import User
 from selfservice import acd
@@ -36,9 +38,13 @@ def phones() -> Iterator[list[Baresip]]:
         phone.stop()
 
 
-def phone(cluster: LocalCluster, phones: list[Baresip], tmp: Path, number: str, tone: float, *, register: bool = False) -> Baresip:
+def phone(
+    cluster: LocalCluster, phones: list[Baresip], tmp: Path, number: str, tone: float, *, register: bool = False,
+    silent: bool = False,
+) -> Baresip:
     registrar = f"127.0.0.1:{cluster.front_port}" if register else None
-    voice = tone_wav(tmp / f"{number}.wav", tone, seconds=40, lead=4 if not register else 0)
+    lead = 40 if silent else 4 if not register else 0  # silent: a caller who listens to the menu
+    voice = tone_wav(tmp / f"{number}.wav", tone, seconds=40, lead=lead)
     made = Baresip(tmp / number, voice, number=number, registrar=registrar)
     phones.append(made)
     if register:
@@ -131,3 +137,32 @@ def test_when_a_node_dies_new_calls_are_answered_by_the_other_node(
     first.hangup()
     assert answered_after < 10.0
     assert dropped_after < 5.0, f"Kamailio took {dropped_after:.1f} s to leave the dead node out"
+
+
+def calls_on(node: Node) -> int:
+    """Calls in progress on the node's SIP line, as it reports them (`hotline node status`)."""
+    return int(json.loads((node.home / "sip-calls.json").read_text())["calls"])
+
+
+def test_a_drained_node_keeps_its_calls_and_gets_no_new_requests_or_calls(
+    cluster: LocalCluster, phones: list[Baresip], tmp_path: Path
+) -> None:
+    drained, other = cluster.nodes
+    first = phone(cluster, phones, tmp_path, "13900000021", CALLER_TONE, silent=True)
+    first.dial(cluster.sip_uri)
+    second = phone(cluster, phones, tmp_path, "13900000022", CALLER_TONE, silent=True)
+    second.dial(cluster.sip_uri)
+    wait_for(lambda: calls_on(drained) == 1 and calls_on(other) == 1, 10, "a call on each node")
+
+    with cluster.acting_as(drained):  # what `hotline node drain` on that node does
+        assert this_node.set_draining(True, actor="test")
+    cluster.wait_proxy_sees(lambda s: s[drained.name].startswith("DOWN"), 10)  # /healthz 503 "draining"
+    for number in ("13900000023", "13900000024"):  # new calls: refused (503) by the drained node's processes
+        phone(cluster, phones, tmp_path, number, CALLER_TONE, silent=True).dial(cluster.sip_uri)
+    wait_for(lambda: calls_on(other) == 3, 10, "the new calls on the other node")
+    assert calls_on(drained) == 1, "the drained node's call goes on"
+    assert all(not any(e.get("type") == "CALL_CLOSED" for e in p.events) for p in (first, second))
+
+    with cluster.acting_as(drained):
+        assert this_node.set_draining(False, actor="test")
+    cluster.wait_proxy_sees(lambda s: s[drained.name] == "UP", 10)
