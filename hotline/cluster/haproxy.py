@@ -216,14 +216,18 @@ class HaproxyProcess:
                 chunks.append(chunk)
         return b"".join(chunks).decode(errors="replace")
 
-    def server_states(self, backend: str = "nodes") -> dict[str, str]:
-        """Each node's state in a backend as HAProxy sees it now: UP, DOWN, MAINT, DRAIN, "UP 1/2" ..."""
+    def servers(self, backend: str = "nodes") -> dict[str, dict[str, str]]:
+        """Each node's row of `show stat` in a backend (status, stot: sessions so far, ...)."""
         text = self.command("show stat").lstrip("# ")
         return {
-            row["svname"]: row["status"]
+            row["svname"]: row
             for row in csv.DictReader(io.StringIO(text))
             if row.get("pxname") == backend and row.get("svname") not in ("FRONTEND", "BACKEND")
         }
+
+    def server_states(self, backend: str = "nodes") -> dict[str, str]:
+        """Each node's state in a backend as HAProxy sees it now: UP, DOWN, MAINT, DRAIN, "UP 1/2" ..."""
+        return {name: row["status"] for name, row in self.servers(backend).items()}
 
     def set_state(self, node: str, state: str) -> None:
         """`ready`, `drain` (no new requests) or `maint` (out) for a node in both backends."""

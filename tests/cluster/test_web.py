@@ -113,3 +113,25 @@ def portal_misses(cluster: LocalCluster, words: list[str], docs: list[dict]) -> 
         if not hits or hits[0]["title"] != doc["title"]:
             misses.append(word)
     return misses
+
+
+def test_the_browser_voice_stays_on_the_node_that_served_its_page(cluster: LocalCluster) -> None:
+    from websockets.sync.client import connect
+
+    assert cluster.proxy is not None
+    with httpx.Client(base_url=cluster.url, timeout=10) as browser:
+        assert browser.get("/voice").status_code == 200
+        node = browser.cookies["hotline_node"]  # HAProxy's voice cookie: the node that served the page
+    before = {name: int(row["stot"]) for name, row in cluster.proxy.servers("voice").items()}
+    for _ in range(3):
+        with connect(cluster.url.replace("http://", "ws://") + "/voice/ws", open_timeout=10,
+                     additional_headers={"Cookie": f"hotline_node={node}"}) as call:  # fmt: skip
+            assert call.recv(timeout=30)  # answered: the first prompt (or its audio)
+    after = {name: int(row["stot"]) for name, row in cluster.proxy.servers("voice").items()}
+    assert {name: after[name] - before[name] for name in after} == {n.name: 3 if n.name == node else 0 for n in cluster.nodes}
+    # the pages and the API are not sticky: they go round the nodes
+    spread = {name: int(row["stot"]) for name, row in cluster.proxy.servers("nodes").items()}
+    with httpx.Client(base_url=cluster.url, timeout=10, cookies={"hotline_node": node}) as browser:
+        for _ in range(6):
+            assert browser.get("/api/categories").status_code == 200
+    assert all(int(row["stot"]) - spread[name] >= 2 for name, row in cluster.proxy.servers("nodes").items())
