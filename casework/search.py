@@ -10,6 +10,7 @@ FTS5 table case_fts (asked with MATCH). docs/casework.md, "Work queues and searc
 from __future__ import annotations
 
 import io
+import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -27,6 +28,7 @@ from sqlalchemy import (
     table,
 )
 from sqlalchemy import column as sql_column
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
@@ -40,9 +42,11 @@ from kb.search.analysis import char_bigrams, fold, fold_query, tokens, words
 PAGE_SIZE = 50
 _HAN_ONLY = re.compile(r"[\u4e00-\u9fff]+")
 COUNT_LIMIT = 1_000  # counts above this show as "1000+"
-TEXT_COUNT_LIMIT = 10_000  # a full-text search counts its matches up to this ("10000+" beyond)
-ID_BLOCK = 4096  # PostgreSQL: ids per block lexeme in case_search.terms (casework_0010)
+# PostgreSQL, a search without other filters (casework_0010's case_search):
+ID_BLOCK = 4096  # ids per block lexeme in case_search.terms
 DENSE_RANGE = 2 * ID_BLOCK  # more matches than this in a range of blocks: look at its newer half first
+FETCH_ALL = 500  # up to this many index matches all are read (an exact total); beyond, 约 the index's count
+MAX_PAGES = 200  # pages offered of an estimated total (10,000 cases at 50 a page)
 EXPORT_LIMIT = 50_000  # rows in one Excel export
 CHANNEL_LABELS = {
     "phone": "电话", "voicemail": "语音留言", "web": "网上留言", "sms": "短信", "email": "电子邮件", "fax": "传真"
@@ -97,9 +101,10 @@ class CaseFilter:
 class CasePage:
     cases: list[Case]
     total: int
-    capped: bool  # total is the count limit (COUNT_LIMIT, TEXT_COUNT_LIMIT for a search) and more match
+    capped: bool  # total is COUNT_LIMIT and more match
     page: int
     pages: int
+    estimated: bool = False  # total is the search index's count (shown as 约 N)
 
 
 def _day_start(day: date) -> datetime:
@@ -158,7 +163,6 @@ SEARCH = table("case_search", sql_column("case_id"), sql_column("terms"))
 TSQUERY_PARAM = "case_tsquery"
 _TSQUERY_OPTION = "hotline_case_tsquery"  # execution options `filtered` sets for page_of
 _TEXT_ONLY_OPTION = "hotline_case_text_only"
-_SEARCHED_OPTION = "hotline_case_searched"
 
 
 def _matching(tsquery: str) -> Select:
@@ -210,30 +214,28 @@ def filtered(
     text = text_clause(session, f.q)
     if text is not None:
         clauses.append(text)
-        options: dict[str, object] = {_SEARCHED_OPTION: True}
         if session.get_bind().dialect.name == "postgresql":
-            options |= {_TSQUERY_OPTION: tsquery_text(f.q), _TEXT_ONLY_OPTION: text_only}
-        stmt = stmt.execution_options(**options)
+            stmt = stmt.execution_options(
+                **{_TSQUERY_OPTION: tsquery_text(f.q), _TEXT_ONLY_OPTION: text_only}
+            )
     return stmt.where(*clauses).order_by(Case.id.desc())
 
 
 def page_of(session: Session, stmt: Select, page: int = 1, per_page: int = PAGE_SIZE) -> CasePage:
     """One page of a case query (ordered newest id first, as `filtered` does), with its total counted
-    up to COUNT_LIMIT (TEXT_COUNT_LIMIT for a full-text search). The matching ids are fetched unordered
-    first (the search index gives them); when there are no more than the limit the page is cut from
-    them. Otherwise a PostgreSQL search looks block by block from the newest ids back (`_newest_ids`),
-    and any other query reads the newest cases in order until it has the page."""
+    up to COUNT_LIMIT. The matching ids are fetched unordered first (the search index gives them); when
+    there are no more than COUNT_LIMIT the page is cut from them. Otherwise a PostgreSQL search looks
+    block by block from the newest ids back (`_newest_ids`), any other query reads the newest cases in
+    order until it has the page. A PostgreSQL search without other filters: `_search_page`."""
     per_page = max(1, min(per_page, 500))
     options = stmt.get_execution_options()
     tsquery = options.get(_TSQUERY_OPTION)
-    limit = TEXT_COUNT_LIMIT if options.get(_SEARCHED_OPTION) else COUNT_LIMIT
     if tsquery is not None and options.get(_TEXT_ONLY_OPTION):
-        ids_stmt = _matching(tsquery)  # the narrow table alone, no row of cases read
-    else:
-        ids_stmt = stmt.order_by(None).with_only_columns(Case.id)
-    ids = list(session.scalars(ids_stmt.limit(limit + 1)))
-    capped = len(ids) > limit
-    total = min(len(ids), limit)
+        return _search_page(session, tsquery, page, per_page)
+    ids_stmt = stmt.order_by(None).with_only_columns(Case.id)
+    ids = list(session.scalars(ids_stmt.limit(COUNT_LIMIT + 1)))
+    capped = len(ids) > COUNT_LIMIT
+    total = min(len(ids), COUNT_LIMIT)
     pages = max(1, -(-total // per_page))
     page = max(1, min(page, pages))
     start = (page - 1) * per_page
@@ -243,8 +245,54 @@ def page_of(session: Session, stmt: Select, page: int = 1, per_page: int = PAGE_
         wanted = _newest_ids(session, ids_stmt, tsquery, start + per_page)[start:]
     else:
         return CasePage(list(session.scalars(stmt.limit(per_page).offset(start))), total, capped, page, pages)
-    cases = list(session.scalars(select(Case).where(Case.id.in_(wanted)).order_by(Case.id.desc())))
-    return CasePage(cases=cases, total=total, capped=capped, page=page, pages=pages)
+    return CasePage(_cases(session, wanted), total, capped, page, pages)
+
+
+def _cases(session: Session, ids: list[int]) -> list[Case]:
+    return list(session.scalars(select(Case).where(Case.id.in_(ids)).order_by(Case.id.desc())))
+
+
+def _search_page(session: Session, tsquery: str, page: int, per_page: int) -> CasePage:
+    """PostgreSQL, words and no other filter: the narrow table alone. Up to FETCH_ALL index matches
+    are all read (an exact total, the page cut from them); more are counted by the index alone (约 N:
+    `index_count`) and the page found block by block from the newest ids (`_newest_ids`). Either way a
+    search reads at most a few hundred rows, however common its words."""
+    matching = _matching(tsquery)
+    matches = index_count(session, tsquery)
+    if matches <= FETCH_ALL:
+        ids = sorted(session.scalars(matching), reverse=True)
+        total, pages = len(ids), max(1, -(-len(ids) // per_page))
+        page = max(1, min(page, pages))
+        wanted = ids[(page - 1) * per_page : page * per_page]
+        return CasePage(_cases(session, wanted), total, False, page, pages)
+    pages = max(1, min(-(-matches // per_page), MAX_PAGES))
+    page = max(1, min(page, pages))
+    wanted = _newest_ids(session, matching, tsquery, page * per_page)[(page - 1) * per_page :]
+    return CasePage(_cases(session, wanted), matches, False, page, pages, estimated=True)
+
+
+def index_count(session: Session, tsquery: str) -> int:
+    """How many entries of case_search's GIN index match (PostgreSQL), read without a row of the table:
+    the bitmap index scan's own count in EXPLAIN ANALYZE of a one-row query (sequential scans off for it,
+    so that the plan is that scan). Entries of rows not yet vacuumed away count too: an estimate."""
+    seqscan = session.scalar(sql_text("SELECT current_setting('enable_seqscan')"))
+    session.execute(sql_text("SELECT set_config('enable_seqscan', 'off', true)"))
+    try:
+        plan = session.scalar(
+            sql_text(
+                "EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) SELECT 1 FROM case_search WHERE terms @@ CAST(:q AS tsquery) LIMIT 1"
+            ),
+            {"q": tsquery},
+        )
+    finally:
+        session.execute(sql_text("SELECT set_config('enable_seqscan', :v, true)"), {"v": seqscan})
+    nodes = [plan[0]["Plan"] if isinstance(plan, list) else json.loads(plan)[0]["Plan"]]
+    while nodes:
+        node = nodes.pop()
+        if node.get("Node Type") == "Bitmap Index Scan":
+            return int(node.get("Actual Rows", 0))
+        nodes += node.get("Plans", [])
+    raise RuntimeError(f"no bitmap index scan in the plan of a case search: {plan}")
 
 
 def _block(number: int) -> str:

@@ -2,10 +2,9 @@
 filled for the cases already there (casework/search.py).
 
 - SQLite: case_fts, an FTS5 table over cases.search_text (external content).
-- PostgreSQL: case_search (case_id, terms), a narrow table with the GIN index: its rows are ~40 bytes (the
-  terms are kept out of line), so counting and fetching thousands of matches reads a few cached pages
-  instead of as many rows of the wide cases table; each row's terms also hold its id block's lexeme
-  ("~b" + id // 4096), so the index finds the newest matches of a common word in the newest blocks.
+- PostgreSQL: case_search (case_id, terms) with the GIN index: a search reads its small rows, never the
+  wide rows of cases; each row's terms also hold its id block's lexeme ("~b" + id // 4096), so the
+  index finds the newest matches of a common word in the newest blocks.
   The GIN index on cases.search_text (casework_0003) stays while nodes of the release before may still
   search there (a rolling upgrade only expands); nothing of this release reads it, a later contract step
   may drop it.
