@@ -118,6 +118,23 @@ def set_units(
     return added, removed
 
 
+def add_assisting(session: Session, case: Case, department: Department, *, actor: str) -> None:
+    """One more assisting department (the others untouched); CaseChanged when another supervisor added
+    it meanwhile."""
+    taken = select(HandlingUnit.id).where(
+        HandlingUnit.case_id == case.id, HandlingUnit.department_id == department.id
+    )
+    if session.scalar(taken) is not None:
+        raise CaseChanged(STALE)
+    row = HandlingUnit(case_id=case.id, department_id=department.id, role=ASSIST, added_by=actor)
+    try:
+        with session.begin_nested():  # two supervisors adding the same department at once: one wins
+            session.add(row)
+    except IntegrityError as exc:
+        raise CaseChanged(STALE) from exc
+    session.expire(case, ["units"])
+
+
 def drop_assisting(session: Session, case: Case, department: Department) -> None:
     session.execute(
         delete(HandlingUnit).where(

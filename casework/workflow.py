@@ -317,9 +317,8 @@ def add_assist(session: Session, case: Case, department: Department | None, *, a
         raise CaseError(f"“{chosen.name}”已是该工单的协办单位。")
     if len(handling.assisting_units(case)) >= handling.MAX_ASSISTING:
         raise CaseError(f"协办单位最多{handling.MAX_ASSISTING}个。")
-    helpers = [*handling.assisting_departments(case), chosen]
     _apply(session, case, "add_assist", actor=actor, comment=chosen.name, unit=chosen,
-           then=lambda: handling.set_units(session, case, case.department, helpers, actor=actor))  # fmt: skip
+           then=lambda: handling.add_assisting(session, case, chosen, actor=actor))  # fmt: skip
     return case
 
 

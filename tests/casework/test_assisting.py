@@ -248,3 +248,44 @@ def test_the_upgrade_makes_each_referred_cases_department_its_lead(
             ]
             referred = s.get(Case, 1)
             assert referred is not None and [u.role for u in referred.units] == ["lead"]
+
+
+def test_two_supervisors_adding_the_same_department_at_once_add_it_once(hotline_env: Path) -> None:
+    import threading
+
+    from hotline.db import new_session
+
+    with session_scope() as s:
+        number = _referred(s).case_number
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def supervisor(name: str) -> None:
+        session = new_session()
+        try:
+            mine = casework.get_case(session, number)
+            helper = casework.department_by_name(session, POLICE)
+            assert mine is not None and [u.role for u in mine.units] == ["lead"]
+            barrier.wait()
+            casework.add_assist(session, mine, helper, actor=name)
+            session.commit()
+            outcomes.append("ok")
+        except casework.CaseError as exc:
+            session.rollback()
+            outcomes.append(str(exc))
+        finally:
+            session.close()
+
+    threads = [threading.Thread(target=supervisor, args=(n,)) for n in ("sup1", "sup2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes)[0] == "ok" and sorted(outcomes)[1] in (
+        assisting.STALE,
+        f"“{POLICE}”已是该工单的协办单位。",
+    )
+    with session_scope() as s:
+        case = casework.get_case(s, number)
+        assert case is not None and _units(s, case) == [("lead", LEAD), ("assist", POLICE)]
+        assert len(s.scalars(select(StaffNotice).where(StaffNotice.kind == "assist")).all()) == 1
