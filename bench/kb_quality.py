@@ -2,6 +2,7 @@
 """Retrieval quality of kb.search on the bundled policy documents and the dev questions.
 
 Usage: python bench/kb_quality.py [--engine tantivy|whoosh|all] [--corpus policies|all] [--baseline]
+                                  [--semantic]
 
 Indexes data/kb/ncp_policies.jsonl (or every data/kb/*.jsonl with --corpus all, so FAQ entries and
 law articles compete as distractors) into a temporary index, runs the questions of
@@ -18,6 +19,8 @@ the schema was chosen).
 --as-of DATE (default 2020-03-01) searches as of that day: the dev questions were written against the
 collection as it stood in early 2020, so documents that expired since (the COVID-era notices get
 valid_until 2023-01-07, docs/kb.md) still count; `--as-of today` shows what a fresh install answers.
+--semantic re-ranks by meaning too (kb.search.semantic: the documents' vectors from data/kb/embeddings.npz,
+each question embedded as it is searched) and prints the time the questions' embeddings took.
 """
 
 from __future__ import annotations
@@ -130,11 +133,18 @@ def best_threshold(judged: list[tuple[float, str]]) -> float:
 
 
 def evaluate(
-    engine: str, docs: list[dict], questions: list[dict], off_topic: list[dict], as_of: date = AS_OF
+    engine: str,
+    docs: list[dict],
+    questions: list[dict],
+    off_topic: list[dict],
+    semantic: bool = False,
+    as_of: date = AS_OF,
 ) -> tuple[dict[str, dict[str, float]], list[tuple[float, str]]]:
     judged: list[tuple[float, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        index = open_index(Path(tmp), engine, results_cached=0)  # every search computed
+        index = open_index(  # every search computed
+            Path(tmp), engine, results_cached=0, semantic=semantic, bundled_vectors=KB_DIR / "embeddings.npz"
+        )
         started = time.perf_counter()
         index.upsert(to_index_doc(n, row) for n, row in enumerate(docs, 1))
         indexed = time.perf_counter() - started
@@ -142,7 +152,7 @@ def evaluate(
         ranks: dict[str, list[int | None]] = {"all": [], "A": [], "B": []}
         started = time.perf_counter()
         for item in questions:
-            hits = index.search(item["question"], limit=10, today=as_of).hits
+            hits = index.search(item["question"], limit=10, semantic=semantic, today=as_of).hits
             found = [external[h.id] for h in hits]
             rank = found.index(item["external_id"]) + 1 if item["external_id"] in found else None
             ranks["all"].append(rank)
@@ -151,10 +161,11 @@ def evaluate(
             judged.append((hits[0].relevance if hits else 0.0, "right" if right else "wrong"))
         searched = time.perf_counter() - started
         for item in off_topic:
-            hits = index.search(item["question"], limit=1, today=as_of).hits
+            hits = index.search(item["question"], limit=1, semantic=semantic, today=as_of).hits
             judged.append((hits[0].relevance if hits else 0.0, "off"))
     print(
         f"  [{engine}] indexed {len(docs)} docs in {indexed:.1f} s; {len(questions)} queries in {searched:.1f} s"
+        f" ({1000 * searched / max(1, len(questions)):.1f} ms each)"
     )
     return {name: metrics(r) for name, r in ranks.items()}, judged
 
@@ -164,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", default="all", choices=[*ENGINES, "all"])
     parser.add_argument("--corpus", default="policies", choices=["policies", "all"])
     parser.add_argument("--baseline", action="store_true", help="body-only BM25 (the design's baseline)")
+    parser.add_argument("--semantic", action="store_true", help="re-rank by meaning too (kb.search.semantic)")
     parser.add_argument(
         "--as-of",
         default=AS_OF.isoformat(),
@@ -180,10 +192,11 @@ def main(argv: list[str] | None = None) -> int:
         f"corpus={args.corpus} ({len(docs)} documents), {len(questions)} questions"
         f" + {len(off_topic)} off-topic"
         + (" [baseline: body-only BM25]" if args.baseline else "")
+        + (" [semantic re-ranking]" if args.semantic else "")
         + f" as of {as_of}"
     )
     for engine in ENGINES if args.engine == "all" else [args.engine]:
-        results, judged = evaluate(engine, docs, questions, off_topic, as_of)
+        results, judged = evaluate(engine, docs, questions, off_topic, args.semantic, as_of)
         for name, m in results.items():
             label = {"all": "all", "A": "half A", "B": "half B"}[name]
             print(f"  {engine:8s} {label:7s} " + "  ".join(f"{k} {v:.3f}" for k, v in m.items()))

@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     search_engine: str = "tantivy"
     # repeated searches on the same index commit answered from memory (per process; 0: off)
     search_results_cached: int = 2048
+    # the semantic signal (kb/search/semantic.py, docs/kb.md): keep the published documents' sentence
+    # vectors and re-rank the searches of these channels (comma-separated) by meaning too; the query's
+    # vector costs ~90 ms (one thread), so the web's search-as-you-type and the public API stay lexical;
+    # measured: no lift, hence off (docs/performance.md)
+    search_semantic: bool = False
+    search_semantic_channels: str = "ivr"
+    search_semantic_threads: int = 1  # OpenMP threads of the embedding model per process
     kb_max_text_chars: int = 100_000  # a document's body and answer, each (docs/security.md)
     # scheduled publish and withdrawal of documents: each web worker looks this often (0: never; then
     # run `hotline kb schedule` from cron)

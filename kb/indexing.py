@@ -39,6 +39,7 @@ _open: dict[tuple[str, str], SearchIndex] = {}
 _appliers: dict[tuple[str, str], feed.Applier] = {}
 _behind = threading.Event()  # this process's last index write failed: catch up with its next commit
 RETRY_PAUSES = (0.1, 0.3, 1.0)
+BUNDLED_VECTORS = "embeddings.npz"  # the bundled documents' vectors (scripts/build_kb_embeddings.py)
 
 __all__ = ["applier", "get_index", "needs_repair", "queue", "reindex", "start_follower", "to_index_doc"]
 
@@ -52,6 +53,8 @@ def get_index() -> SearchIndex:
     """The index named by the settings (index_dir, search_engine), opened once per process."""
     settings = get_settings()
     key = _key()
+    if key in _open and (_open[key].semantic is not None) != settings.search_semantic:
+        _open.pop(key).close()  # the semantic signal turned on or off (tests switch it)
     if key not in _open:
         for old in _open.values():
             close = getattr(old, "close", None)
@@ -61,7 +64,12 @@ def get_index() -> SearchIndex:
         _behind.clear()
         settings.index_dir.mkdir(parents=True, exist_ok=True)
         _open[key] = open_index(
-            settings.index_dir, engine=settings.search_engine, results_cached=settings.search_results_cached
+            settings.index_dir,
+            engine=settings.search_engine,
+            results_cached=settings.search_results_cached,
+            semantic=settings.search_semantic,
+            bundled_vectors=settings.data_dir / "kb" / BUNDLED_VECTORS,
+            semantic_threads=settings.search_semantic_threads,
         )
     return _open[key]
 
@@ -200,7 +208,12 @@ def _stale_markers(include_own: bool = False) -> list[Path]:
 
 
 def needs_repair(session: Session) -> bool:
-    """True when a process died mid-update or the index and database disagree on the document count."""
+    """True when a process died mid-update, the index and database disagree on the document count, or
+    the documents' sentence vectors are wanted and missing."""
     if _stale_markers():
         return True
-    return get_index().count() != session.scalar(select(func.count(Document.id)))
+    index = get_index()
+    count = index.count()
+    if index.semantic is not None and count and not index.semantic.exists():
+        return True  # the semantic signal was just turned on: the documents' vectors are made once
+    return count != session.scalar(select(func.count(Document.id)))

@@ -9,6 +9,7 @@ from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import Session, load_only
 
 from hotline import attempts
+from hotline.config import get_settings
 from kb import curation, indexing
 from kb.documents import content_of, latest_revision
 from kb.errors import KbError
@@ -36,11 +37,13 @@ def search(
     channel: str = "web",
     log_gaps: bool = True,
     client: str = "",
+    semantic: bool | None = None,
 ) -> SearchResults:
     """Ranked documents for a query. The public (default) sees only published, valid documents;
     the database has the last word on that, so a document withdrawn a moment ago never shows.
     A query that finds no answer (no hit above the relevance threshold) is logged as a gap, up to an
-    hourly number per client (its address)."""
+    hourly number per client (its address). semantic: re-rank by meaning too (kb.search.semantic);
+    by default for the channels of the setting search_semantic_channels when search_semantic is on."""
     text = " ".join((query or "").split())[:MAX_QUERY]
     if not text:
         return SearchResults(query=text, total=0, hits=[], suggestion=None)
@@ -54,6 +57,7 @@ def search(
         public_only=not include_unpublished,
         synonyms=curation.synonym_lists(session),
         today=today,
+        semantic=uses_semantic(channel) if semantic is None else semantic,
     )
     rows = {
         d.id: d
@@ -87,6 +91,13 @@ def search(
     if offset <= 0 and not results.answered and log_gaps:
         record_unanswered(session, text, channel=channel, client=client)
     return results
+
+
+def uses_semantic(channel: str) -> bool:
+    """Whether searches of a channel (web, ivr, agent, cli, ...) are re-ranked by meaning too."""
+    settings = get_settings()
+    channels = {c.strip() for c in settings.search_semantic_channels.split(",")}
+    return settings.search_semantic and (channel in channels or "all" in channels)
 
 
 def record_unanswered(session: Session, query: str, *, channel: str, client: str = "") -> None:

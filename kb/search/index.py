@@ -5,15 +5,18 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+
+import numpy as np
 
 from kb.search import analysis, highlight, query, schema
 from kb.search.engines import Engine, EngineHit
 from kb.search.passages import PassageScorer
 from kb.search.relevance import Relevance
+from kb.search.semantic import VectorStore, unit_text
 from kb.search.types import IndexDoc, IndexHit, SearchOutcome
 
 ENGINES = ("tantivy", "whoosh")
@@ -38,34 +41,57 @@ class SearchIndex:
     """A full-text index of knowledge-base documents in one directory (one sub-directory per engine)."""
 
     def __init__(
-        self, directory: Path, engine: str = "tantivy", *, results_cached: int = RESULTS_CACHED
+        self,
+        directory: Path,
+        engine: str = "tantivy",
+        *,
+        results_cached: int = RESULTS_CACHED,
+        semantic: VectorStore | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.results_cached = results_cached
         self.engine_name = engine
         self.engine = _make_engine(self.directory / engine, engine)
+        self.semantic = semantic  # the documents' sentence vectors (kb.search.semantic), when kept
         self._cache: OrderedDict[tuple[object, ...], SearchOutcome] = OrderedDict()  # least recent first
         self._cache_lock = threading.Lock()
 
     def upsert(self, docs: Iterable[IndexDoc]) -> None:
         """Add or replace documents (by id); each batch is committed atomically."""
-        batch: list[schema.Row] = []
+        batch: list[IndexDoc] = []
         for doc in docs:
-            batch.append(schema.prepare(doc))
+            batch.append(doc)
             if len(batch) >= UPSERT_BATCH:
-                self.engine.upsert(batch)
+                self._upsert(batch)
                 batch = []
         if batch:
-            self.engine.upsert(batch)
+            self._upsert(batch)
+
+    def _upsert(self, docs: list[IndexDoc]) -> None:
+        if self.semantic is not None:
+            self.semantic.upsert(docs)  # first: embedding new units is the slow part
+        self.engine.upsert([schema.prepare(doc) for doc in docs])
 
     def delete(self, ids: Iterable[int]) -> None:
         ids = [int(i) for i in ids]
         if ids:
             self.engine.delete(ids)
+            if self.semantic is not None:
+                self.semantic.delete(ids)
 
     def rebuild(self, docs: Iterable[IndexDoc]) -> None:
         """Replace every document by these, in one commit: searches meanwhile find the old ones."""
-        self.engine.replace(schema.prepare(doc) for doc in docs)
+        units: list[tuple[int, str]] = []  # (id, semantic unit) of the published documents
+
+        def prepared() -> Iterator[schema.Row]:
+            for doc in docs:
+                if doc.published and self.semantic is not None:
+                    units.append((doc.id, unit_text(doc)))
+                yield schema.prepare(doc)
+
+        self.engine.replace(prepared())
+        if self.semantic is not None:
+            self.semantic.replace(units)
 
     def clear(self) -> None:
         self.rebuild([])
@@ -84,25 +110,33 @@ class SearchIndex:
         public_only: bool = True,
         synonyms: Sequence[Sequence[str]] = (),
         today: date | None = None,
+        semantic: bool = False,
     ) -> SearchOutcome:
         """Ranked, filtered, highlighted results, each with its relevance and whether it answers the
         query (relevance >= schema.ANSWER_THRESHOLD), and a "did you mean" suggestion. The same search
-        on the same commit of the index is answered from a cache (the last `results_cached` outcomes)."""
+        on the same commit of the index is answered from a cache (the last `results_cached` outcomes).
+        semantic: re-rank the candidates by meaning too (prefer_meaning; costs the embedding of the
+        query, ~90 ms on one thread) when the index keeps vectors; public searches only (drafts have none)."""
         self.engine.refresh()
         text = analysis.fold_query(query_text or "").strip()
         today = today or date.today()
+        semantic = semantic and public_only and self.semantic is not None and bool(text)
         if not self.results_cached:
-            return self._search(text, limit, offset, category, department, public_only, synonyms, today)
+            return self._search(
+                text, limit, offset, category, department, public_only, synonyms, today, semantic
+            )
         key = (
             text, limit, offset, category, department, public_only, tuple(map(tuple, synonyms)), today,
-            self.engine.generation(),
+            self.engine.generation(), semantic and self._semantic_generation(),
         )  # fmt: skip
         with self._cache_lock:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
                 return cached
-        outcome = self._search(text, limit, offset, category, department, public_only, synonyms, today)
+        outcome = self._search(
+            text, limit, offset, category, department, public_only, synonyms, today, semantic
+        )
         with self._cache_lock:
             self._cache[key] = outcome
             while len(self._cache) > self.results_cached:
@@ -119,6 +153,7 @@ class SearchIndex:
         public_only: bool,
         synonyms: Sequence[Sequence[str]],
         today: date,
+        semantic: bool = False,
     ) -> SearchOutcome:
         filters = query.Filters(
             category=category or None,
@@ -128,7 +163,8 @@ class SearchIndex:
         )
         limit, offset = max(1, limit), max(0, offset)
         sounds_like = self.suggest_spelling(text)
-        total, page = self._ranked(text, synonyms, filters, limit, offset, sounds_like is not None)
+        meaning = self.semantic.embed_query(text) if semantic and self.semantic is not None else None
+        total, page = self._ranked(text, synonyms, filters, limit, offset, sounds_like is not None, meaning)
         suggestion = None
         if sounds_like and offset == 0:
             suggestion = self._better_spelling(sounds_like, synonyms, filters, page)
@@ -142,12 +178,14 @@ class SearchIndex:
         limit: int,
         offset: int,
         homophones: bool,
+        meaning: np.ndarray | None = None,
     ) -> tuple[int, list[IndexHit]]:
         """Total matches and one page of ranked, highlighted hits with their relevance.
 
         A query typed in pinyin is searched by its reading; one that sounds like indexed words it
         does not spell (homophones) or finds nothing is searched by pinyin too, so homophone typos
-        and speech-recognition output still find documents.
+        and speech-recognition output still find documents. `meaning`: the query's sentence vector
+        (kb.search.semantic), when the candidates are re-ranked by meaning too.
         """
         reading = analysis.pinyin_reading(text, self._is_word, self._has_initials)
         doc_ratio = self._doc_ratio()
@@ -159,7 +197,7 @@ class SearchIndex:
         if total == 0 and not homophones:
             plan = query.build(text, synonyms, with_pinyin=True, doc_ratio=doc_ratio, reading=reading)
             total, found = self.engine.search(plan, filters, window, 0)
-        found = self._rerank(text, found)[offset : offset + limit]
+        found = self._rerank(text, found, meaning)[offset : offset + limit]
         marker = highlight.Highlighter(plan.marks)
         judge = self.relevance(text, reading)
         hits = []
@@ -197,9 +235,10 @@ class SearchIndex:
         better = [h for h in hits if h.answered and h.relevance >= best + schema.SUGGESTION_MARGIN]
         return candidate if better else None
 
-    def _rerank(self, text: str, hits: list[EngineHit]) -> list[EngineHit]:
-        """The best schema.RERANK_WINDOW candidates re-ranked by the places the question names and
-        by passage evidence; the rest keep the engine's order, so pages stay consistent."""
+    def _rerank(self, text: str, hits: list[EngineHit], meaning: np.ndarray | None = None) -> list[EngineHit]:
+        """The best schema.RERANK_WINDOW candidates re-ranked by the places the question names, by
+        passage evidence and (given the query's vector) by meaning; the rest keep the engine's order,
+        so pages stay consistent."""
         head, tail = hits[: schema.RERANK_WINDOW], hits[schema.RERANK_WINDOW :]
         if not head:
             return hits
@@ -208,7 +247,15 @@ class SearchIndex:
             head = prefer_places(head, places)
         if schema.PASSAGE_WEIGHT:
             head = prefer_passages(head, self._bigram_weights(text))
+        if meaning is not None and self.semantic is not None and schema.SEMANTIC_WEIGHT:
+            head = prefer_meaning(head, self.semantic.similarities(meaning, [h.id for h in head]))
         return head + tail
+
+    def _semantic_generation(self) -> object:
+        if self.semantic is None:
+            return None
+        self.semantic.refresh()
+        return self.semantic.generation()
 
     def _bigram_weights(self, text: str) -> dict[str, float]:
         """IDF of the query's bigrams over the grams field (bigrams in no document left out)."""
@@ -297,9 +344,37 @@ def prefer_passages(hits: list[EngineHit], weights: dict[str, float]) -> list[En
     return sorted(scored, key=lambda h: -h.score)
 
 
+def prefer_meaning(hits: list[EngineHit], similarities: Sequence[float | None]) -> list[EngineHit]:
+    """Re-rank the best schema.SEMANTIC_WINDOW candidates by meaning: each gains schema.SEMANTIC_WEIGHT
+    x the best score x how much closer in meaning to the question it is than the others (z-score of
+    its vector's cosine similarity among them; a candidate without a vector counts as average)."""
+    head, tail = hits[: schema.SEMANTIC_WINDOW], hits[schema.SEMANTIC_WINDOW :]
+    known = [s for s in similarities[: len(head)] if s is not None]
+    if len(known) < 2:
+        return hits
+    mean = sum(known) / len(known)
+    spread = math.sqrt(sum((s - mean) ** 2 for s in known) / len(known)) or 1.0
+    lift = schema.SEMANTIC_WEIGHT * max(h.score for h in head)
+    scored = [
+        replace(h, score=h.score + lift * ((mean if s is None else s) - mean) / spread)
+        for h, s in zip(head, similarities, strict=False)
+    ]
+    return sorted(scored, key=lambda h: -h.score) + tail
+
+
 def open_index(
-    directory: Path, engine: str = "tantivy", *, results_cached: int = RESULTS_CACHED
+    directory: Path,
+    engine: str = "tantivy",
+    *,
+    results_cached: int = RESULTS_CACHED,
+    semantic: bool = False,
+    bundled_vectors: Path | None = None,
+    semantic_threads: int = 1,
 ) -> SearchIndex:
     """Open (creating if needed) the index of the given engine under `directory`; `results_cached`
-    outcomes are kept for repeated searches (0: none)."""
-    return SearchIndex(Path(directory), engine, results_cached=results_cached)
+    outcomes are kept for repeated searches (0: none). semantic: keep the published documents'
+    sentence vectors too (in `directory/semantic`), found again in `bundled_vectors` when unchanged."""
+    store = None
+    if semantic:
+        store = VectorStore(Path(directory) / "semantic", bundled=bundled_vectors, threads=semantic_threads)
+    return SearchIndex(Path(directory), engine, results_cached=results_cached, semantic=store)

@@ -42,6 +42,12 @@ PLACE_PENALTY = 0.8
 # PASSAGE_WIDTH characters of its text.
 PASSAGE_WEIGHT = 1.0
 PASSAGE_WIDTH = 150
+# Meaning (kb.search.semantic, only where asked for: settings search_semantic[_channels]): each of the best
+# SEMANTIC_WINDOW candidates gains SEMANTIC_WEIGHT x the best score x the z-score of its vector's similarity
+# to the question's among them. Measured with bench/kb_quality.py --semantic: it lowers MRR@10 at every
+# weight tried (docs/performance.md), hence off by default.
+SEMANTIC_WINDOW = 10
+SEMANTIC_WEIGHT = 0.02
 # A hit answers a query when its relevance (kb.search.relevance) reaches this. Learned with
 # bench/kb_quality.py on the dev questions and the off-topic ones (data/eval/): the best balanced
 # accuracy is at 0.35 on the policies alone and 0.5 with every bundled document (the centre's
