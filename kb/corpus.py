@@ -161,6 +161,7 @@ class CorpusOverview:
     by_category: dict[str, CorpusCell]
     total: CorpusCell
     expired_covid: int  # of the expired ones, COVID-era notices of the policy collection
+    covid_pending: int = 0  # COVID-era notices still public: `recategorise` gives them their validity
 
     def cell(self, category: str, year: int) -> CorpusCell:
         return self.cells.get((category, year), CorpusCell())
@@ -197,6 +198,12 @@ def corpus_overview(session: Session, today: date | None = None) -> CorpusOvervi
         total = _add(total, public, expired)
         covid += expired and external_id.startswith(RULED_PREFIX)
     years = sorted({y for _, y in cells if y != NO_YEAR}, reverse=True)
+    notices = session.execute(
+        select(Document.category, Document.title, Document.body).where(
+            Document.external_id.like(RULED_PREFIX + "%"), Document.live.is_(True), Document.valid_until.is_(None)
+        )
+    )
+    pending = sum(covid_expiry(category, title, body) is not None for category, title, body in notices)
     if any(y == NO_YEAR for _, y in cells):
         years.append(NO_YEAR)
     known = [c for c in CATEGORIES if c in by_category]
@@ -207,6 +214,7 @@ def corpus_overview(session: Session, today: date | None = None) -> CorpusOvervi
         by_category=by_category,
         total=total,
         expired_covid=covid,
+        covid_pending=pending,
     )
 
 

@@ -18,8 +18,9 @@ Rules (documented, deterministic):
   each cut at its first sentence mark (so: issuing bodies + the heading or first sentence). Cut to 128 characters. A duplicate title gets "（<docid first 6>）".
 - Policy category: kb.content.classify (新闻动态 / 政策法规 / 通知公告 by datelines, document numbers and
   what the title names; docs/kb.md); the script prints the counts before (the old rule: 通知公告 when the
-  title names a notice, else 政策法规) and after. A COVID-era notice gets valid_until 2023-01-07
-  (kb.content.covid_expiry); published_at is the signing date at the end of the text, when there is one.
+  title names a notice, else 政策法规) and after. No document is given a validity: the COVID-era notices
+  (kb.content.covid_expiry) are flagged on the editors' corpus page, where a reviewer applies the rule and
+  retires them (docs/kb.md); published_at is the signing date at the end of the text, when there is one.
 - Text: traditional characters converted (zhconv, zh-hans) everywhere; the known typos of
   kb.content.TYPOS fixed in the policy collection and its FAQ (law texts stay as published).
 - Policy department: the title's leading issuing body (text before "关于", or the first segment) when it
@@ -47,7 +48,7 @@ import openpyxl
 from pypinyin import lazy_pinyin
 
 from hotline.masking import mask_personal_text
-from kb.content import classify, count_table, covid_expiry, normalise, to_simplified
+from kb.content import classify, count_table, normalise, to_simplified
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_TITLE = 128
@@ -205,7 +206,6 @@ def build_policies(src: Path, table: dict[str, Counter[str]] | None = None) -> I
             if table is not None:
                 table["before"]["通知公告" if NOTICE_WORDS.search(title) else "政策法规"] += 1
                 table["after"][category] += 1
-            until = covid_expiry(category, title, text)
             yield {
                 "external_id": f"ncp-{doc['docid']}",
                 "title": title,
@@ -214,7 +214,7 @@ def build_policies(src: Path, table: dict[str, Counter[str]] | None = None) -> I
                 "body": text,
                 "keywords": [],
                 "published_at": signing_date(text),
-                "valid_until": until.isoformat() if until else None,
+                "valid_until": None,
             }
 
 

@@ -139,3 +139,35 @@ def test_home_hot_questions_are_faq_and_guides_never_news(client: TestClient) ->
         f'href="/documents/{ids["guide"]}"'
     )  # read first
     assert "复工复产工作会议" not in hot and "暂停接待" not in hot and "路灯" not in hot
+
+
+def test_covid_era_notices_are_flagged_and_a_reviewer_applies_the_rule_in_one_action(client: TestClient) -> None:
+    """A fresh install keeps every bundled document public; the page names the COVID-era notices still
+    published, and 按规则整理 gives them their validity (hidden at once, then retired with the rest)."""
+    from kb.importer import ImportRecord, import_batch
+    from tests.kb.test_corpus import NOTICE_BODY
+
+    with session_scope() as s:
+        row = {"title": "门头沟区信访办公室关于暂停接待群众来访的通知", "category": "通知公告", "body": NOTICE_BODY}
+        import_batch(s, [ImportRecord(1, "ncp-notice", kb.DocumentInput(**row))], publish=True, actor="system")
+        notice = s.scalar(select(kb.Document).where(kb.Document.external_id == "ncp-notice"))
+        assert notice is not None and notice.valid_until is None
+        notice_id = notice.id
+    make_user("ed", ["editor"])
+    make_user("rev", ["reviewer"])
+    token = login(client, "ed")
+    page = client.get("/editor/corpus").text
+    assert 'id="covid-pending"' in page and "<strong>1</strong> 篇在发布" in page
+    assert 'action="/editor/corpus/apply-rules"' not in page  # editors see it, reviewers act
+    assert client.post("/editor/corpus/apply-rules", data={"csrf_token": token}).status_code == 403
+    client.post("/logout", data={"csrf_token": token})
+
+    token = login(client, "rev")
+    assert client.post("/editor/corpus/apply-rules", data={}).status_code in (400, 403)  # no CSRF token
+    done = client.post("/editor/corpus/apply-rules", data={"csrf_token": token})
+    assert done.status_code == 200 and "设为过期 1 篇" in done.text
+    assert 'id="covid-pending"' not in done.text and "共 <strong>1</strong> 篇" in done.text
+    with session_scope() as s:
+        assert kb.get_document(s, notice_id) is None  # readers no longer see it
+        assert kb.expired_ids(s) == [notice_id]
+        assert s.scalar(select(AuditEntry).where(AuditEntry.action == "kb.recategorise")) is not None

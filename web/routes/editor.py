@@ -463,6 +463,16 @@ def retire_expired(
     return RedirectResponse("/editor/corpus", status_code=303)
 
 
+@router.post("/editor/corpus/apply-rules", dependencies=[back_to("/editor/corpus")])
+def apply_rules(request: Request, db: SessionDep, user: Reviewer) -> Response:
+    """按规则整理: the bundled collection re-filed and its COVID-era notices given their validity (what
+    `hotline kb recategorise` does; reviewers and administrators; audited)."""
+    report = kb.recategorise(db, actor=user.username)
+    skipped = f"；{len(report.skipped)} 篇有编辑中的稿件，未改动" if report.skipped else ""
+    flash(request, "ok", f"已按规则重新分类 {report.changed} 篇，其中设为过期 {report.expired} 篇{skipped}。")
+    return RedirectResponse("/editor/corpus", status_code=303)
+
+
 @router.get("/editor/feedback")
 def feedback_list(
     request: Request, db: SessionDep, user: Staff, unhelpful: bool = False, page: int = Query(1, ge=1, le=10**6)
