@@ -223,15 +223,17 @@ def filtered(
 
 def page_of(session: Session, stmt: Select, page: int = 1, per_page: int = PAGE_SIZE) -> CasePage:
     """One page of a case query (ordered newest id first, as `filtered` does), with its total counted
-    up to COUNT_LIMIT. The matching ids are fetched unordered first (the search index gives them); when
-    there are no more than COUNT_LIMIT the page is cut from them. Otherwise a PostgreSQL search looks
-    block by block from the newest ids back (`_newest_ids`), any other query reads the newest cases in
-    order until it has the page. A PostgreSQL search without other filters: `_search_page`."""
+    up to COUNT_LIMIT. The matching ids are fetched unordered first (SQLite's FTS5 table gives them for
+    a search); when there are no more than COUNT_LIMIT the page is cut from them, otherwise the ordered
+    query reads the newest cases until it has the page. A PostgreSQL search: `_search_page` without other filters,
+    `_filtered_search_page` with them."""
     per_page = max(1, min(per_page, 500))
     options = stmt.get_execution_options()
     tsquery = options.get(_TSQUERY_OPTION)
-    if tsquery is not None and options.get(_TEXT_ONLY_OPTION):
-        return _search_page(session, tsquery, page, per_page)
+    if tsquery is not None:
+        if options.get(_TEXT_ONLY_OPTION):
+            return _search_page(session, tsquery, page, per_page)
+        return _filtered_search_page(session, stmt, tsquery, page, per_page)
     ids_stmt = stmt.order_by(None).with_only_columns(Case.id)
     ids = list(session.scalars(ids_stmt.limit(COUNT_LIMIT + 1)))
     capped = len(ids) > COUNT_LIMIT
@@ -239,13 +241,11 @@ def page_of(session: Session, stmt: Select, page: int = 1, per_page: int = PAGE_
     pages = max(1, -(-total // per_page))
     page = max(1, min(page, pages))
     start = (page - 1) * per_page
-    if not capped:
-        wanted = sorted(ids, reverse=True)[start : start + per_page]
-    elif tsquery is not None:
-        wanted = _newest_ids(session, ids_stmt, tsquery, start + per_page)[start:]
-    else:
+    if capped:
         return CasePage(list(session.scalars(stmt.limit(per_page).offset(start))), total, capped, page, pages)
-    return CasePage(_cases(session, wanted), total, capped, page, pages)
+    return CasePage(
+        _cases(session, sorted(ids, reverse=True)[start : start + per_page]), total, capped, page, pages
+    )
 
 
 def _cases(session: Session, ids: list[int]) -> list[Case]:
@@ -299,27 +299,69 @@ def _block(number: int) -> str:
     return _lexeme(f"~b{number}")
 
 
+def _filtered_search_page(session: Session, stmt: Select, tsquery: str, page: int, per_page: int) -> CasePage:
+    """PostgreSQL, words within other filters (a queue view, status, department ...): up to FETCH_ALL
+    index matches are all read and filtered (an exact total); beyond, the page is found block by block
+    from the newest ids (`_scan_blocks`, the filters applied in each block) and the total is 约 the
+    index's count times the share of the words' matches in the blocks read that passed the filters
+    (exact when every block was read)."""
+    ids_stmt = stmt.order_by(None).with_only_columns(Case.id)
+    matches = index_count(session, tsquery)
+    if matches <= FETCH_ALL:
+        candidates = list(session.scalars(_matching(tsquery)))
+        ids = sorted(session.scalars(ids_stmt.where(Case.id.in_(candidates))), reverse=True)
+        pages = max(1, -(-len(ids) // per_page))
+        page = max(1, min(page, pages))
+        return CasePage(
+            _cases(session, ids[(page - 1) * per_page : page * per_page]), len(ids), False, page, pages
+        )
+    page = max(1, min(page, -(-matches // per_page), MAX_PAGES))
+    found, lowest = _scan_blocks(session, ids_stmt, tsquery, page * per_page)
+    total, estimated = len(found), lowest > 0
+    if estimated:
+        top = _top_block(session)
+        read = index_count(session, _in_blocks(tsquery, lowest, top))
+        total = max(len(found), round(matches * len(found) / read) if read else 0)
+    pages = max(1, min(-(-total // per_page), MAX_PAGES))
+    page = min(page, pages)
+    wanted = found[(page - 1) * per_page : page * per_page]
+    return CasePage(_cases(session, wanted), total, False, page, pages, estimated=estimated)
+
+
+def _top_block(session: Session) -> int:
+    return (session.scalar(select(func.max(SEARCH.c.case_id))) or 0) // ID_BLOCK
+
+
+def _in_blocks(tsquery: str, low: int, high: int) -> str:
+    """The query ANDed with the lexemes of blocks low..high."""
+    return f"({tsquery}) & (" + " | ".join(_block(b) for b in range(low, high + 1)) + ")"
+
+
 def _newest_ids(session: Session, ids_stmt: Select, tsquery: str, need: int) -> list[int]:
-    """The `need` newest ids a PostgreSQL search statement gives, newest first, read by blocks of ids
-    going back from the newest: each round asks the index for the matches in a range of blocks (the
-    query ANDed with the blocks' lexemes), twice as many blocks as the round before; a range with more
-    than DENSE_RANGE matches is not read whole but halved, its newer half first. So a common word costs
-    a few blocks' matches, a rare one a few rounds."""
-    top = session.scalar(select(func.max(SEARCH.c.case_id))) or 0
+    return _scan_blocks(session, ids_stmt, tsquery, need)[0][:need]
+
+
+def _scan_blocks(session: Session, ids_stmt: Select, tsquery: str, need: int) -> tuple[list[int], int]:
+    """At least `need` newest ids a PostgreSQL search statement gives (all when it has fewer), newest
+    first, read by blocks of ids going back from the newest, and the lowest block read (0: all were
+    read). Each round asks the index for the matches in a range of blocks (the query ANDed with the
+    blocks' lexemes), twice as many blocks as the round before; a range with more than DENSE_RANGE
+    matches is not read whole but halved, its newer half first. So a common word costs a few blocks'
+    matches, a rare one a few rounds."""
     found: list[int] = []
-    high, size = top // ID_BLOCK, 1
+    high, size = _top_block(session), 1
+    low = high + 1
     while high >= 0 and len(found) < need:
         low = max(0, high - size + 1)
-        window = f"({tsquery}) & (" + " | ".join(_block(b) for b in range(low, high + 1)) + ")"
         ranged = ids_stmt.limit(DENSE_RANGE + 1) if low < high else ids_stmt  # one block: read whole
-        rows = session.scalars(ranged, {TSQUERY_PARAM: window}).all()
+        rows = session.scalars(ranged, {TSQUERY_PARAM: _in_blocks(tsquery, low, high)}).all()
         if len(rows) > DENSE_RANGE and low < high:
             size = (high - low + 1) // 2
             continue
         first, last = low * ID_BLOCK, (high + 1) * ID_BLOCK  # a text that holds a block's lexeme itself
         found += sorted((i for i in rows if first <= i < last), reverse=True)
         high, size = low - 1, size * 2
-    return found[:need]
+    return found, low
 
 
 def find(session: Session, f: CaseFilter, page: int = 1, per_page: int = PAGE_SIZE) -> CasePage:
