@@ -374,15 +374,15 @@ def run_endpoint(conn: Connection, config: EndpointConfig) -> None:
             with contextlib.suppress(Exception):
                 call.release_media()
                 call.hangup(pj.CallOpParam(True))
+        # no Call may outlive the library: its destructor asserts after libDestroy() (the loop's variable
+        # held the last call hung up here, and the media process aborted at shutdown)
+        call = None
         for _ in range(20):
             ep.libHandleEvents(10)
         calls.clear()
         account_ref.clear()
         del account
         ep.libDestroy()
-        # no Call may outlive the library: its destructor asserts after libDestroy() (the loop's variable
-        # held the last call hung up here, and the media process aborted at shutdown)
-        call = None
 
 
 def main() -> None:
