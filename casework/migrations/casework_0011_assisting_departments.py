@@ -2,7 +2,7 @@
 the assisting ones' opinions); every referred case's department becomes its lead row
 
 Revision ID: casework_0011
-Revises: casework_0009
+Revises: casework_0010
 Create Date: 2026-12-01
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "casework_0011"
-down_revision: str | Sequence[str] | None = "casework_0009"
+down_revision: str | Sequence[str] | None = "casework_0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
