@@ -17,8 +17,8 @@ and of off-topic ones refused, and the threshold that is best on these questions
 the schema was chosen).
 --baseline ranks by the body field only: no title/keyword/question fields, phrases, pinyin or re-ranking.
 --as-of DATE (default 2020-03-01) searches as of that day: the dev questions were written against the
-collection as it stood in early 2020, so documents that expired since (the COVID-era notices get
-valid_until 2023-01-07, docs/kb.md) still count; `--as-of today` shows what a fresh install answers.
+collection as it stood in early 2020. The bundled rows give no validity (a centre sets the COVID-era
+notices' on the corpus page, docs/kb.md), so the date matters only for rows that carry one.
 --semantic re-ranks by meaning too (kb.search.semantic: the documents' vectors from data/kb/embeddings.npz,
 each question embedded as it is searched) and prints the time the questions' embeddings took.
 """
