@@ -113,8 +113,21 @@ def search_cases(
         raise typer.BadParameter("empty query")
     _ready()
     with session_scope() as session:
-        stmt = search.filtered(session, search.CaseFilter(q=query))
-        _print_cases(list(session.scalars(stmt.limit(limit))), as_json)
+        wanted = search.CaseFilter(q=query)
+        if session.get_bind().dialect.name != "postgresql":  # SQLite's FTS5 gives the newest in order
+            _print_cases(list(session.scalars(search.filtered(session, wanted).limit(limit))), as_json)
+            return
+        # PostgreSQL: the pages of the search page (its id blocks), never the planner's backward walk
+        # through every case for a rare word
+        found: list[Case] = []
+        page, per_page = 1, min(limit, 500)
+        while len(found) < limit:
+            result = search.find(session, wanted, page=page, per_page=per_page)
+            found += result.cases
+            if page >= result.pages:
+                break
+            page += 1
+        _print_cases(found[:limit], as_json)
 
 
 @case_app.command("route")
