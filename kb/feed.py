@@ -38,12 +38,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
 
 from sqlalchemy import func, insert, make_url, select, text
 from sqlalchemy.orm import Session
 
 from hotline.db import utcnow
+from hotline.locks import try_lock
 from kb.models import Change, Document
 from kb.search import IndexDoc, SearchIndex
 
@@ -236,18 +236,6 @@ class Applier:
             yield session
         finally:
             session.close()
-
-
-def try_lock(path: Path) -> IO[str] | None:
-    """The open lock file when this process now holds the exclusive lock, None when another does."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(path, "a+")  # noqa: SIM115 - kept open while the lock is held
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.close()
-        return None
-    return fh
 
 
 def libpq_url(database_url: str) -> str:

@@ -7,29 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import IO
 
+from hotline.locks import try_lock
 from selfservice.sip.server import SipServer
 
 log = logging.getLogger("hotline.sip")
 RETRY_SECONDS = 3.0
-
-
-def try_lock(path: Path) -> IO[str] | None:
-    """The open lock file when this process now holds the exclusive lock, None when another does."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(path, "a+")  # noqa: SIM115 - kept open while the lock is held
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.close()
-        return None
-    return fh
 
 
 class SipLine:
