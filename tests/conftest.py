@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hotline import bootstrap
+from hotline.cluster.local import free_udp_ports
 from hotline.db import reset_caches, session_scope
 from hotline.users import create_user
 
@@ -115,25 +116,9 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return s.getsockname()[1]
 
 
-def free_ports(count: int, kind: int = socket.SOCK_DGRAM) -> int:
-    """The first of `count` consecutive free local ports (a media node's PJSIP processes)."""
-    import random
-
-    for _ in range(200):
-        base = random.randrange(20000, 60000 - count)
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                s = socket.socket(socket.AF_INET, kind)
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-    raise RuntimeError(f"no {count} consecutive free ports")
+def free_ports(count: int) -> int:
+    """The first of `count` consecutive free local UDP ports (a media node's PJSIP processes)."""
+    return free_udp_ports("127.0.0.1", count)
 
 
 def make_user(username: str, roles: list[str], password: str = "correct-horse", **kw: str) -> None:
