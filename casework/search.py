@@ -248,6 +248,19 @@ def page_of(session: Session, stmt: Select, page: int = 1, per_page: int = PAGE_
     )
 
 
+def all_of(session: Session, stmt: Select, limit: int = EXPORT_LIMIT) -> list[Case]:
+    """Every case of a query, newest first, up to `limit` (an Excel export). A PostgreSQL word search
+    reads its matches block by block from the newest ids as its pages do (`_scan_blocks`), never as one
+    ORDER BY id LIMIT statement, which the planner may run as a walk through every case for a rare word."""
+    options = stmt.get_execution_options()
+    tsquery = options.get(_TSQUERY_OPTION)
+    if tsquery is None:
+        return list(session.scalars(stmt.limit(limit)))
+    ids_stmt = _matching(tsquery) if options.get(_TEXT_ONLY_OPTION) else stmt.order_by(None).with_only_columns(Case.id)
+    ids = _newest_ids(session, ids_stmt, tsquery, limit)
+    return [case for chunk in range(0, len(ids), 1000) for case in _cases(session, ids[chunk : chunk + 1000])]
+
+
 def _cases(session: Session, ids: list[int]) -> list[Case]:
     return list(session.scalars(select(Case).where(Case.id.in_(ids)).order_by(Case.id.desc())))
 

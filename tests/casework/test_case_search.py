@@ -168,3 +168,24 @@ def test_the_migration_indexes_the_cases_already_there(sqlite_env: Path) -> None
         assert "case_fts" not in {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master"))}
         revision.upgrade()
     assert found("垃圾清运") == [number]
+
+
+def test_an_export_holds_every_match_newest_first_also_past_the_counted_total(
+    hotline_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`search.all_of` (the Excel export): on PostgreSQL past FETCH_ALL the matches are read block by
+    block, with and without other filters; on SQLite the ordered statement."""
+    monkeypatch.setattr(search, "COUNT_LIMIT", 7)
+    monkeypatch.setattr(search, "FETCH_ALL", 7)
+    with session_scope() as s:
+        numbers = [new_case(s, content=f"第{i}号路灯不亮。")[0].case_number for i in range(12)]
+        new_case(s, content="小区垃圾无人清运。")
+    with session_scope() as s:
+        def exported(limit: int = search.EXPORT_LIMIT, **filters: object) -> list[str]:
+            stmt = search.filtered(s, search.CaseFilter(q="路灯", **filters))  # type: ignore[arg-type]
+            return [c.case_number for c in search.all_of(s, stmt, limit)]
+
+        assert exported() == numbers[::-1]
+        assert exported(5) == numbers[::-1][:5]
+        assert exported(channel="phone") == numbers[::-1]
+        assert exported(channel="web") == []
