@@ -33,6 +33,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hotline import subprocesses
+
 log = logging.getLogger("hotline.kamailio")
 
 KAMAILIO = "/usr/sbin/kamailio"
@@ -358,13 +360,7 @@ class KamailioProcess:
         self._stop.set()
         if self._watchdog is not None:
             self._watchdog.join(3)
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        subprocesses.stop(self.process)
         self.process = None
 
 

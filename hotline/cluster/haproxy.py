@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hotline import subprocesses
+
 log = logging.getLogger("hotline.cluster")
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 VOICE_PATHS = ("/voice", "/voice/ws")
@@ -196,13 +198,7 @@ class HaproxyProcess:
         raise HaproxyError(f"HAProxy 在 {timeout:.0f} 秒内未能就绪（{self.url}）")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        subprocesses.stop(self.process)
         self.process = None
 
     def command(self, line: str) -> str:
