@@ -182,10 +182,6 @@ class MenuItem(_Strict):
             raise ValueError("'prompt' and 'menu' belong to action 'menu' only")
         return self
 
-    def walk(self) -> list[MenuItem]:
-        """This item and, for a sub-menu, every item below it."""
-        return [self, *(child for item in self.menu for child in item.walk())]
-
 
 class Menu(_Strict):
     timing: Timing = Field(default_factory=Timing)
@@ -216,21 +212,62 @@ class Menu(_Strict):
     def item(self, key: str) -> MenuItem | None:
         return next((i for i in self.menu if i.key == key), None)
 
-    def category_items(self) -> list[MenuItem]:
-        """The document listings (action category) of the whole tree, in key order: what editors curate."""
-        found: dict[str, MenuItem] = {}  # a category listed in two places is curated once
-        for top in sorted(self.menu, key=lambda i: i.key):
-            for item in top.walk():
-                if item.action == "category" and item.category:
-                    found.setdefault(item.category, item)
+    def tree(self) -> list[tuple[str, MenuItem]]:
+        """Every item of the tree with its key path from the main menu ("2", "2.1" ...), depth first in
+        key order."""
+
+        def below(items: list[MenuItem], prefix: str) -> list[tuple[str, MenuItem]]:
+            found = []
+            for item in sorted(items, key=lambda i: i.key):
+                found.append((prefix + item.key, item))
+                found.extend(below(item.menu, f"{prefix}{item.key}."))
+            return found
+
+        return below(self.menu, "")
+
+    def category_items(self) -> list[tuple[str, MenuItem]]:
+        """The document listings (action category) of the whole tree with their key paths, in key order:
+        what editors curate."""
+        found: dict[str, tuple[str, MenuItem]] = {}  # a category listed in two places is curated once
+        for path, item in self.tree():
+            if item.action == "category" and item.category:
+                found.setdefault(item.category, (path, item))
         return list(found.values())
+
+    def submenus(self) -> dict[str, MenuItem]:
+        """The sub-menus (action menu) by key path, in key order: each has a prompt of its own."""
+        return {path: item for path, item in self.tree() if item.action == "menu"}
+
+    def with_submenu_prompts(self, texts: dict[str, str]) -> Menu:
+        """A copy whose sub-menus at these key paths speak these prompts instead of the file's."""
+
+        def replaced(items: list[MenuItem], prefix: str) -> list[MenuItem]:
+            return [
+                item.model_copy(
+                    update={
+                        "prompt": texts.get(prefix + item.key, item.prompt),
+                        "menu": replaced(item.menu, f"{prefix}{item.key}."),
+                    }
+                )
+                if item.action == "menu"
+                else item
+                for item in items
+            ]
+
+        return self.model_copy(update={"menu": replaced(self.menu, "")})
 
     def say(self, name: str, **values: object) -> str:
         return self.prompts[name].format(**values)
 
     def static_prompts(self) -> list[str]:
-        """Prompts without placeholders (to pre-render into the TTS cache at start-up)."""
-        return [text for text in self.prompts.values() if "{" not in text]
+        """Prompts without placeholders, the sub-menus' too (to pre-render into the TTS cache at start-up)."""
+        texts = [*self.prompts.values(), *(item.prompt or "" for item in self.submenus().values())]
+        return [text for text in texts if text and "{" not in text]
+
+
+def spoken_path(path: str) -> str:
+    """A key path as the pages show it: "2.1" -> "按2 → 按1"."""
+    return " → ".join(f"按{key}" for key in path.split("."))
 
 
 def default_menu_path() -> Path:

@@ -1,11 +1,12 @@
 """The IVR's prompts as the administrators edit them (系统管理 → 语音导航提示音): the menu file's texts
-(data/ivr/menu.toml, `[prompts]`) are the defaults; an edited text is kept in the database
+(data/ivr/menu.toml, `[prompts]` and each sub-menu's `prompt`, named "menu.<key path>": "menu.2",
+"menu.2.1") are the defaults; an edited text is kept in the database
 (`hotline.sitesettings.IVR_PROMPTS`, one JSON object {name: text}, each change audited) and every call reads
 it when it starts (`effective_menu`, called by `selfservice.engine.Dialog.run`), in every worker process,
 so an edit holds from the next call on without a restart. Restoring the default drops the edited text.
 
 An edited text keeps the default's placeholders ({position}, {case_number} ...: the values the IVR fills
-in), no others; the main menu still names key 0 first (a person is always reachable)."""
+in), no others; the main menu and every sub-menu still name key 0 first (a person is always reachable)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from hotline import sitesettings
-from selfservice.menu import Menu
+from selfservice.menu import Menu, spoken_path
 
 MAX_PROMPT = 200  # characters: a prompt longer than this is too long to listen to on the phone
 PREVIEW_RATE = 8000  # the preview sounds as the caller hears it (the phone line's rate and TTS cache file)
+SUBMENU = "menu."  # a sub-menu's prompt is named by its key path: "menu.2.1"
 
 # What each prompt is for, in the order the admin page lists them (the caller's path through the IVR).
 LABELS: dict[str, str] = {
@@ -111,8 +113,24 @@ def placeholders(text: str) -> set[str]:
 
 
 def defaults(menu: Menu) -> dict[str, str]:
-    """The menu file's texts: what "恢复默认" brings back."""
-    return dict(menu.prompts)
+    """The menu file's texts by prompt name, the sub-menus' too: what "恢复默认" brings back."""
+    return dict(menu.prompts) | {SUBMENU + path: item.prompt or "" for path, item in menu.submenus().items()}
+
+
+def names(menu: Menu) -> list[str]:
+    """The prompts in the order the admin page lists them: the caller's path, sub-menus after the main
+    menu (in key order), then any prompt the page has no label for."""
+    listed = [n for n in LABELS if n in menu.prompts]
+    at = listed.index("main_menu") + 1 if "main_menu" in listed else len(listed)
+    listed[at:at] = [SUBMENU + path for path in menu.submenus()]
+    return listed + [n for n in menu.prompts if n not in LABELS]
+
+
+def label(name: str) -> str:
+    """What a prompt is for, as the admin page says it."""
+    if name.startswith(SUBMENU):
+        return f"子菜单（主菜单{spoken_path(name.removeprefix(SUBMENU))}）"
+    return LABELS.get(name, name)
 
 
 def edited(session: Session) -> dict[str, str]:
@@ -124,7 +142,8 @@ def edited(session: Session) -> dict[str, str]:
 def check(menu: Menu, name: str, text: str) -> str:
     """The text cleaned (line breaks dropped, spaces collapsed) if the IVR can speak it in place of prompt
     `name`; raises PromptError saying what is wrong."""
-    if name not in menu.prompts:
+    default = defaults(menu).get(name)
+    if default is None:
         raise PromptError("没有这个提示音。")
     text = re.sub(r"\s*[\r\n]+\s*", "", text or "")  # lines joined: Chinese needs no space between them
     text = " ".join(text.split())  # full-width and repeated spaces as one plain space
@@ -136,7 +155,7 @@ def check(menu: Menu, name: str, text: str) -> str:
         )
     if any(not ch.isprintable() for ch in text):
         raise PromptError("提示音不能含控制字符。")
-    wanted, given = placeholders(menu.prompts[name]), placeholders(text)
+    wanted, given = placeholders(default), placeholders(text)
     if missing := sorted(wanted - given):
         raise PromptError(
             "请保留占位符 " + "、".join(f"{{{p}}}" for p in missing) + "：通话时由系统填入实际内容。"
@@ -153,8 +172,10 @@ def check(menu: Menu, name: str, text: str) -> str:
             + "。"
         )
     keys = re.findall(r"请按([0-9])", text)
-    if name == "main_menu" and (not keys or keys[0] != "0"):
-        raise PromptError("主菜单须先播报“人工服务请按0”，再播报其他按键：来电人任何时候都能转人工。")
+    if (name == "main_menu" or name.startswith(SUBMENU)) and (not keys or keys[0] != "0"):
+        raise PromptError(
+            f"{'主菜单' if name == 'main_menu' else '子菜单'}须先播报“人工服务请按0”，再播报其他按键：来电人任何时候都能转人工。"
+        )
     return text
 
 
@@ -163,7 +184,7 @@ def set_prompt(session: Session, menu: Menu, name: str, text: str, *, actor: str
     the stored text."""
     text = check(menu, name, text)
     current = edited(session)
-    if text == menu.prompts[name]:
+    if text == defaults(menu)[name]:
         current.pop(name, None)
     else:
         current[name] = text
@@ -173,7 +194,7 @@ def set_prompt(session: Session, menu: Menu, name: str, text: str, *, actor: str
 
 def restore_default(session: Session, menu: Menu, name: str, *, actor: str) -> None:
     """Drop the edited text of a prompt: the menu file's text holds again (audited)."""
-    if name not in menu.prompts:
+    if name not in defaults(menu):
         raise PromptError("没有这个提示音。")
     current = edited(session)
     if name not in current:
@@ -183,19 +204,23 @@ def restore_default(session: Session, menu: Menu, name: str, *, actor: str) -> N
 
 
 def effective_menu(session: Session, menu: Menu) -> Menu:
-    """The menu with the administrators' prompts in place of the file's. An edit that no longer fits
-    the file's prompt (the file changed its placeholders since) is skipped: the file's text speaks."""
+    """The menu with the administrators' prompts in place of the file's, the sub-menus' too. An edit
+    that no longer fits the file (its placeholders changed, its sub-menu is gone) is skipped: the file's
+    text speaks."""
     changes = edited(session)
     if not changes:
         return menu
-    prompts = dict(menu.prompts)
+    prompts, submenus = dict(menu.prompts), {}
     for name, text in changes.items():
-        if name in prompts:
-            try:
-                prompts[name] = check(menu, name, text)
-            except PromptError:
-                continue
-    return menu.model_copy(update={"prompts": prompts})
+        try:
+            text = check(menu, name, text)
+        except PromptError:
+            continue
+        if name.startswith(SUBMENU):
+            submenus[name.removeprefix(SUBMENU)] = text
+        else:
+            prompts[name] = text
+    return menu.model_copy(update={"prompts": prompts}).with_submenu_prompts(submenus)
 
 
 def sample_text(menu: Menu, name: str, text: str) -> str:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from hotline.config import REPO_ROOT, get_settings
+from hotline.config import BUNDLED_DATA, REPO_ROOT, get_settings
 from hotline.db import session_scope
 from kb.importer import import_file
 from selfservice import records
@@ -26,6 +26,61 @@ DATA = Path(__file__).parent / "data"
 SPEECH = REPO_ROOT / "data" / "speech"
 OFFICE_HOURS = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Wednesday morning
 NIGHT = datetime(2026, 11, 25, 23, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+# The bundled menu file's key 2, and a sub-menu tree to put in its place (TREE_PROMPTS: its prompts by
+# key path).
+GUIDES = """[[menu]]
+key = "2"
+action = "category"
+category = "办事指南"
+"""
+TREE = """[[menu]]
+key = "2"
+action = "menu"
+prompt = "人工服务请按0。办事指南请按1，政策文件请按2，返回请按星号键。"
+
+[[menu.menu]]
+key = "1"
+action = "category"
+category = "办事指南"
+
+[[menu.menu]]
+key = "2"
+action = "menu"
+prompt = "人工服务请按0。政策法规请按1，返回上一级请按星号键。"
+
+[[menu.menu.menu]]
+key = "1"
+action = "category"
+category = "政策法规"
+items = 3
+"""
+TREE_PROMPTS = {
+    "2": "人工服务请按0。办事指南请按1，政策文件请按2，返回请按星号键。",
+    "2.2": "人工服务请按0。政策法规请按1，返回上一级请按星号键。",
+}
+
+
+def menu_text(tree: str = TREE) -> str:
+    """The bundled menu file with `tree` in place of main-menu key 2."""
+    text = (BUNDLED_DATA / "ivr" / "menu.toml").read_text(encoding="utf-8")
+    assert GUIDES in text
+    return text.replace(GUIDES, tree)
+
+
+def use_menu_tree(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point HOTLINE_DATA_DIR at a copy of the bundled data (the rest linked) whose menu file has TREE
+    as key 2; returns the menu file."""
+    data = root / "data-with-tree"
+    (data / "ivr").mkdir(parents=True)
+    for entry in BUNDLED_DATA.iterdir():
+        if entry.name != "ivr":
+            (data / entry.name).symlink_to(entry)
+    menu = data / "ivr" / "menu.toml"
+    menu.write_text(menu_text(), encoding="utf-8")
+    monkeypatch.setenv("HOTLINE_DATA_DIR", str(data))
+    get_settings.cache_clear()
+    return menu
 
 
 @pytest.fixture(scope="session")

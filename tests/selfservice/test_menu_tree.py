@@ -9,43 +9,14 @@ from pathlib import Path
 import pytest
 
 from selfservice.engine import Dialog
-from selfservice.menu import MenuError, default_menu_path, load_menu
+from selfservice.menu import MenuError, load_menu
 from selfservice.simulator import SimulatedChannel, parse_script
-from tests.selfservice.conftest import DATA, OFFICE_HOURS
-
-GUIDES = """[[menu]]
-key = "2"
-action = "category"
-category = "办事指南"
-"""
-TREE = """[[menu]]
-key = "2"
-action = "menu"
-prompt = "人工服务请按0。办事指南请按1，政策文件请按2，返回请按星号键。"
-
-[[menu.menu]]
-key = "1"
-action = "category"
-category = "办事指南"
-
-[[menu.menu]]
-key = "2"
-action = "menu"
-prompt = "人工服务请按0。政策法规请按1，返回上一级请按星号键。"
-
-[[menu.menu.menu]]
-key = "1"
-action = "category"
-category = "政策法规"
-items = 3
-"""
+from tests.selfservice.conftest import DATA, OFFICE_HOURS, TREE, menu_text
 
 
 def _menu_file(tmp_path: Path, tree: str = TREE) -> Path:
-    text = default_menu_path().read_text(encoding="utf-8")
-    assert GUIDES in text
     path = tmp_path / "menu.toml"
-    path.write_text(text.replace(GUIDES, tree), encoding="utf-8")
+    path.write_text(menu_text(tree), encoding="utf-8")
     return path
 
 
@@ -71,9 +42,16 @@ def test_a_listing_three_levels_down_and_star_goes_back_one_level(tmp_path: Path
 
 def test_the_categories_of_the_whole_tree_are_curated(tmp_path: Path) -> None:
     menu = load_menu(_menu_file(tmp_path))
-    assert [(i.category, i.items) for i in menu.category_items()] == [("政策法规", 5), ("办事指南", 5)]
-    nested = menu.item("2")
-    assert nested is not None and [i.category for i in nested.walk() if i.category] == ["办事指南", "政策法规"]
+    assert [(p, i.category, i.items) for p, i in menu.category_items()] == [
+        ("1", "政策法规", 5),
+        ("2.1", "办事指南", 5),
+    ]
+    assert [(p, i.category) for p, i in menu.tree() if i.category] == [
+        ("1", "政策法规"),
+        ("2.1", "办事指南"),
+        ("2.2.1", "政策法规"),
+    ]
+    assert list(menu.submenus()) == ["2", "2.2"]
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import wave
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,7 +19,7 @@ from hotline.models import AuditEntry
 from selfservice import prompts
 from selfservice.menu import REQUIRED_PROMPTS, load_menu
 from tests.conftest import login, make_user
-from tests.selfservice.conftest import run_call
+from tests.selfservice.conftest import TREE_PROMPTS, run_call, use_menu_tree
 
 NEW_WELCOME = "您好，欢迎致电12345政务服务便民热线，我们竭诚为您服务。"
 
@@ -149,13 +150,14 @@ def test_only_administrators_edit_or_preview_prompts_and_saving_needs_the_csrf_t
 
 
 def test_an_edit_that_no_longer_fits_the_menu_file_is_skipped(sqlite_env: object) -> None:
-    """The menu file changed a prompt's placeholders after the edit: the call speaks the file's text."""
+    """The menu file changed a prompt's placeholders after the edit, or dropped the edited sub-menu: the
+    call speaks the file's text."""
     menu = load_menu()
     with session_scope() as db:
         sitesettings.write(
             db,
             sitesettings.IVR_PROMPTS,
-            {"queue_position": "请稍候。", "goodbye": "再见。", "gone": "x"},
+            {"queue_position": "请稍候。", "goodbye": "再见。", "gone": "x", "menu.2": "人工服务请按0。"},
             actor="t",
         )
     with session_scope() as db:
@@ -163,3 +165,74 @@ def test_an_edit_that_no_longer_fits_the_menu_file_is_skipped(sqlite_env: object
     assert spoken.prompts["queue_position"] == menu.prompts["queue_position"]
     assert spoken.prompts["goodbye"] == "再见。" and "gone" not in spoken.prompts
     assert menu.prompts["goodbye"] != "再见。"  # the file's menu itself is untouched
+
+
+UPPER, LOWER = "menu.2", "menu.2.2"
+NEW_LOWER = "人工服务请按0。政策法规文件请按1，返回上一级菜单请按星号键。"
+
+
+@pytest.fixture
+def tree_client(client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TestClient:
+    """The web client with a menu file whose key 2 is a sub-menu holding another (key 2 -> key 2)."""
+    use_menu_tree(tmp_path, monkeypatch)
+    return client
+
+
+def test_a_sub_menu_prompt_is_edited_audited_and_heard_on_the_next_call(tree_client: TestClient) -> None:
+    token = admin(tree_client)
+    page = tree_client.get("/admin/ivr").text
+    assert "子菜单（主菜单按2）" in page and "子菜单（主菜单按2 → 按2）" in page
+    assert TREE_PROMPTS["2"] in page and TREE_PROMPTS["2.2"] in page
+    # listed after the main menu, before the prompts the caller hears later
+    assert page.index('href="/admin/ivr/main_menu"') < page.index(f'href="/admin/ivr/{UPPER}"')
+    assert page.index(f'href="/admin/ivr/{LOWER}"') < page.index('href="/admin/ivr/invalid"')
+    form = tree_client.get(f"/admin/ivr/{LOWER}").text
+    assert "提示音：子菜单（主菜单按2 → 按2）" in form and TREE_PROMPTS["2.2"] in form
+
+    resp = save(tree_client, token, LOWER, NEW_LOWER)
+    assert resp.status_code == 303 and resp.headers["location"] == f"/admin/ivr/{LOWER}"
+    assert (
+        "已保存提示音“子菜单（主菜单按2 → 按2）”，下一通电话起生效。"
+        in tree_client.get(resp.headers["location"]).text
+    )
+    assert stored() == {LOWER: NEW_LOWER}
+    with session_scope() as db:
+        [entry] = db.scalars(select(AuditEntry).where(AuditEntry.entity_id == sitesettings.IVR_PROMPTS)).all()
+    assert entry.actor == "root" and entry.detail == {"old": None, "new": {LOWER: NEW_LOWER}}
+
+    heard = run_call("press 2\npress 2\npress *\nhangup").prompts
+    assert NEW_LOWER in heard and TREE_PROMPTS["2.2"] not in heard  # read per call: no restart
+    assert heard.count(TREE_PROMPTS["2"]) == 2  # the other sub-menu keeps the file's text
+
+    resp = tree_client.post(f"/admin/ivr/{LOWER}/default", data={"csrf_token": token}, follow_redirects=False)
+    assert resp.status_code == 303 and stored() == {}
+    assert TREE_PROMPTS["2.2"] in run_call("press 2\npress 2\nhangup").prompts
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("政策法规请按1，人工服务请按0。", "子菜单须先播报“人工服务请按0”"),
+        ("请稍候。", "子菜单须先播报“人工服务请按0”"),
+        ("人工服务请按0。" + "政策法规请按1，" * 30, "最多 200 个字"),
+        ("人工服务请按0。{category}请按1。", "它没有可用的占位符"),
+    ],
+)
+def test_a_sub_menu_prompt_that_hides_the_person_or_is_too_long_is_refused(
+    sqlite_client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, reason: str
+) -> None:
+    use_menu_tree(tmp_path, monkeypatch)
+    token = admin(sqlite_client)
+    resp = save(sqlite_client, token, UPPER, text)
+    assert resp.status_code == 422 and reason in resp.text, resp.text
+    preview = sqlite_client.get(f"/admin/ivr/{UPPER}/preview.wav", params={"text": text})
+    assert preview.status_code == 400 and reason in preview.text
+    assert stored() == {}
+
+
+def test_a_sub_menu_the_file_does_not_have_is_not_found(sqlite_client: TestClient) -> None:
+    token = admin(sqlite_client)  # the bundled menu file: no sub-menus
+    assert "子菜单（" not in sqlite_client.get("/admin/ivr").text
+    assert sqlite_client.get(f"/admin/ivr/{UPPER}").status_code == 404
+    assert save(sqlite_client, token, UPPER, TREE_PROMPTS["2"]).status_code == 404
+    assert stored() == {}

@@ -4,7 +4,9 @@ roles, CSRF and the audit trail, on both databases."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -12,6 +14,7 @@ import kb
 from hotline.db import session_scope
 from hotline.models import AuditEntry
 from tests.conftest import login, make_user
+from tests.selfservice.conftest import run_call, use_menu_tree
 from tests.web.test_public_portal import add_document
 
 
@@ -122,3 +125,23 @@ def test_the_pin_buttons_append_a_document_and_unpin_it(client: TestClient) -> N
     client.post("/editor/ivr", data=form | {"documents": ""})
     with session_scope() as session:
         assert kb.pinned_documents(session, "政策法规") == []
+
+
+def test_a_listing_in_a_sub_menu_says_the_keys_that_reach_it_and_its_pins_are_heard(
+    sqlite_client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Main-menu key 2 is a sub-menu: 办事指南 is its key 1, 政策法规 (also main-menu key 1) is curated once."""
+    use_menu_tree(tmp_path, monkeypatch)
+    first, _ = (
+        add_document(f"办事指南{n}", f"第{n}项指南。", category="办事指南", published_at=f"2024-0{n}-01")
+        for n in (1, 2)
+    )
+    make_user("ed", ["editor"])
+    token = login(sqlite_client, "ed")
+    page = sqlite_client.get("/editor/ivr").text
+    assert ">政策法规（主菜单按1，读前5项）" in page and ">办事指南（主菜单按2 → 按1，读前5项）" in page
+    assert page.count(">政策法规（") == 1
+    assert _pin(sqlite_client, token, str(first), category="办事指南").status_code == 303
+    assert _heard(sqlite_client.get("/editor/ivr").text, "办事指南") == ["办事指南1", "办事指南2"]
+    heard = run_call("press 2\npress 1\nhangup").prompts
+    assert any(p.startswith("以下是办事指南的主要内容。") and "第1项请按1，办事指南1。" in p for p in heard), heard

@@ -469,27 +469,20 @@ def remove_holiday(request: Request, db: SessionDep, user: Admin, day: str) -> R
 
 
 def _prompt_name(name: str) -> str:
-    if name not in load_menu().prompts:
+    if name not in prompts.defaults(load_menu()):
         raise HTTPException(status_code=404, detail="没有这个提示音。")
     return name
 
 
 @router.get("/ivr")
 def ivr_prompts(request: Request, db: SessionDep, user: Admin) -> Response:
-    """The IVR's prompts: the menu file's texts and the ones the administrators changed."""
+    """The IVR's prompts (the sub-menus' too): the menu file's texts and the ones the administrators
+    changed."""
     menu = load_menu()
-    changed = prompts.edited(db)
-    names = [n for n in prompts.LABELS if n in menu.prompts] + [
-        n for n in menu.prompts if n not in prompts.LABELS
-    ]
+    changed, default = prompts.edited(db), prompts.defaults(menu)
     rows = [
-        {
-            "name": n,
-            "label": prompts.LABELS.get(n, n),
-            "text": changed.get(n, menu.prompts[n]),
-            "edited": n in changed,
-        }
-        for n in names
+        {"name": n, "label": prompts.label(n), "text": changed.get(n, default[n]), "edited": n in changed}
+        for n in prompts.names(menu)
     ]
     ctx = {"rows": rows, "flash": pop_flash(request)}
     return render(request, "admin/ivr.html", ctx)
@@ -498,15 +491,15 @@ def ivr_prompts(request: Request, db: SessionDep, user: Admin) -> Response:
 def _prompt_form(
     request: Request, db: Session, name: str, text: str | None = None, error: str | None = None
 ) -> Response:
-    menu = load_menu()
+    default = prompts.defaults(load_menu())[name]
     changed = prompts.edited(db)
     ctx = {
         "name": name,
-        "label": prompts.LABELS.get(name, name),
-        "text": text if text is not None else changed.get(name, menu.prompts[name]),
-        "default": menu.prompts[name],
+        "label": prompts.label(name),
+        "text": text if text is not None else changed.get(name, default),
+        "default": default,
         "edited": name in changed,
-        "placeholders": sorted(prompts.placeholders(menu.prompts[name])),
+        "placeholders": sorted(prompts.placeholders(default)),
         "samples": prompts.SAMPLE_VALUES,
         "max_length": prompts.MAX_PROMPT,
         "error": error,
@@ -529,7 +522,7 @@ def save_ivr_prompt(
         prompts.set_prompt(db, load_menu(), name, text, actor=user.username)
     if refusal:
         return _prompt_form(request, db, name, text, refusal.message)
-    flash(request, "ok", f"已保存提示音“{prompts.LABELS.get(name, name)}”，下一通电话起生效。")
+    flash(request, "ok", f"已保存提示音“{prompts.label(name)}”，下一通电话起生效。")
     return RedirectResponse(f"/admin/ivr/{name}", status_code=303)
 
 
@@ -540,7 +533,7 @@ def restore_ivr_prompt(request: Request, db: SessionDep, user: Admin, name: str)
         prompts.restore_default(db, load_menu(), name, actor=user.username)
     if refusal:
         return _prompt_form(request, db, name, error=refusal.message)
-    flash(request, "ok", f"提示音“{prompts.LABELS.get(name, name)}”已恢复默认，下一通电话起生效。")
+    flash(request, "ok", f"提示音“{prompts.label(name)}”已恢复默认，下一通电话起生效。")
     return RedirectResponse(f"/admin/ivr/{name}", status_code=303)
 
 

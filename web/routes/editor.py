@@ -551,7 +551,7 @@ def delete_synonyms(request: Request, db: SessionDep, user: Staff, group_id: int
 
 
 def _ivr_categories() -> list[Any]:
-    """The category listings of the IVR menu file (selfservice.menu), in key order."""
+    """The category listings of the IVR menu file (selfservice.menu) with their key paths, in key order."""
     from selfservice.menu import load_menu
 
     return load_menu().category_items()
@@ -560,11 +560,14 @@ def _ivr_categories() -> list[Any]:
 def _ivr_page(
     request: Request, db: Session, *, error: str | None = None, category: str = "", documents: str = ""
 ) -> Response:
+    from selfservice.menu import spoken_path
+
     listings = []
-    for item in _ivr_categories():
+    for path, item in _ivr_categories():
         pinned = kb.pinned_documents(db, item.category)
         listings.append({
             "item": item,
+            "path": spoken_path(path),
             "pinned": pinned,
             "pinned_ids": "，".join(str(d.id) for d in pinned),
             "heard": kb.ivr_listing(db, item.category, item.items),
@@ -593,7 +596,7 @@ def save_ivr_pins(
     documents: Annotated[str, Form()] = "",
 ) -> Response:
     """Pin documents to the keys of one IVR category listing, in the order given (empty: unpin)."""
-    item = next((i for i in _ivr_categories() if i.category == category), None)
+    item = next((i for _, i in _ivr_categories() if i.category == category), None)
     words = split_words(documents)
     if item is None:
         error = "语音菜单中没有这个栏目。"
