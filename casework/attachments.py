@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from casework.errors import CaseError
 from casework.lifecycle import DONE_STATUSES
 from casework.models import Attachment, Case
-from hotline import audit
+from hotline import audit, nodefiles
 from hotline.config import PRIVATE_DIR, Settings, get_settings
 from hotline.models import User
 from hotline.text import CONTROL_CHARS
@@ -262,6 +262,10 @@ def attach(
         for f in files
     ]
     session.add_all(rows)
+    for f in files:
+        nodefiles.remember(session, content_path(f.sha256))
+        if f.type.image:
+            nodefiles.remember(session, thumbnail_path(f.sha256))
     session.flush()
     if role != "citizen":
         for row in rows:

@@ -130,6 +130,9 @@ def _serve_web(host: str | None, port: int | None, workers: int) -> None:
         typer.echo("尚无工作人员账号；创建管理员：hotline user add admin --roles admin,editor,reviewer")
     typer.echo(f"网站工作进程：{workers} 个")
     host, port = host or settings.host, port or settings.port
+    if not settings.node_url:  # where the other nodes fetch this node's files (hotline.nodefiles)
+        os.environ["HOTLINE_NODE_URL"] = settings.model_copy(update={"host": host, "port": port}).advertised_url
+        get_settings.cache_clear()
     if workers > 1:
         try:
             code = web_workers.run(host, port, workers, _log_config())

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     tts_voice: str | None = None  # unset: the engine's default (kokoro: zm_yunjian)
     tts_speed: float = 1.0  # speaking rate of the kokoro voice (0.8 slower, 1.2 faster)
     tts_threads: int = 1  # onnxruntime threads per Kokoro synthesis (docs/performance.md)
+    # ... for the parts a caller waits for or is about to hear (TTS priorities NOW and AHEAD)
+    tts_urgent_threads: int = 2
     # the most-read documents rendered into the TTS cache by the SIP line (at start, then every 10 min)
     tts_prerender_documents: int = 20
     kokoro_model_path: Path | None = None  # unset: joined from the model wheels (speech/kokoro.py)
@@ -99,6 +101,10 @@ class Settings(BaseSettings):
     # and `hotline node status` (unset: the host name); how often a node's follower polls the change log
     # on SQLite (on PostgreSQL it listens, and looks every second too; 0: no follower)
     node_name: str = Field(default_factory=socket.gethostname)
+    # where the other nodes reach this node's web port, to fetch the recordings and attachments it wrote
+    # when there is no shared_dir (hotline/nodefiles.py); unset: http://<host>:<port> (`hotline serve`
+    # sets it from its --host/--port)
+    node_url: str | None = None
     kb_feed_poll_seconds: float = 0.25
     # sms
     kannel_url: str | None = None
@@ -184,6 +190,14 @@ class Settings(BaseSettings):
         if self.workers:
             return max(1, self.workers)
         return max(1, min(MAX_AUTO_WORKERS, len(os.sched_getaffinity(0))))
+
+    @property
+    def advertised_url(self) -> str:
+        """This node's web address as the other nodes reach it (setting node_url)."""
+        if self.node_url:
+            return self.node_url.rstrip("/")
+        host = socket.gethostname() if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     @property
     def index_dir(self) -> Path:

@@ -102,3 +102,15 @@ class RateCounter(Base):
     key: Mapped[str] = mapped_column(String(160), primary_key=True)  # e.g. "login:addr:10.0.0.1"
     window_start: Mapped[datetime] = mapped_column(UtcDateTime())
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class NodeFile(Base):
+    """A recording or attachment file and the node that wrote it, on a cluster without a shared folder
+    (hotline.nodefiles): a node without the file fetches it from `url`."""
+
+    __tablename__ = "node_files"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)  # e.g. "recordings/calls/<day>/<id>.wav"
+    node: Mapped[str] = mapped_column(String(64))  # the writer's node_name
+    url: Mapped[str] = mapped_column(String(200))  # the writer's advertised_url when it wrote the file
+    stored_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

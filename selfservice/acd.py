@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +24,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
-from hotline import audit
+from hotline import audit, nodefiles
 from hotline.db import changed_rows, utcnow
 from hotline.models import User
 from selfservice.models import AgentSeat, CallControl, QueuedCall
@@ -290,6 +291,7 @@ def answered(session: Session, call_id: str, seat_id: int, recording_path: str) 
         call.answered_at = now
         call.wait_seconds = seconds_since(call.enqueued_at, now)
         call.recording_path = recording_path
+        nodefiles.remember(session, Path(recording_path))
     call.status, call.agent_id = "connected", seat_id
     _leg(call, kind="agent", agent=seat_id, extension=seat.extension, result="接通")
     seat.state, seat.state_since, seat.call_id, seat.reason = "on_call", now, call_id, ""

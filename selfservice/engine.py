@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 import kb
 import speech
+from hotline import nodefiles
 from hotline.config import get_settings
 from hotline.db import session_scope
 from hotline.textsim import similarity
@@ -863,6 +864,7 @@ class Dialog:
                 actor="ivr",
                 audio_path=str(path),
             )
+            nodefiles.remember(session, path)
             case_number = _case_number(case)
         self.transcription = voicemail.transcribe_later(case_number)
         return case_number, password

@@ -40,6 +40,7 @@ from web.routes import (
     citizen,
     department,
     editor,
+    nodefiles,
     phone,
     public,
     recordings,
@@ -66,7 +67,7 @@ log = logging.getLogger("hotline.web")
 
 ROUTERS = (
     public, citizen, auth, editor, caselists, agent, phone, recordings, department, supervisor, admin, voice, sms,
-    attachments, staffevents, analysis, briefing,
+    attachments, staffevents, analysis, briefing, nodefiles,
 )  # fmt: skip
 SIP_LOCK = "sip.lock"
 

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hotline import subprocesses
+from hotline import nodefiles, subprocesses
 
 log = logging.getLogger("hotline.cluster")
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
@@ -118,6 +118,8 @@ defaults
 frontend hotline
     bind {config.bind_host}:{config.bind_port}
     acl voice path {" ".join(VOICE_PATHS)}
+    # the nodes fetch each other's files directly (hotline.nodefiles): never through the front
+    http-request deny deny_status 403 if {{ path_beg {nodefiles.INTERNAL} }}
     use_backend voice if voice
     default_backend nodes
 

@@ -212,10 +212,13 @@ class LocalCluster:
         proxy_port: int | None = None,
         sip_front_port: int | None = None,
         env: dict[str, str] | None = None,
+        shared_dir: bool = True,
     ) -> None:
         """`kb_file`: the knowledge base imported at creation (default: the bundled one, ~1 min);
         `database_url`: an existing database (default: a new one on `admin_dsn`'s server, dropped at
-        the end); `max_calls`: callers per node (2 per PJSIP process); `env`: more HOTLINE_* settings."""
+        the end); `max_calls`: callers per node (2 per PJSIP process); `env`: more HOTLINE_* settings;
+        `shared_dir`: one folder for every node's recordings and attachments (else each keeps its own
+        and fetches the others' from them, hotline.nodefiles)."""
         self.root = root
         self.count = nodes
         self.sip = sip
@@ -228,6 +231,7 @@ class LocalCluster:
         self.proxy_port = proxy_port
         self.sip_front_port = sip_front_port
         self.extra_env = env or {}
+        self.shared_dir = shared_dir
         self.secret_key = secrets.token_urlsafe(48)
         self.nodes: list[Node] = []
         self.proxy: HaproxyProcess | None = None
@@ -318,7 +322,6 @@ class LocalCluster:
                 "HOTLINE_DATABASE_URL": str(self.database_url),
                 "HOTLINE_SECRET_KEY": self.secret_key,  # any node reads any node's session cookie
                 "HOTLINE_NODE_NAME": f"node{i}",
-                "HOTLINE_SHARED_DIR": str(self.root / "shared"),  # recordings and attachments, as on NFS
                 "HOTLINE_TRUSTED_PROXIES": json.dumps([FRONT_HOST]),  # HAProxy's X-Forwarded-For
                 "HOTLINE_WORKERS": str(self.workers),
             }
@@ -326,9 +329,12 @@ class LocalCluster:
         for key in ("HOTLINE_TTS_ENGINE", "HOTLINE_TTS_VOICE", "HOTLINE_ASR_ENGINE"):  # the caller's voice choice
             if key in os.environ:
                 env[key] = os.environ[key]
+        if self.shared_dir:
+            env["HOTLINE_SHARED_DIR"] = str(self.root / "shared")  # recordings and attachments, as on NFS
         if self.kb_file is not None:
             env["HOTLINE_DATA_DIR"] = str(data_dir_with_kb(self.root, self.kb_file))
         node = Node(f"node{i}", address, free_tcp_port(address), home, env, workers=self.workers)
+        env["HOTLINE_NODE_URL"] = node.url  # also for this process acting as the node (acting_as)
         if self.sip:
             node.sip_port = free_udp_ports(address, processes)
             node.processes = processes

@@ -16,7 +16,9 @@ import casework
 from casework import attachments
 from casework.attachments import Upload
 from casework.models import Attachment
+from hotline.config import get_settings
 from hotline.models import User
+from web.routes import nodefiles
 from web.routes.casepages import case_action
 from web.security import SessionDep, require_roles, seal, unseal
 from web.templating import templates
@@ -33,6 +35,7 @@ SERVED_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox",
 }
 NOT_FOUND = "附件不存在。"
+FILE = "附件"  # in NodeUnreachable's message
 EXTENSION_ALIASES = {"jpg": (".jpeg",), "tif": (".tiff",)}
 
 
@@ -61,18 +64,22 @@ def download_name(attachment: Attachment) -> str:
     return name if name.lower().endswith(extensions) else f"{name}.{extension}"
 
 
-def _serve(attachment: Attachment, *, thumbnail: bool) -> FileResponse:
+def _serve(db: Session, attachment: Attachment, *, thumbnail: bool) -> FileResponse:
+    """The file from this node's disk, or from the node it was uploaded to (web.routes.nodefiles)."""
     kind = attachments.type_of(attachment)
+    root = get_settings().attachments_dir
     if thumbnail:
-        path = attachments.thumbnail_path(attachment.sha256)
-        if not kind.image or not path.is_file():
+        if not kind.image:
             raise HTTPException(404, NOT_FOUND)
-        return FileResponse(path, media_type="image/jpeg", headers=SERVED_HEADERS)
-    path = attachments.content_path(attachment.sha256)
-    if not path.is_file():
-        raise HTTPException(404, "附件文件不存在。")
-    return FileResponse(
-        path,
+        path = attachments.thumbnail_path(attachment.sha256)
+        return nodefiles.serve(db, path, root, what=FILE, missing=NOT_FOUND, media_type="image/jpeg",
+                               headers=SERVED_HEADERS)  # fmt: skip
+    return nodefiles.serve(
+        db,
+        attachments.content_path(attachment.sha256),
+        root,
+        what=FILE,
+        missing="附件文件不存在。",
         media_type=kind.mime,
         filename=download_name(attachment),
         content_disposition_type="inline" if kind.inline else "attachment",
@@ -89,12 +96,12 @@ def _staff_attachment(db: Session, user: User, attachment_id: int) -> Attachment
 
 @router.get("/attachments/{attachment_id}")
 def staff_file(db: SessionDep, user: Staff, attachment_id: int) -> FileResponse:
-    return _serve(_staff_attachment(db, user, attachment_id), thumbnail=False)
+    return _serve(db, _staff_attachment(db, user, attachment_id), thumbnail=False)
 
 
 @router.get("/attachments/{attachment_id}/thumbnail")
 def staff_thumbnail(db: SessionDep, user: Staff, attachment_id: int) -> FileResponse:
-    return _serve(_staff_attachment(db, user, attachment_id), thumbnail=True)
+    return _serve(db, _staff_attachment(db, user, attachment_id), thumbnail=True)
 
 
 @router.post("/agent/cases/{case_number}/attachments")
@@ -136,12 +143,12 @@ def _citizen_attachment(request: Request, db: Session, attachment_id: int) -> At
 
 @router.get("/progress/attachments/{attachment_id}")
 def citizen_file(request: Request, db: SessionDep, attachment_id: int) -> FileResponse:
-    return _serve(_citizen_attachment(request, db, attachment_id), thumbnail=False)
+    return _serve(db, _citizen_attachment(request, db, attachment_id), thumbnail=False)
 
 
 @router.get("/progress/attachments/{attachment_id}/thumbnail")
 def citizen_thumbnail(request: Request, db: SessionDep, attachment_id: int) -> FileResponse:
-    return _serve(_citizen_attachment(request, db, attachment_id), thumbnail=True)
+    return _serve(db, _citizen_attachment(request, db, attachment_id), thumbnail=True)
 
 
 def file_size(size: int) -> str:

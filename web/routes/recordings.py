@@ -12,7 +12,9 @@ from fastapi.responses import FileResponse
 from hotline import audit
 from hotline.config import get_settings
 from hotline.models import User
-from selfservice.recordings import RecordingDenied, recording_for
+from hotline.nodefiles import NodeUnreachable
+from selfservice.recordings import MISSING, RECORDING, RecordingDenied, recording_for
+from web.routes import nodefiles
 from web.routes.casepages import case_or_404
 from web.security import SessionDep, require_roles
 
@@ -23,12 +25,14 @@ Staff = Annotated[User, Depends(require_roles("agent", "supervisor"))]
 @router.get("/calls/{call_id}")
 def call_recording(db: SessionDep, user: Staff, call_id: str) -> FileResponse:
     try:
-        path = recording_for(db, user, call_id[:64])
+        found = recording_for(db, user, call_id[:64])
     except RecordingDenied as exc:
         raise HTTPException(403, str(exc)) from exc
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from exc
-    return FileResponse(path, media_type="audio/wav")
+    except NodeUnreachable as exc:
+        raise HTTPException(503, str(exc)) from exc
+    return nodefiles.file_response(found, media_type="audio/wav")
 
 
 @router.get("/cases/{case_number}")
@@ -37,9 +41,10 @@ def case_recording(db: SessionDep, user: Staff, case_number: str) -> FileRespons
     case = case_or_404(db, case_number[:40])
     if not case.audio_path:
         raise HTTPException(404, "该工单没有录音。")
-    path = Path(case.audio_path)
-    if not path.resolve().is_relative_to(get_settings().recordings_dir.resolve()) or not path.exists():
-        raise HTTPException(404, "录音文件不存在（可能已超过保存期限被删除）。")
+    response = nodefiles.serve(
+        db, Path(case.audio_path), get_settings().recordings_dir, what=RECORDING, missing=MISSING,
+        media_type="audio/wav",
+    )
     audit.record(db, actor=user.username, action="recording.play", entity="case", entity_id=case.id,
                  detail={"case_number": case.case_number})
-    return FileResponse(path, media_type="audio/wav")
+    return response
