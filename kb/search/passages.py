@@ -24,16 +24,20 @@ class PassageScorer:
         the text: title bigrams count wherever the stretch is, the others inside it."""
         if not self.total:
             return 0.0
-        in_title = 0.0
+        in_title = sum(weight for gram, weight in self.weights.items() if gram in title)
+        best, _ = self.densest(text, width, skip=title)
+        return (in_title + best) / self.total
+
+    def densest(self, text: str, width: int, skip: str = "") -> tuple[float, int]:
+        """The weight of the bigrams (other than those in `skip`) within the densest stretch of
+        `width` characters of the text, and where that stretch starts."""
         events: list[tuple[int, str]] = []  # (position, bigram) of every occurrence in the text
-        for gram, weight in self.weights.items():
-            if gram in title:
-                in_title += weight
+        for gram in self.weights:
+            if gram in skip:
                 continue
             at = text.find(gram)
             while at != -1:
                 events.append((at, gram))
                 at = text.find(gram, at + 1)
         events.sort()
-        best, _ = densest_window(events, self.weights.__getitem__, width - 2)  # whole bigrams inside
-        return (in_title + best) / self.total
+        return densest_window(events, self.weights.__getitem__, width - 2)  # whole bigrams inside
