@@ -102,11 +102,24 @@ class SpokenParts:
         if self._task is None:
             self._task = asyncio.create_task(self._render())
 
+    def _parts(self, text: str, first: bool) -> list[str]:
+        """The text's parts: the natural ones when its first part is in the cache (rendered ahead of
+        callers, or heard before) or when it is not the first text (rendered while the one before
+        plays); else quick ones, shorter, so that the waiting caller hears the first one soon, and the
+        natural ones are queued for the cache behind everything else, for the next callers."""
+        parts = speech.sentence_parts(text)
+        if not first or not parts or speech.cached_part(parts[0], rate=self.rate):
+            return parts
+        quick = speech.sentence_parts(text, quick=True)
+        for part in set(parts) - set(quick):
+            speech.render_later(part, rate=self.rate)
+        return quick
+
     async def _render(self) -> None:
         priority = executors.NOW  # the first part: the caller waits for it
         try:
-            for text in self.texts:
-                for n, part in enumerate(speech.sentence_parts(text)):
+            for i, text in enumerate(self.texts):
+                for n, part in enumerate(self._parts(text, first=i == 0)):
                     path = await speech.render(part, rate=self.rate, priority=priority)
                     priority = executors.AHEAD
                     await self._put_item((text if n == 0 else None, path))

@@ -125,6 +125,9 @@ def _session(path: str, threads: int):  # noqa: ANN202 - onnxruntime.InferenceSe
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    # idle threads sleep instead of spinning: on a busy machine a spinning thread takes a core from
+    # the other calls' renders and recognition
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 

@@ -240,14 +240,21 @@ def normalize_for_speech(text: str) -> str:
     return text.strip()
 
 
-def split_sentences(text: str, *, max_chars: int = 60, first_clause: bool = False) -> list[str]:
+def split_sentences(
+    text: str, *, max_chars: int = 60, first_clause: bool = False, quick: bool = False
+) -> list[str]:
     """Split (already normalised) text into sentences to speak one by one; long ones at commas.
 
     With first_clause, the parts suit a voice slower than the telephone (Kokoro renders 1 s of speech in
     0.2-0.5 s): the first clause alone ("您好，"), so that the caller hears something soon, then clauses
     merged into parts that grow with what has been said so far, so that each part can be rendered while the
     ones before it play (a part at most as long as everything before it, at least 8 characters). A first
-    clause longer than FIRST_CLAUSE_CHARS characters is cut at a word boundary within them."""
+    clause longer than FIRST_CLAUSE_CHARS characters is cut at a word boundary within them.
+
+    quick: for a text nobody has heard yet (not in the TTS cache), when the caller waits for its first
+    audio: the first part at most QUICK_FIRST_CHARS characters and every later part cut between words
+    to at most what was said before it, so that each is rendered in time; more pauses between words
+    than the natural parts, which are what is rendered ahead of callers."""
     sentences: list[str] = []
     for part in re.split(r"(?<=[。！？!?])|\n+", text):
         part = part.strip()
@@ -260,47 +267,57 @@ def split_sentences(text: str, *, max_chars: int = 60, first_clause: bool = Fals
             part = part[cut:].strip()
         if part:
             sentences.append(part)
-    return _growing_parts(sentences, max_chars) if first_clause else sentences
+    return _growing_parts(sentences, max_chars, quick) if first_clause else sentences
 
 
 FIRST_CLAUSE_CHARS = 12  # the first part's length at most (rendered while the caller waits)
+QUICK_FIRST_CHARS = 6  # ... when nothing of the text is in the TTS cache yet (split_sentences quick)
 _PUNCTUATION = "，。？！、；：,.?!;: "
+_SPOKEN_NUMBER = re.compile(r"[零〇洞幺一二两三四五六七拐八九十百千万亿点]+")
 
 
-def _short_head(clause: str) -> list[str]:
-    """A first clause longer than FIRST_CLAUSE_CHARS (a long title, "您是想咨询……吗"), cut after the
-    last word (jieba) within its first FIRST_CLAUSE_CHARS characters that leaves at least 4 characters
-    to say after it; inside a word only when no word boundary will do."""
-    if len(clause) <= FIRST_CLAUSE_CHARS:
+def _cut_at_word(clause: str, limit: int) -> list[str]:
+    """A clause longer than `limit` characters cut after the last word (jieba) within its first `limit`
+    characters that leaves at least 4 characters to say after it, else after the first such word within
+    twice as many; never between a number and its unit or date word ("二零二三|年度"); inside a word only
+    when no word boundary will do."""
+    if len(clause) <= limit:
         return [clause]
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
-    head, cut = 0, 0
+    cuts, head = [], 0
     for word in jieba.lcut(clause, HMM=False):
         head += len(word)
-        if head > FIRST_CLAUSE_CHARS:
+        if head > 2 * limit:
             break
-        if len(clause[head:].strip(_PUNCTUATION)) >= 4:
-            cut = head
-    cut = cut if cut >= 4 else FIRST_CLAUSE_CHARS
+        if len(clause[head:].strip(_PUNCTUATION)) >= 4 and not _SPOKEN_NUMBER.fullmatch(word):
+            cuts.append(head)
+    within = [cut for cut in cuts if 3 <= cut <= limit]
+    beyond = [cut for cut in cuts if cut > limit]
+    cut = max(within) if within else min(beyond) if beyond else limit
     return [clause[:cut], clause[cut:]] if clause[cut:].strip(_PUNCTUATION) else [clause]
 
 
-def _growing_parts(sentences: list[str], max_chars: int, min_chars: int = 8) -> list[str]:
+def _growing_parts(sentences: list[str], max_chars: int, quick: bool, min_chars: int = 8) -> list[str]:
     boundary = r"(?<=[，,])|(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])"  # a comma, or 第十六条 + space
     clauses = [c.strip() for s in sentences for c in re.split(boundary, s) if c.strip()]
-    if clauses:
-        clauses[:1] = _short_head(clauses[0])
     parts: list[str] = []
     said = 0  # characters in the closed parts
     cap = 0
-    for clause in clauses:
+    while clauses:
+        clause = clauses.pop(0)
         if parts and len(parts[-1]) + len(clause) <= cap:
             parts[-1] += clause
             continue
         said += len(parts[-1]) if parts else 0
         cap = min(max_chars, max(min_chars, said))
+        # a new part is rendered while the ones before it play: the first one short; quick, the next
+        # ones no longer than what has been said (at least min_chars)
+        if not parts or quick:
+            first = QUICK_FIRST_CHARS if quick else FIRST_CLAUSE_CHARS
+            clause, *rest = _cut_at_word(clause, cap if parts else first)
+            clauses[:0] = rest
         parts.append(clause)
     return parts
 

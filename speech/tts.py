@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -263,8 +263,15 @@ def cached(
     return path if path.exists() else None
 
 
-def _job_for(spoken: str, rate: int) -> tuple[TtsEngine, Path]:
+def _job_for(spoken: str, rate: int, priority: int = executors.BACKGROUND) -> tuple[TtsEngine, Path]:
+    """The engine for a render at `priority` and the cache file it writes: what a caller waits for or
+    is about to hear (NOW, AHEAD) is rendered on HOTLINE_TTS_URGENT_THREADS threads (Kokoro), the rest
+    on HOTLINE_TTS_THREADS; the cache file does not depend on the thread count."""
+    from hotline.config import get_settings
+
     tts = get_engine()
+    if isinstance(tts, KokoroEngine) and priority < executors.BACKGROUND:
+        tts = replace(tts, threads=max(tts.threads, get_settings().tts_urgent_threads))
     return tts, _cache_path(tts.cache_key, _default_voice(tts), rate, spoken)
 
 
@@ -279,7 +286,7 @@ async def render(spoken: str, *, rate: int = 8000, priority: int = executors.NOW
     `priority` (speech.executors): a cached one is answered without a thread hop; the same text asked
     for by several calls at once is rendered once; cancelling the awaiting task drops a render that
     has not started."""
-    tts, path = _job_for(spoken, rate)
+    tts, path = _job_for(spoken, rate, priority)
     if path.exists():
         return path
     return await executors.tts_pool.run(_render_cached, spoken, tts, None, rate, priority=priority, key=path)
@@ -287,16 +294,17 @@ async def render(spoken: str, *, rate: int = 8000, priority: int = executors.NOW
 
 def _render_in_pool(spoken: str, rate: int, priority: int) -> Path:
     """`render` for a thread that is not on an event loop (prerendering)."""
-    tts, path = _job_for(spoken, rate)
+    tts, path = _job_for(spoken, rate, priority)
     if path.exists():
         return path
     return executors.tts_pool.call(_render_cached, spoken, tts, None, rate, priority=priority, key=path)
 
 
-def sentence_parts(text: str) -> list[str]:
+def sentence_parts(text: str, *, quick: bool = False) -> list[str]:
     """Text normalised for speech, in the parts it is spoken in one by one: the first clause first
-    ("您好，"), then parts that grow with what has been said (speech.normalize.split_sentences)."""
-    parts = split_sentences(normalize_for_speech(text), first_clause=True)
+    ("您好，"), then parts that grow with what has been said (speech.normalize.split_sentences; quick:
+    shorter parts for a text that is not in the cache while a caller waits)."""
+    parts = split_sentences(normalize_for_speech(text), first_clause=True, quick=quick)
     return [s for s in parts if s.strip("，。？！ ")]
 
 
@@ -356,9 +364,12 @@ def synthesize_sentences(
 def warm_up(engine: str | None = None) -> None:
     """Load the engine's model and dictionaries now (Kokoro: ~1-2 s, once per process), e.g. when a
     worker starts, so that the first caller does not wait for it."""
+    from hotline.config import get_settings
+
     tts = get_engine(engine)
     if isinstance(tts, KokoroEngine):
         kokoro.session(tts.threads)
+        kokoro.session(max(tts.threads, get_settings().tts_urgent_threads))  # renders callers wait for
         kokoro.phonemes("您好")
 
 
@@ -385,3 +396,13 @@ def prerender(
 def prerender_part(part: str, *, rate: int = 8000) -> Path:
     """Render one of `sentence_parts` into the cache ahead of any caller (BACKGROUND in the TTS pool)."""
     return _render_in_pool(part, rate, executors.BACKGROUND)
+
+
+def render_later(part: str, *, rate: int = 8000) -> None:
+    """Queue one of `sentence_parts` for the cache behind everything else (BACKGROUND) without waiting
+    for it, e.g. the natural parts of a text a caller just heard in quick parts."""
+    tts, path = _job_for(part, rate)
+    if not path.exists():
+        executors.tts_pool.submit(
+            _render_cached, part, tts, None, rate, priority=executors.BACKGROUND, key=path
+        )

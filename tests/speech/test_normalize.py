@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from speech import normalize_for_speech, split_sentences, spoken_digits
@@ -134,3 +136,29 @@ def test_a_long_first_clause_is_cut_short_at_a_word_boundary() -> None:
     assert short == ["城市夜间照明设施", "维护办法。"]
     assert split_sentences("人工服务请按零。", first_clause=True) == ["人工服务请按零。"]
     assert all(len(p) <= 12 for p in split_sentences("一" * 30, first_clause=True)[:1])
+
+
+def test_quick_parts_for_a_caller_waiting_for_an_uncached_text() -> None:
+    """quick: the first part at most ~6 characters and each later one no longer than what was said
+    before it (at least 8), all cut between words, so each is rendered in time on a slow machine."""
+    title = "关于进一步做好城乡居民基本医疗保险参保缴费工作的通知。"
+    assert split_sentences(title, first_clause=True, quick=True) == [
+        "关于进一步",
+        "做好城乡居民基本",
+        "医疗保险参保缴费",
+        "工作的通知。",
+    ]
+    confirm = "您是想咨询城市夜间照明设施维护办法吗？是请按一，不是请按二。"
+    parts = split_sentences(confirm, first_clause=True, quick=True)
+    assert parts[:2] == ["您是想咨询", "城市夜间照明设施"] and "".join(parts) == confirm
+    for n, part in enumerate(parts[1:], start=1):
+        assert len(part) <= max(8, len("".join(parts[:n])))
+    assert split_sentences("人工服务请按零。", first_clause=True, quick=True) == ["人工服务请按零。"]
+
+
+def test_parts_are_not_cut_inside_a_number() -> None:
+    """Never between a number and its unit or date word, nor inside digits read out one by one."""
+    text = "关于二零二三年度个人所得税综合所得汇算清缴事项的公告。"
+    assert split_sentences(text, first_clause=True, quick=True)[0] == "关于二零二三年度"
+    parts = split_sentences("您好，这里是幺二三四五市民服务热线。", first_clause=True, quick=True)
+    assert all(not (a[-1] in "幺二三四五" and b[0] in "幺二三四五") for a, b in itertools.pairwise(parts))
