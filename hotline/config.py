@@ -63,7 +63,8 @@ class Settings(BaseSettings):
     tts_threads: int = 1  # onnxruntime threads per Kokoro synthesis (docs/performance.md)
     # ... for the parts a caller waits for or is about to hear (TTS priorities NOW and AHEAD)
     tts_urgent_threads: int = 2
-    # the most-read documents rendered into the TTS cache by the SIP line (at start, then every 10 min)
+    # the most-read documents rendered into the TTS cache by the SIP line (at start, then every 10 min),
+    # with every listing the menu's keys reach (0: no documents)
     tts_prerender_documents: int = 20
     kokoro_model_path: Path | None = None  # unset: joined from the model wheels (speech/kokoro.py)
     edge_tts_timeout: float = 5.0

@@ -187,19 +187,43 @@ def spoken_document(doc: kb.DocumentView) -> tuple[str, list[str]]:
 
 
 def prerender_documents(menu: Menu, limit: int, rate: int) -> int:
-    """Render the `limit` most-read documents as the IVR reads them (title, then each section's parts)
-    into the TTS cache, so their first callers hear them at once; returns the parts rendered (parts
-    already in the cache cost a look-up)."""
+    """Render into the TTS cache what callers reach by keys and read most: every listing the menu's
+    keys lead to (its prompt, and each listed document) and the `limit` most-read documents, as the IVR
+    reads them (title, then each section's parts), so that their first callers hear them at once;
+    returns the texts and parts rendered (those already in the cache cost a look-up). limit 0: none."""
+    if limit <= 0:
+        return 0
     with session_scope() as session:
-        docs = kb.popular_documents(session, limit=limit) if limit > 0 else []
+        menu = prompts.effective_menu(session, menu)  # the prompts as the administrators edited them
+        listings = {
+            item.category: category_listing(session, item.category, item.items)
+            for _, item in menu.tree()
+            if item.action == "category" and item.category
+        }
+        listed = [doc_id for entries in listings.values() for doc_id, _ in entries]
+        docs = {doc.id: doc for doc in kb.popular_documents(session, limit=limit)}
+        for doc_id in listed:
+            doc = docs.get(doc_id) or kb.get_document(session, doc_id)
+            if doc is not None:
+                docs[doc_id] = doc
     rendered = 0
-    for doc in docs:
+    for category, entries in listings.items():
+        if entries:
+            speech.prerender([listing_prompt(menu, category, entries)], rate=rate)
+            rendered += 1
+    for doc in docs.values():
         title, sections = spoken_document(doc)
         texts = ([menu.say("document_title", title=title)] if title else []) + sections
         for part in (part for text in texts for part in speech.sentence_parts(text)):
             speech.prerender_part(part, rate=rate)  # behind any caller's render (speech.executors)
             rendered += 1
     return rendered
+
+
+def listing_prompt(menu: Menu, category: str, docs: list[tuple[int, str]]) -> str:
+    """What the IVR says for a category's listing: the intro, each title with its key, the tail."""
+    items = "".join(menu.say("category_item", n=n, title=title) for n, (_, title) in enumerate(docs, 1))
+    return menu.say("category_intro", category=category) + items + menu.prompts["category_tail"]
 
 
 def category_listing(session: Session, category: str, limit: int) -> list[tuple[int, str]]:
@@ -502,10 +526,7 @@ class Dialog:
         if not docs:
             await self.say("category_empty")
             return
-        listing = self.menu.say("category_intro", category=category) + "".join(
-            self.menu.say("category_item", n=n, title=title) for n, (_, title) in enumerate(docs, 1)
-        )
-        listing += self.menu.prompts["category_tail"]
+        listing = listing_prompt(self.menu, category, docs)
         keys = "".join(str(n) for n in range(1, len(docs) + 1)) + "*"
         while True:
             got = await self.ask(listing, keys, commands=True)
