@@ -16,7 +16,8 @@ an entry applied twice, or applied with a newer row, does no harm. Who applies:
   searchable on its node before its request returns;
 - `Follower`: one thread per node (in the process holding `<index>/feed-follower.lock`; another takes
   over when it dies) applying what other nodes write: LISTEN on PostgreSQL with a catch-up every second
-  as fallback, a poll on SQLite;
+  as fallback, a poll on SQLite; it warms the index first (`Applier.warm`), so the first change after a
+  start is applied as fast as the rest;
 - `kb.ensure_index()` at every start and every `hotline` command: `hotline serve` catches up before its
   workers listen.
 The node's other processes see the index commit before their next search (the engines' refresh()), and
@@ -178,6 +179,14 @@ class Applier:
                 position = entries[-1].seq
                 self._write(position)
 
+    def warm(self) -> None:
+        """Open the index, load its analysers and run the queries applying a change runs, once: what
+        the first change after a start would otherwise wait for (~0.2 s idle, ~1 s on a busy machine)."""
+        self._index().warm()
+        with self._reading() as session:
+            log_position(session)
+            index_docs(session, [0])  # no such document: the statement is compiled and run
+
     def rebuild(self, session: Session) -> int:
         """Rebuild the index from the database (read in `session`) and take the log's end as the
         position; returns the number of documents indexed."""
@@ -288,7 +297,13 @@ class Follower:
                 continue
             try:
                 self.following = True
-                log.info("process %d applies the search index change feed", os.getpid())
+                started = time.monotonic()
+                try:
+                    self.applier.warm()
+                except Exception:  # the database away for a moment: the first change warms it
+                    log.exception("warming the search index for the change feed failed")
+                log.info("process %d applies the search index change feed (index warmed in %.2f s)",
+                         os.getpid(), time.monotonic() - started)  # fmt: skip
                 if make_url(self.database_url).get_backend_name() == "postgresql":
                     self._listen()
                 else:

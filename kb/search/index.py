@@ -56,6 +56,17 @@ class SearchIndex:
         self._cache: OrderedDict[tuple[object, ...], SearchOutcome] = OrderedDict()  # least recent first
         self._cache_lock = threading.Lock()
 
+    def warm(self) -> None:
+        """Load what the first document indexed would (jieba's dictionaries, pypinyin; the semantic
+        model when on) by analysing a sample, indexing nothing: the change feed's first change after a
+        start is then applied as fast as the rest (kb.feed.Applier.warm)."""
+        sample = IndexDoc(id=0, external_id="", title="居住证办理指南", category="办事指南", department="",
+                          keywords=["居住证"], question="怎样办理居住证？", answer="", body="申请条件与办理流程。",
+                          published=True, valid_until=None, popularity=0)  # fmt: skip
+        schema.prepare(sample)
+        if self.semantic is not None:
+            self.semantic.embed_query(sample.title)
+
     def upsert(self, docs: Iterable[IndexDoc]) -> None:
         """Add or replace documents (by id); each batch is committed atomically."""
         batch: list[IndexDoc] = []
