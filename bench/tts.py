@@ -6,6 +6,7 @@ real-time factor, model load time and memory.
 Each engine/voice runs in its own process (clean memory figures, a cold model). Examples:
     python3 bench/tts.py                      # kokoro zm_yunjian/zf_xiaobei/zf_xiaoyi, espeak; 40 titles
     python3 bench/tts.py --runs kokoro:zm_yunjian:2 --texts 20   # engine:voice:threads
+    python3 bench/tts.py --ivr 30             # uncached documents read to a waiting caller (the IVR's path)
 """
 
 from __future__ import annotations
@@ -155,6 +156,71 @@ def measure(engine: str, voice: str, threads: int, count: int) -> dict[str, obje
     return result
 
 
+def ivr_reading(count: int) -> None:
+    """`count` KB documents nobody has heard (empty cache) read as the IVR reads them to a caller who
+    pressed their key: the title prompt then the first section, through selfservice.channel.SpokenParts
+    (quick parts, the TTS pool's priorities and threads, the settings' engine); first audio after the
+    key, and silence between parts with playback simulated from each part's length."""
+    import asyncio
+
+    import soundfile
+
+    import speech
+    from hotline.config import get_settings
+    from selfservice.channel import SpokenParts
+    from selfservice.menu import load_menu
+
+    menu = load_menu()
+    docs: list[tuple[str, str]] = []
+    for path in sorted((REPO / "data" / "kb").glob("*.jsonl")):
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                row = json.loads(line)
+                body = speech.plain_text(row["body"]).split("\n")[0][:200]
+                if 6 <= len(row["title"]) <= 40 and len(body) >= 40:
+                    docs.append((menu.say("document_title", title=row["title"]), body))
+    random.Random(3).shuffle(docs)
+    speech.warm_up()
+
+    async def read(texts: tuple[str, str]) -> tuple[float, float, int]:
+        parts = SpokenParts(list(texts), 8000)
+        started = time.perf_counter()
+        first, end, gap, count = 0.0, 0.0, 0.0, 0
+        try:
+            while count < 4:  # the first four parts: the title and the section's opening
+                await parts.wait(30.0)
+                item = parts.take()
+                if item is None:
+                    break
+                now = time.perf_counter() - started
+                seconds = soundfile.info(str(item[1])).duration
+                if count == 0:
+                    first, end = now, now + seconds
+                else:
+                    gap += max(0.0, now - end)
+                    end = max(now, end) + seconds
+                count += 1
+                await asyncio.sleep(max(0.0, end - seconds - (time.perf_counter() - started)))  # it plays
+        finally:
+            parts.close()
+        return first, gap, count
+
+    firsts, gaps = [], []
+    for texts in docs[:count]:
+        first, gap, _ = asyncio.run(read(texts))
+        firsts.append(first)
+        gaps.append(gap)
+    settings = get_settings()
+    print(
+        f"[ivr reading, {settings.tts_engine}, urgent threads {settings.tts_urgent_threads}] {len(firsts)} "
+        f"uncached documents: first audio after the key p50 {statistics.median(firsts) * 1000:.0f} ms, p99 "
+        f"{percentile(firsts, 0.99) * 1000:.0f} ms, max {max(firsts) * 1000:.0f} ms; silence between the first "
+        f"four parts: {sum(g > 0.05 for g in gaps)} of {len(gaps)} readings, {sum(gaps):.2f} s in all; "
+        f"load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+
+
 def edge_fallback() -> None:
     from speech import synthesize
 
@@ -171,7 +237,12 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=40, help="KB titles for the round trip")
     parser.add_argument("--runs", nargs="*", default=DEFAULT_RUNS, help="engine:voice:threads ...")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # engine:voice:threads, in a child process
+    parser.add_argument("--ivr", type=int, metavar="N", help="only: N uncached documents read as the IVR does")
     args = parser.parse_args()
+    if args.ivr:
+        os.environ["HOTLINE_HOME"] = tempfile.mkdtemp(prefix="hotline-bench-tts-")
+        ivr_reading(args.ivr)
+        return
     if args.one:
         os.environ["HOTLINE_HOME"] = tempfile.mkdtemp(prefix="hotline-bench-tts-")
         engine, voice, threads = args.one.split(":")

@@ -103,17 +103,14 @@ class SpokenParts:
             self._task = asyncio.create_task(self._render())
 
     def _parts(self, text: str, first: bool) -> list[str]:
-        """The text's parts: the natural ones when its first part is in the cache (rendered ahead of
-        callers, or heard before) or when it is not the first text (rendered while the one before
-        plays); else quick ones, shorter, so that the waiting caller hears the first one soon, and the
-        natural ones are queued for the cache behind everything else, for the next callers."""
+        """The text's parts: the natural ones when their first is in the cache (rendered ahead of
+        callers: selfservice.engine.prerender_documents) or when the text is not the first (rendered
+        while the one before plays); else quick ones, shorter, so that the waiting caller hears the
+        first one soon (and the next caller finds them in the cache)."""
         parts = speech.sentence_parts(text)
         if not first or not parts or speech.cached_part(parts[0], rate=self.rate):
             return parts
-        quick = speech.sentence_parts(text, quick=True)
-        for part in set(parts) - set(quick):
-            speech.render_later(part, rate=self.rate)
-        return quick
+        return speech.sentence_parts(text, quick=True)
 
     async def _render(self) -> None:
         priority = executors.NOW  # the first part: the caller waits for it

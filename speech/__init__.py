@@ -1,7 +1,7 @@
 """Speech: offline Chinese TTS, ASR (sherpa-onnx, Vosk), telephony audio, text normalisation.
 
 Public API (docs/architecture.md, "speech"): synthesize, cached, synthesize_sentences, sentence_parts,
-synthesize_part, prerender, render (async, in the TTS pool), cached_part, prerender_part, render_later,
+synthesize_part, prerender, render (async, in the TTS pool), cached_part, prerender_part,
 normalize_for_speech, plain_text, split_sentences, recognize_file, warm_up, open_stream, Recognition, StreamingRecognizer,
 spoken_digits, g711_bytes, write_g711_wav, decode_g711, SpeechError; for matching spoken phrases on the
 recogniser's syllables: phrase_syllables, syllable_distance, allowed_errors.
@@ -19,7 +19,6 @@ from speech.tts import (
     prerender,
     prerender_part,
     render,
-    render_later,
     sentence_parts,
     synthesize,
     synthesize_part,
@@ -45,7 +44,6 @@ __all__ = [
     "prerender",
     "prerender_part",
     "render",
-    "render_later",
     "recognize_file",
     "sentence_parts",
     "spoken_digits",

@@ -397,12 +397,3 @@ def prerender_part(part: str, *, rate: int = 8000) -> Path:
     """Render one of `sentence_parts` into the cache ahead of any caller (BACKGROUND in the TTS pool)."""
     return _render_in_pool(part, rate, executors.BACKGROUND)
 
-
-def render_later(part: str, *, rate: int = 8000) -> None:
-    """Queue one of `sentence_parts` for the cache behind everything else (BACKGROUND) without waiting
-    for it, e.g. the natural parts of a text a caller just heard in quick parts."""
-    tts, path = _job_for(part, rate)
-    if not path.exists():
-        executors.tts_pool.submit(
-            _render_cached, part, tts, None, rate, priority=executors.BACKGROUND, key=path
-        )
