@@ -42,6 +42,7 @@ from casework.outbox import (
 )
 from casework.queries import (
     cases_for_department,
+    count_overdue,
     dashboard_kpis,
     due_cases,
     due_level,
@@ -119,6 +120,7 @@ __all__ = [
     "check_sender",
     "check_progress",
     "close",
+    "count_overdue",
     "create_case",
     "daily_brief",
     "dashboard_kpis",

@@ -20,9 +20,11 @@ from casework.calendar import LOCAL_TZ
 from casework.hottopics import HotTopic, hot_topics
 from casework.lifecycle import DONE_STATUSES
 from casework.models import Case, CaseEvent, Department, Instruction
-from casework.queries import overdue_cases
+from casework.queries import count_overdue, overdue_cases
 from hotline.db import utcnow
 from hotline.masking import mask_phones_in_text
+
+LISTED = 50  # overdue and supervised cases listed at most (the overdue count is the whole number)
 
 
 @dataclass
@@ -82,12 +84,13 @@ class DailyBrief:
     on_time_rate: float | None
     satisfaction: dict[str, int]
     satisfaction_rate: float | None
-    overdue: list[CaseLine]
+    overdue: list[CaseLine]  # the most overdue (LISTED of them)
     supervised: list[CaseLine]
     hot_topics: list[HotTopic]
     instructions: list[InstructionLine] = field(default_factory=list)
     header: Header = field(default_factory=lambda: Header(None, ""))
     important: list[ImportantLine] = field(default_factory=list)
+    overdue_total: int = 0  # all open cases past their deadline at the end of the day
     previous_total: int = 0  # the day before
     week_ago_total: int = 0  # the same weekday a week before
     generated_at: datetime = field(default_factory=utcnow)
@@ -152,7 +155,7 @@ def daily_brief(session: Session, day: date) -> DailyBrief:
         CaseEvent.action == "supervised", CaseEvent.at >= start, CaseEvent.at < end
     )
     supervised = session.scalars(
-        select(Case).where(Case.id.in_(supervised_today)).order_by(Case.deadline).limit(50)
+        select(Case).where(Case.id.in_(supervised_today)).order_by(Case.deadline).limit(LISTED)
     )
     issue = briefissues.issue_of(session, day)
     chosen = {m.case_id: m for m in briefissues.marks(session, day)}
@@ -178,7 +181,8 @@ def daily_brief(session: Session, day: date) -> DailyBrief:
         satisfaction_rate=round((satisfaction["满意"] + satisfaction["基本满意"]) / rated, 4)
         if rated
         else None,
-        overdue=[_line(c) for c in overdue_cases(session, now=end_of_day)[:50]],
+        overdue=[_line(c) for c in overdue_cases(session, now=end_of_day, limit=LISTED)],
+        overdue_total=count_overdue(session, now=end_of_day),
         supervised=[_line(c) for c in supervised],
         hot_topics=hot_topics({c.case_number: f"{c.topic} {c.content[:300]}" for c in cases}),
         instructions=[
@@ -234,7 +238,7 @@ table{border-collapse:collapse;width:100%} th,td{border:1px solid #ccc;padding:.
 <div class="kpi"><b>{{ b.completed }}</b>已办结</div>
 <div class="kpi"><b>{{ b.on_time_rate|percent }}</b>按时办结率</div>
 <div class="kpi"><b>{{ b.satisfaction_rate|percent }}</b>满意率</div>
-<div class="kpi"><b>{{ b.overdue|length }}</b>超期工单</div>
+<div class="kpi"><b>{{ b.overdue_total }}</b>超期工单</div>
 </div>
 <h2>重要事项</h2>
 {% if b.important %}<ol class="important">{% for c in b.important %}<li><b>{{ c.topic }}</b>（{{ c.case_number }}，{{ c.department }}，{{ c.status_label }}）<br>{{ c.reason }}</li>{% endfor %}</ol>
@@ -248,7 +252,7 @@ table{border-collapse:collapse;width:100%} th,td{border:1px solid #ccc;padding:.
 </table>{% endfor %}
 <h2>五、满意度</h2><p>{% for k, v in b.satisfaction.items() %}{{ k }} {{ v }} 件；{% else %}当日暂无回访结果。{% endfor %}</p>
 {% for title, rows in [("六、超期工单", b.overdue), ("七、督办工单", b.supervised)] %}
-<h2>{{ title }}{% if title == "七、督办工单" %}（当日督办）{% endif %}</h2><table><tr><th>工单编号</th><th>类别</th><th>承办单位</th><th>事项</th><th>期限</th><th>状态</th></tr>
+<h2>{{ title }}{% if title == "七、督办工单" %}（当日督办）{% elif b.overdue_total > rows|length %}（共{{ b.overdue_total }}件，列出超期最久的{{ rows|length }}件）{% endif %}</h2><table><tr><th>工单编号</th><th>类别</th><th>承办单位</th><th>事项</th><th>期限</th><th>状态</th></tr>
 {% for c in rows %}<tr><td>{{ c.case_number }}</td><td>{{ c.category }}</td><td>{{ c.department }}</td><td>{{ c.topic }}</td><td>{{ c.deadline }}</td><td>{{ c.status_label }}</td></tr>
 {% else %}<tr><td colspan="6">无</td></tr>{% endfor %}</table>{% endfor %}
 <h2>八、领导批示</h2><table><tr><th>工单编号</th><th>承办单位</th><th>批示</th><th>批示人</th><th>落实情况</th></tr>
@@ -332,7 +336,7 @@ def render_daily_brief_pdf(brief: DailyBrief, path: Path | str) -> Path:
         Paragraph(
             f"受理工单 {b.total} 件（较前一日 {b.day_on_day:+d}，较上周同日 {b.week_on_week:+d}），已办结 {b.completed} 件，"
             f"按时办结率 {percent(b.on_time_rate)}，满意率 {percent(b.satisfaction_rate)}，"
-            f"超期工单 {len(b.overdue)} 件，当日督办 {len(b.supervised)} 件。",
+            f"超期工单 {b.overdue_total} 件，当日督办 {len(b.supervised)} 件。",
             text,
         ),
         Paragraph("重要事项", head),
@@ -363,7 +367,12 @@ def render_daily_brief_pdf(brief: DailyBrief, path: Path | str) -> Path:
         story += [Paragraph(name, head), table(["名称", "件数"], rows, [120, 30])]
     sat = "；".join(f"{k} {v} 件" for k, v in b.satisfaction.items()) or "当日暂无回访结果。"
     story += [Paragraph("五、满意度", head), Paragraph(esc(sat), text)]
-    for name, lines in (("六、超期工单", b.overdue), ("七、督办工单", b.supervised)):
+    overdue_title = "六、超期工单" + (
+        f"（共{b.overdue_total}件，列出超期最久的{len(b.overdue)}件）"
+        if b.overdue_total > len(b.overdue)
+        else ""
+    )
+    for name, lines in ((overdue_title, b.overdue), ("七、督办工单", b.supervised)):
         cells = [
             [c.case_number, c.category, c.department, c.topic, c.deadline, c.status_label] for c in lines
         ]

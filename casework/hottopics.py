@@ -125,9 +125,10 @@ def _join_nearest(matrix: csr_matrix, groups: list[np.ndarray], others: np.ndarr
 def _label(members: csr_matrix, vocabulary: list[str], top: int) -> list[str]:
     share = np.asarray((members > 0).mean(axis=0)).ravel()
     score = np.asarray(members.mean(axis=0)).ravel() * share
-    ranked = [i for i in np.argsort(-score, kind="stable") if score[i] > 0]
-    common = [i for i in ranked[1:] if share[i] >= LABEL_SHARE]
-    return [vocabulary[i] for i in ranked[:1] + common[: top - 1]]
+    ranked = np.argsort(-score, kind="stable")
+    ranked = ranked[score[ranked] > 0]
+    common = ranked[1:][share[ranked[1:]] >= LABEL_SHARE]
+    return [vocabulary[i] for i in [*ranked[:1], *common[: top - 1]]]
 
 
 def hot_topics(texts: dict[str, str], *, limit: int = 8, top_terms: int = 4) -> list[HotTopic]:
@@ -147,11 +148,8 @@ def hot_topics(texts: dict[str, str], *, limit: int = 8, top_terms: int = 4) -> 
     labels = _clusters(matrix[sample])
     groups = [sample[labels == c] for c in np.unique(labels) if (labels == c).sum() >= 2]  # a pair may grow
     groups = _join_nearest(matrix, groups, np.setdiff1d(usable, sample)) if step > 1 else groups
-    topics = []
-    for members in groups:
-        if len(members) < MIN_CASES:
-            continue
-        keywords = _label(matrix[members], vocabulary, top_terms)
-        topics.append(HotTopic(keywords, len(members), [numbers[i] for i in members]))
-    topics.sort(key=lambda t: (-t.count, t.case_numbers[0]))
-    return topics[:limit]
+    biggest = sorted((g for g in groups if len(g) >= MIN_CASES), key=lambda g: (-len(g), numbers[g[0]]))
+    return [
+        HotTopic(_label(matrix[members], vocabulary, top_terms), len(members), [numbers[i] for i in members])
+        for members in biggest[:limit]  # only the topics the brief shows are labelled
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from casework import notices, staffnotices
@@ -38,14 +38,19 @@ def waiting_too_long(cases: list[Case], now: datetime | None = None) -> list[Cas
     return [c for c in cases if now - c.created_at > ONLINE_RESPONSE]
 
 
-def overdue_cases(session: Session, now: datetime | None = None) -> list[Case]:
-    """Open cases past their deadline, most overdue first."""
-    stmt = (
-        select(Case)
-        .where(Case.status.in_(DEADLINE_STATUSES), Case.deadline < (now or utcnow()))
-        .order_by(Case.deadline, Case.id)
-    )
+def _overdue(now: datetime | None) -> tuple[ColumnElement[bool], ...]:
+    return Case.status.in_(DEADLINE_STATUSES), Case.deadline < (now or utcnow())
+
+
+def overdue_cases(session: Session, now: datetime | None = None, limit: int | None = None) -> list[Case]:
+    """Open cases past their deadline, most overdue first (the first `limit` of them)."""
+    stmt = select(Case).where(*_overdue(now)).order_by(Case.deadline, Case.id).limit(limit)
     return list(session.scalars(stmt))
+
+
+def count_overdue(session: Session, now: datetime | None = None) -> int:
+    """How many open cases are past their deadline."""
+    return session.scalar(select(func.count(Case.id)).where(*_overdue(now))) or 0
 
 
 def due_cases(session: Session, limit: int = 200) -> list[Case]:
@@ -263,7 +268,7 @@ def dashboard_kpis(session: Session, day: date | None = None) -> dict:
         "first_call_rate": _rate(first_call or 0, phone_total or 0),  # phone cases answered on the call
         "online_response_rate": _rate(online_quick, online_due),  # web/SMS requests reviewed within 3 min
         "satisfaction_rate": _rate(sat["满意"] + sat["基本满意"], sum(sat.values())),
-        "overdue": len(overdue_cases(session)),
+        "overdue": count_overdue(session),
         "open": session.scalar(select(func.count(Case.id)).where(Case.status.in_(OPEN_STATUSES))) or 0,
         "by_category": by_category,
         "by_department": by_department,

@@ -124,3 +124,32 @@ def test_on_time_rate_counts_open_overdue_and_supervised_is_the_days(
         ).stdout
         assert re.search(r"第\s*1\s*页", text) and "每日要情" in text
         assert re.search(r"\d{4}-\d{2}-\d{2}", text)  # the overdue case's deadline, on one line
+
+
+def test_the_overdue_figure_counts_every_overdue_case_when_the_list_shows_the_most_overdue(
+    sqlite_client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("casework.brief.LISTED", 2)
+    numbers = [new_case(f"路灯不亮第{n}处", f"1381234560{n}") for n in range(3)]
+    with session_scope() as db:
+        for hours, number in enumerate(numbers, start=1):
+            db.execute(
+                update(casework.Case)
+                .where(casework.Case.case_number == number)
+                .values(status="in_progress", deadline=utcnow() - timedelta(hours=hours))
+            )
+    make_user("sup", ["supervisor"])
+    login(sqlite_client, "sup")
+    day = briefissues.today().isoformat()
+    page = sqlite_client.get(f"/supervisor/brief/view?date={day}").text
+    assert re.search(r"<b>3</b>\s*超期工单", page)
+    listed = page.split("六、超期工单")[1].split("七、")[0]
+    assert "（共3件，列出超期最久的2件）" in listed
+    assert numbers[2] in listed and numbers[1] in listed and numbers[0] not in listed  # most overdue first
+    if shutil.which("pdftotext"):
+        (tmp_path / "b.pdf").write_bytes(sqlite_client.get(f"/supervisor/brief.pdf?date={day}").content)
+        text = subprocess.run(
+            ["pdftotext", str(tmp_path / "b.pdf"), "-"], capture_output=True, text=True
+        ).stdout
+        flat = re.sub(r"\s+", "", text)
+        assert "超期工单3件" in flat and "共3件，列出超期最久的2件" in flat
