@@ -29,7 +29,7 @@ def new_case(content: str, number: str = "13812345678") -> str:
         return case.case_number
 
 
-def test_mark_compile_issue_and_read(client: TestClient) -> None:
+def test_mark_compile_issue_and_read(client: TestClient, tmp_path: Path) -> None:
     first = new_case("幸福小区化粪池外溢，污水流到路面")
     second = new_case("学校门口早高峰拥堵，学生过马路危险", "13812345679")
     make_user("agent1", ["agent"])
@@ -72,6 +72,16 @@ def test_mark_compile_issue_and_read(client: TestClient) -> None:
         sms = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "brief")).all()
         assert [m.to for m in sms] == ["13900001111"] and "第1期每日要情" in sms[0].body
     assert "（未编发）" not in client.get(f"/supervisor/brief/view?date={day}").text
+
+    pdf = client.get(f"/supervisor/brief.pdf?date={day}")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    if shutil.which("pdftotext"):
+        (tmp_path / "brief.pdf").write_bytes(pdf.content)
+        text = subprocess.run(
+            ["pdftotext", str(tmp_path / "brief.pdf"), "-"], capture_output=True, text=True, check=True
+        ).stdout
+        assert "第1期" in text and "今日受理量平稳，两件事项请领导关注。" in text and "（未编发）" not in text
+        assert text.index("学生安全隐患") < text.index("涉及多户居民健康")  # the compiler's order
 
 
 def test_only_marked_cases_and_no_future_day(client: TestClient) -> None:
