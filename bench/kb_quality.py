@@ -2,7 +2,7 @@
 """Retrieval quality of kb.search on the bundled policy documents and the dev questions.
 
 Usage: python bench/kb_quality.py [--engine tantivy|whoosh|all] [--corpus policies|all] [--baseline]
-                                  [--semantic]
+                                  [--semantic] [--errors]
 
 Indexes data/kb/ncp_policies.jsonl (or every data/kb/*.jsonl with --corpus all, so FAQ entries and
 law articles compete as distractors) into a temporary index, runs the questions of
