@@ -101,6 +101,12 @@ def contact_number(value: str | None) -> str | None:
     return number
 
 
+def check_role_department(stored_roles: str, department: str | None) -> None:
+    """A department staff account belongs to a department (it works that department's cases only)."""
+    if "department" in stored_roles.split(",") and not department:
+        raise UserError("承办部门角色的账号须选择所属部门。")
+
+
 def check_phone(phone: str | None) -> str | None:
     """A staff member's phone for SMS notices (None for none)."""
     try:
@@ -149,6 +155,7 @@ def create_user(
     username = check_username(username)
     stored_roles = check_roles(roles)
     department = check_department(session, department)
+    check_role_department(stored_roles, department)
     check_password(password, username)
     if session.scalar(select(User).where(User.username == username)):
         raise UserError(f"用户“{username}”已存在（already exists）。")
@@ -186,10 +193,12 @@ def update_user(
     """Change an account's roles, name, department and phone (for staff SMS); audited with the changes."""
     if actor == user.username and "admin" in user.role_set and "admin" not in roles:
         raise UserError("不能取消自己的系统管理员角色。")
+    stored_roles, department = check_roles(roles), check_department(session, department)
+    check_role_department(stored_roles, department)
     values = {
-        "roles": check_roles(roles),
+        "roles": stored_roles,
         "display_name": (display_name or "").strip() or user.username,
-        "department": check_department(session, department),
+        "department": department,
         "phone": check_phone(phone),
     }
     changes = {k: [getattr(user, k), v] for k, v in values.items() if getattr(user, k) != v}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 import casework
 from hotline.db import session_scope
-from hotline.models import AuditEntry
+from hotline.models import AuditEntry, User
+from hotline.users import UserError
 from tests.conftest import login, make_user
 
 
@@ -112,7 +114,11 @@ def test_phone_shown_to_the_handling_department_and_confidential_caller_hidden(s
 
 
 def test_department_role_and_unit_required(sqlite_client: TestClient) -> None:
-    make_user("nodept", ["department"])
+    with pytest.raises(UserError, match="须选择所属部门"):
+        make_user("nodept", ["department"])  # refused when the account is made or edited
+    make_user("nodept", ["department"], department=two_departments()[0])
+    with session_scope() as db:  # an account from before that rule
+        db.scalars(select(User).where(User.username == "nodept")).one().department = None
     login(sqlite_client, "nodept")
     resp = sqlite_client.get("/department")
     assert resp.status_code == 403 and "未关联承办部门" in resp.text
