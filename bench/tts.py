@@ -210,6 +210,7 @@ def ivr_reading(count: int) -> None:
         first, gap, _ = asyncio.run(read(texts))
         firsts.append(first)
         gaps.append(gap)
+        time.sleep(2.0)  # a part rendered ahead for this reading ends: the next caller finds an idle pool
     settings = get_settings()
     print(
         f"[ivr reading, {settings.tts_engine}, urgent threads {settings.tts_urgent_threads}] {len(firsts)} "
