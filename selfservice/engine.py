@@ -197,8 +197,8 @@ def prerender_documents(menu: Menu, limit: int, rate: int) -> int:
         menu = prompts.effective_menu(session, menu)  # the prompts as the administrators edited them
         listings = {
             item.category: category_listing(session, item.category, item.items)
-            for _, item in menu.tree()
-            if item.action == "category" and item.category
+            for _, item in menu.category_items()
+            if item.category  # always (category_items), said for the type checker
         }
         listed = [doc_id for entries in listings.values() for doc_id, _ in entries]
         docs = {doc.id: doc for doc in kb.popular_documents(session, limit=limit)}
@@ -206,11 +206,9 @@ def prerender_documents(menu: Menu, limit: int, rate: int) -> int:
             doc = docs.get(doc_id) or kb.get_document(session, doc_id)
             if doc is not None:
                 docs[doc_id] = doc
-    rendered = 0
-    for category, entries in listings.items():
-        if entries:
-            speech.prerender([listing_prompt(menu, category, entries)], rate=rate)
-            rendered += 1
+    said = [listing_prompt(menu, category, entries) for category, entries in listings.items() if entries]
+    speech.prerender(said, rate=rate)
+    rendered = len(said)
     for doc in docs.values():
         title, sections = spoken_document(doc)
         texts = ([menu.say("document_title", title=title)] if title else []) + sections

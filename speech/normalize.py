@@ -302,6 +302,7 @@ def _cut_at_word(clause: str, limit: int) -> list[str]:
 def _growing_parts(sentences: list[str], max_chars: int, quick: bool, min_chars: int = 8) -> list[str]:
     boundary = r"(?<=[，,])|(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])"  # a comma, or 第十六条 + space
     clauses = [c.strip() for s in sentences for c in re.split(boundary, s) if c.strip()]
+    first = QUICK_FIRST_CHARS if quick else FIRST_CLAUSE_CHARS
     parts: list[str] = []
     said = 0  # characters in the closed parts
     cap = 0
@@ -315,7 +316,6 @@ def _growing_parts(sentences: list[str], max_chars: int, quick: bool, min_chars:
         # a new part is rendered while the ones before it play: the first one short; quick, the next
         # ones no longer than what has been said (at least min_chars)
         if not parts or quick:
-            first = QUICK_FIRST_CHARS if quick else FIRST_CLAUSE_CHARS
             clause, *rest = _cut_at_word(clause, cap if parts else first)
             clauses[:0] = rest
         parts.append(clause)

@@ -267,12 +267,17 @@ def _job_for(spoken: str, rate: int, priority: int = executors.BACKGROUND) -> tu
     """The engine for a render at `priority` and the cache file it writes: what a caller waits for or
     is about to hear (NOW, AHEAD) is rendered on HOTLINE_TTS_URGENT_THREADS threads (Kokoro), the rest
     on HOTLINE_TTS_THREADS; the cache file does not depend on the thread count."""
-    from hotline.config import get_settings
-
     tts = get_engine()
     if isinstance(tts, KokoroEngine) and priority < executors.BACKGROUND:
-        tts = replace(tts, threads=max(tts.threads, get_settings().tts_urgent_threads))
+        tts = _urgent(tts)
     return tts, _cache_path(tts.cache_key, _default_voice(tts), rate, spoken)
+
+
+def _urgent(tts: KokoroEngine) -> KokoroEngine:
+    """The engine for renders a caller waits for or is about to hear (HOTLINE_TTS_URGENT_THREADS)."""
+    from hotline.config import get_settings
+
+    return replace(tts, threads=max(tts.threads, get_settings().tts_urgent_threads))
 
 
 def cached_part(part: str, *, rate: int = 8000) -> Path | None:
@@ -364,12 +369,10 @@ def synthesize_sentences(
 def warm_up(engine: str | None = None) -> None:
     """Load the engine's model and dictionaries now (Kokoro: ~1-2 s, once per process), e.g. when a
     worker starts, so that the first caller does not wait for it."""
-    from hotline.config import get_settings
-
     tts = get_engine(engine)
     if isinstance(tts, KokoroEngine):
         kokoro.session(tts.threads)
-        kokoro.session(max(tts.threads, get_settings().tts_urgent_threads))  # renders callers wait for
+        kokoro.session(_urgent(tts).threads)
         kokoro.phonemes("您好")
 
 
@@ -396,4 +399,3 @@ def prerender(
 def prerender_part(part: str, *, rate: int = 8000) -> Path:
     """Render one of `sentence_parts` into the cache ahead of any caller (BACKGROUND in the TTS pool)."""
     return _render_in_pool(part, rate, executors.BACKGROUND)
-
