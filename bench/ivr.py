@@ -7,8 +7,10 @@ barge-in detection and streaming recognition; prompts and document parts are ren
 into a policy document and listen, half ask a question by voice.
 
 Prints, per concurrency level, with a warm cache (menu prompts and most-read documents rendered as at the
-SIP line's start, and one round of calls before: the listings and answers heard once) and a cold one
-(cache emptied before each level, the voice model loaded: every prompt rendered while callers wait):
+SIP line's start, and one round of calls before: the listings and answers heard once), as the first
+callers after a start meet it ("started": the cache emptied, then what the SIP line renders when it
+starts, no call before: the answers to spoken questions are new) and a cold one (cache emptied before
+each level, the voice model loaded: every prompt rendered while callers wait):
   key -> first audio of the next prompt (p50/p99), end of speech -> first answer audio (p50/p99),
   key -> first audio of a document (its first part), the silence between a document's parts (the time
   a part was handed over after the previous one ended), CPU per call and per second of call.
@@ -213,15 +215,18 @@ def main() -> None:
     speech.open_stream(RATE).finish()  # the recogniser loaded
     cores = os.cpu_count() or 1
     print(f"cores: {cores}, TTS: {get_settings().tts_engine}, call length {args.seconds:.0f} s")
-    speech.prerender(menu.static_prompts(), rate=RATE)  # as the SIP line does at start
+    speech.prerender(menu.fixed_texts(), rate=RATE)  # as the SIP line does at start
     prerender_documents(menu, 20, RATE)
     asyncio.run(run_level(line_class, menu, voice, 2, args.seconds))  # the listings and answers heard once
-    for cache in ("warm", "cold"):
+    for cache in ("warm", "started", "cold"):
         for calls in (int(c) for c in args.calls.split(",")):
-            if cache == "cold":  # an empty cache (the model stays loaded): every prompt rendered on first use
+            if cache != "warm":  # an empty cache (the model stays loaded): every prompt rendered on first use
                 cache_dir.unlink() if cache_dir.is_symlink() else shutil.rmtree(cache_dir)
                 cache_dir.mkdir()
                 channel_module._RENDERED.clear()
+            if cache == "started":  # ... but what the SIP line renders when it starts, no call before
+                speech.prerender(menu.fixed_texts(), rate=RATE)
+                prerender_documents(menu, 20, RATE)
             cpu0, wall0 = time.process_time(), time.perf_counter()
             lines = asyncio.run(run_level(line_class, menu, voice, calls, args.seconds))
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0

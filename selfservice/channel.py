@@ -106,11 +106,11 @@ class SpokenParts:
         """The text's parts: the natural ones when their first is in the cache (rendered ahead of
         callers: selfservice.engine.prerender_documents) or when the text is not the first (rendered
         while the one before plays); else quick ones, shorter, so that the waiting caller hears the
-        first one soon (and the next caller finds them in the cache)."""
+        first one soon, beginning with its cached words if any (speech.quick_parts)."""
         parts = speech.sentence_parts(text)
         if not first or not parts or speech.cached_part(parts[0], rate=self.rate):
             return parts
-        return speech.sentence_parts(text, quick=True)
+        return speech.quick_parts(text, rate=self.rate)
 
     async def _render(self) -> None:
         priority = executors.NOW  # the first part: the caller waits for it

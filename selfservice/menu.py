@@ -259,10 +259,14 @@ class Menu(_Strict):
     def say(self, name: str, **values: object) -> str:
         return self.prompts[name].format(**values)
 
-    def static_prompts(self) -> list[str]:
-        """Prompts without placeholders, the sub-menus' too (to pre-render into the TTS cache at start-up)."""
+    def fixed_texts(self) -> list[str]:
+        """What is said the same on every call, to pre-render into the TTS cache at start-up: the prompts
+        without placeholders, the sub-menus' too, and the words before the first placeholder of the others
+        ("您是想咨询{title}吗" -> "您是想咨询"), which a caller then hears while the rest is rendered
+        (speech.quick_parts)."""
         texts = [*self.prompts.values(), *(item.prompt or "" for item in self.submenus().values())]
-        return [text for text in texts if text and "{" not in text]
+        heads = [text.split("{", 1)[0].strip() for text in texts if "{" in text]
+        return [text for text in texts if text and "{" not in text] + [h for h in heads if len(h) >= 2]
 
 
 def spoken_path(path: str) -> str:

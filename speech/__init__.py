@@ -1,7 +1,7 @@
 """Speech: offline Chinese TTS, ASR (sherpa-onnx, Vosk), telephony audio, text normalisation.
 
 Public API (docs/architecture.md, "speech"): synthesize, cached, synthesize_sentences, sentence_parts,
-synthesize_part, prerender, render (async, in the TTS pool), cached_part, prerender_part,
+synthesize_part, prerender, render (async, in the TTS pool), cached_part, prerender_part, quick_parts,
 normalize_for_speech, plain_text, split_sentences, recognize_file, warm_up, open_stream, Recognition, StreamingRecognizer,
 spoken_digits, g711_bytes, write_g711_wav, decode_g711, SpeechError; for matching spoken phrases on the
 recogniser's syllables: phrase_syllables, syllable_distance, allowed_errors.
@@ -18,6 +18,7 @@ from speech.tts import (
     cached_part,
     prerender,
     prerender_part,
+    quick_parts,
     render,
     sentence_parts,
     synthesize,
@@ -43,6 +44,7 @@ __all__ = [
     "plain_text",
     "prerender",
     "prerender_part",
+    "quick_parts",
     "render",
     "recognize_file",
     "sentence_parts",

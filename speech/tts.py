@@ -286,6 +286,23 @@ def cached_part(part: str, *, rate: int = 8000) -> Path | None:
     return path if path.exists() else None
 
 
+def quick_parts(text: str, *, rate: int = 8000, longest: int = 24) -> list[str]:
+    """`sentence_parts(text, quick=True)` for a text a caller waits for and nothing of which is cached,
+    but that begins with words that are: the longest such beginning (up to `longest` characters, e.g. a
+    template's fixed words rendered at start: "您是想咨询") is its first part, played at once while the
+    rest, in quick parts, is rendered (unless its own quick parts were cached by a caller before)."""
+    quick = sentence_parts(text, quick=True)
+    if not quick or cached_part(quick[0], rate=rate):
+        return quick
+    spoken = normalize_for_speech(text)
+    for n in range(min(longest, len(spoken) - 1), 1, -1):
+        rest = spoken[n:]
+        if rest.strip("，。？！ ") and cached_part(spoken[:n], rate=rate):
+            tail = split_sentences(rest, first_clause=True, quick=True)
+            return [spoken[:n], *(s for s in tail if s.strip("，。？！ "))]
+    return quick
+
+
 async def render(spoken: str, *, rate: int = 8000, priority: int = executors.NOW) -> Path:
     """Speak already normalised text (a part, or a whole prompt) into a cached WAV, in the TTS pool at
     `priority` (speech.executors): a cached one is answered without a thread hop; the same text asked

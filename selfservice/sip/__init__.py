@@ -100,7 +100,7 @@ def _prepare_audio(menu: Menu, stopped: threading.Event) -> None:
         speech.warm_up()
         with session_scope() as session:  # the prompts as the administrators edited them
             spoken = prompts.effective_menu(session, menu)
-        speech.prerender(spoken.static_prompts(), rate=8000)
+        speech.prerender(spoken.fixed_texts(), rate=8000)
     except Exception:  # the prompts are rendered on first use instead
         log.exception("rendering the menu prompts ahead failed")
     try:
