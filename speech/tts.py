@@ -291,15 +291,13 @@ def quick_parts(text: str, *, rate: int = 8000, longest: int = 24) -> list[str]:
     but that begins with words that are: the longest such beginning (up to `longest` characters, e.g. a
     template's fixed words rendered at start: "您是想咨询") is its first part, played at once while the
     rest, in quick parts, is rendered (unless its own quick parts were cached by a caller before)."""
-    quick = sentence_parts(text, quick=True)
+    spoken = normalize_for_speech(text)
+    quick = _parts(spoken, quick=True)
     if not quick or cached_part(quick[0], rate=rate):
         return quick
-    spoken = normalize_for_speech(text)
     for n in range(min(longest, len(spoken) - 1), 1, -1):
-        rest = spoken[n:]
-        if rest.strip("，。？！ ") and cached_part(spoken[:n], rate=rate):
-            tail = split_sentences(rest, first_clause=True, quick=True)
-            return [spoken[:n], *(s for s in tail if s.strip("，。？！ "))]
+        if cached_part(spoken[:n], rate=rate) and (rest := _parts(spoken[n:], quick=True)):
+            return [spoken[:n], *rest]
     return quick
 
 
@@ -326,8 +324,12 @@ def sentence_parts(text: str, *, quick: bool = False) -> list[str]:
     """Text normalised for speech, in the parts it is spoken in one by one: the first clause first
     ("您好，"), then parts that grow with what has been said (speech.normalize.split_sentences; quick:
     shorter parts for a text that is not in the cache while a caller waits)."""
-    parts = split_sentences(normalize_for_speech(text), first_clause=True, quick=quick)
-    return [s for s in parts if s.strip("，。？！ ")]
+    return _parts(normalize_for_speech(text), quick=quick)
+
+
+def _parts(spoken: str, *, quick: bool) -> list[str]:
+    """`sentence_parts` of text already normalised for speech (parts with something to say)."""
+    return [s for s in split_sentences(spoken, first_clause=True, quick=quick) if s.strip("，。？！ ")]
 
 
 def synthesize_part(
